@@ -1,0 +1,103 @@
+"""Argument validation helpers, so every error is worded one way.
+
+Messages follow MindSpore's shape: ``For 'Dropout', 'p' must be a float in [0, 1], but got 1.5.``
+Each helper names who complained, the argument, what was expected and what came.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+UINT64_LIMIT = 1 << 64
+
+
+def describe(value: Any) -> str:
+    """Short description of a bad value: its repr for simple values, else its type."""
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return repr(value)
+    if isinstance(value, np.generic):
+        return f"{value!r} ({type(value).__name__})"
+    return f"an object of type {type(value).__name__}"
+
+
+def fail_type(owner: str, arg: str, expected: str, value: Any) -> TypeError:
+    return TypeError(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+
+
+def fail_value(owner: str, arg: str, expected: str, value: Any) -> ValueError:
+    return ValueError(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+
+
+def is_integer(value: Any) -> bool:
+    """True for Python and NumPy integers, False for bool (which is a user mistake here)."""
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(owner: str, arg: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """Validate an integer in ``[low, high)`` (either bound may be None) and return it as int."""
+    if not is_integer(value):
+        raise fail_type(owner, arg, "an int", value)
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value >= high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise fail_value(owner, arg, f"an int in [{lo}, {hi})", value)
+    return value
+
+
+def check_real(owner: str, arg: str, value: Any, low: float | None = None, high: float | None = None,
+               *, closed_high: bool = True) -> float:
+    """Validate a finite real number in ``[low, high]`` (``[low, high)`` if not closed_high)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+        raise fail_type(owner, arg, "a real number", value)
+    value = float(value)
+    bad = math.isnan(value) or (low is not None and value < low)
+    if high is not None:
+        bad = bad or (value > high if closed_high else value >= high)
+    if bad or (low is None and high is None and not math.isfinite(value)):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        bracket = "]" if closed_high else ")"
+        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", value)
+    return value
+
+
+def check_finite(owner: str, arg: str, value: Any) -> float:
+    """Validate a finite real number."""
+    value = check_real(owner, arg, value)
+    if not math.isfinite(value):
+        raise fail_value(owner, arg, "a finite float", value)
+    return value
+
+
+def check_uint64(owner: str, arg: str, value: Any) -> int:
+    """Validate an int in [0, 2**64)."""
+    return check_int(owner, arg, value, 0, UINT64_LIMIT)
+
+
+def check_shape(owner: str, arg: str, shape: Any) -> tuple[int, ...]:
+    """Validate a shape: an int or a sequence of non-negative ints. Returns a tuple."""
+    if is_integer(shape):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise fail_type(owner, arg, "an int or a tuple of ints", shape)
+    dims = []
+    for dim in shape:
+        if not is_integer(dim):
+            raise fail_type(owner, arg, "a tuple of ints", tuple(shape))
+        if int(dim) < 0:
+            raise fail_value(owner, arg, "a tuple of non-negative ints", tuple(int(d) for d in shape))
+        dims.append(int(dim))
+    return tuple(dims)
+
+
+def check_option(owner: str, arg: str, value: Any, options: tuple[str, ...]) -> str:
+    """Validate a string choice, listing the valid options in the error."""
+    if not isinstance(value, str):
+        raise fail_type(owner, arg, f"one of {list(options)}", value)
+    if value not in options:
+        raise fail_value(owner, arg, f"one of {list(options)}", value)
+    return value

@@ -1,0 +1,217 @@
+"""Reverse-mode differentiation over the graph that ``Tensor`` ops record.
+
+The graph is walked iteratively (an explicit stack, not recursion), so a chain of any depth
+back-propagates. Gradients of a tensor used several times accumulate. Two front ends:
+
+* PyTorch style: ``loss.backward()`` accumulates into ``leaf.grad``.
+* MindSpore style: ``grad(fn, grad_position, weights)`` and ``value_and_grad(...)`` return
+  gradients as values and touch no ``.grad``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from minicell._grad_mode import is_grad_enabled, no_grad
+from minicell.tensor import DTYPE_NAMES, Tensor
+
+__all__ = ["backward", "grad", "value_and_grad", "no_grad", "is_grad_enabled", "stop_gradient"]
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes that require grad and reach ``root``, parents before children (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = {id(root)}
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for parent in node._parents:
+            if isinstance(parent, Tensor) and parent._requires_grad and id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, False))
+    return order
+
+
+def _seed_gradient(output: Tensor, gradient: Any, who: str) -> np.ndarray:
+    if output.dtype.kind != "f":
+        raise TypeError(f"For '{who}', the output must be a floating-point tensor to be "
+                        f"differentiated, but got dtype {DTYPE_NAMES[output.dtype]}.")
+    if gradient is None:
+        if output.size != 1:
+            raise ValueError(f"For '{who}', the output must be a scalar (one element) when no "
+                             f"gradient is given, but got shape {list(output.shape)}.")
+        return np.ones(output.shape, dtype=output.dtype)
+    seed = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, dtype=output.dtype)
+    if seed.shape != output.shape:
+        raise ValueError(f"For '{who}', 'gradient' must have the output's shape {list(output.shape)}, "
+                         f"but got {list(seed.shape)}.")
+    return seed
+
+
+def _backprop(output: Tensor, seed: np.ndarray) -> dict[int, np.ndarray]:
+    """Gradients of every leaf that requires grad, by id, for d(output . seed)."""
+    grads: dict[int, np.ndarray] = {id(output): seed}
+    leaves: dict[int, np.ndarray] = {}
+    for node in reversed(_topological_order(output)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        if node._backward is None:
+            leaves[id(node)] = g
+            continue
+        for parent, parent_grad in zip(node._parents, node._backward(g)):
+            if parent_grad is None or not isinstance(parent, Tensor) or not parent._requires_grad:
+                continue
+            parent_grad = np.asarray(parent_grad)
+            if parent_grad.dtype != parent.dtype:
+                parent_grad = parent_grad.astype(parent.dtype)
+            if parent_grad.shape != parent.shape:
+                parent_grad = np.broadcast_to(parent_grad, parent.shape)
+            key = id(parent)
+            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+    return leaves
+
+
+def backward(output: Tensor, gradient: Any = None) -> None:
+    """Accumulate d(output)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    if not output._requires_grad:
+        raise ValueError("For 'Tensor.backward', the tensor does not require grad and has no graph: "
+                         "mark an input with requires_grad=True before computing it.")
+    seed = _seed_gradient(output, gradient, "Tensor.backward")
+    by_id = {id(node): node for node in _topological_order(output)}
+    for key, g in _backprop(output, seed).items():
+        leaf = by_id[key]
+        g = np.array(g, dtype=leaf.dtype)
+        leaf.grad = Tensor._wrap(g if leaf.grad is None else leaf.grad._data + g)
+
+
+def stop_gradient(x: Any) -> Any:
+    """The same values with no graph behind them (MindSpore's ``ops.stop_gradient``)."""
+    if isinstance(x, (tuple, list)):
+        return type(x)(stop_gradient(item) for item in x)
+    return x.detach() if isinstance(x, Tensor) else x
+
+
+def _positions(grad_position: Any, count: int, who: str) -> tuple[int, ...] | None:
+    if grad_position is None:
+        return None
+    items = grad_position if isinstance(grad_position, tuple) else (grad_position,)
+    for p in items:
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"For '{who}', 'grad_position' must be None, an int or a tuple of ints, "
+                            f"but got {grad_position!r}.")
+        if not 0 <= p < count:
+            raise ValueError(f"For '{who}', 'grad_position' must index the {count} positional "
+                             f"input(s), but got {grad_position!r}.")
+    return tuple(int(p) for p in items)
+
+
+def _weight_list(weights: Any, who: str) -> tuple[list[Tensor], bool]:
+    if weights is None:
+        return [], False
+    single = isinstance(weights, Tensor)
+    items = [weights] if single else list(weights)
+    for i, w in enumerate(items):
+        if not isinstance(w, Tensor):
+            raise TypeError(f"For '{who}', 'weights' must be a Tensor or a sequence of Tensors, "
+                            f"but weights[{i}] is {type(w).__name__}.")
+        if not w.requires_grad:
+            raise ValueError(f"For '{who}', every weight must have requires_grad=True, but "
+                             f"weights[{i}] ({getattr(w, 'name', 'tensor')}) does not.")
+    return items, single
+
+
+def _make_inputs(args: tuple, positions: tuple[int, ...], who: str) -> tuple[list, list[Tensor]]:
+    args = list(args)
+    leaves = []
+    for p in positions:
+        value = args[p]
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if array.dtype.kind != "f":
+            raise TypeError(f"For '{who}', input {p} must be a floating-point Tensor to be "
+                            f"differentiated, but got dtype {array.dtype}.")
+        leaf = Tensor._wrap(array)
+        leaf._requires_grad = True
+        args[p] = leaf
+        leaves.append(leaf)
+    return args, leaves
+
+
+def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: str) -> Callable:
+    if not callable(fn):
+        raise TypeError(f"For '{who}', 'fn' must be callable, but got {type(fn).__name__}.")
+    if grad_position is None and weights is None:
+        raise ValueError(f"For '{who}', 'grad_position' and 'weights' cannot both be None.")
+    weight_list, single_weight = _weight_list(weights, who)
+
+    def run(*args: Any) -> tuple[Any, Any]:
+        positions = _positions(grad_position, len(args), who)
+        call_args, leaves = _make_inputs(args, positions or (), who)
+        if not is_grad_enabled():
+            raise RuntimeError(f"For '{who}', gradients cannot be computed inside no_grad().")
+        result = fn(*call_args)
+        if has_aux:
+            if not isinstance(result, tuple) or len(result) < 2:
+                raise ValueError(f"For '{who}', with has_aux=True 'fn' must return a tuple "
+                                 f"(output, aux, ...), but got {type(result).__name__}.")
+            output = result[0]
+        elif isinstance(result, tuple):
+            raise ValueError(f"For '{who}', 'fn' returned a tuple: pass has_aux=True to "
+                             f"differentiate its first element.")
+        else:
+            output = result
+        if not isinstance(output, Tensor):
+            raise TypeError(f"For '{who}', 'fn' must return a Tensor, but got {type(output).__name__}.")
+        found = _backprop(output, _seed_gradient(output, None, who)) if output._requires_grad else {}
+
+        def gradient_of(t: Tensor) -> Tensor:
+            g = found.get(id(t))
+            return Tensor._wrap(np.zeros(t.shape, t.dtype) if g is None else np.array(g, dtype=t.dtype))
+
+        input_grads = tuple(gradient_of(leaf) for leaf in leaves)
+        if positions is not None and not isinstance(grad_position, tuple):
+            input_grads = input_grads[0]
+        weight_grads = tuple(gradient_of(w) for w in weight_list)
+        if single_weight:
+            weight_grads = weight_grads[0]
+        if positions is None:
+            grads = weight_grads
+        elif weights is None:
+            grads = input_grads
+        else:
+            grads = (input_grads, weight_grads)
+        return result, grads
+    return run
+
+
+def grad(fn: Callable, grad_position: Any = 0, weights: Any = None, has_aux: bool = False) -> Callable:
+    """Return a function computing gradients of ``fn`` (MindSpore's ``mindspore.grad``).
+
+    Args:
+        fn: returns a scalar Tensor, or ``(scalar, aux...)`` when ``has_aux``.
+        grad_position: index or tuple of indices of positional inputs to differentiate, or None.
+        weights: a Tensor or a sequence of Tensors with ``requires_grad=True`` (Parameters).
+        has_aux: differentiate only the first output; return ``(grads, aux)``.
+
+    Returns:
+        A function of ``fn``'s inputs giving the input gradients, the weight gradients, or
+        ``(input_grads, weight_grads)`` when both are asked for.
+    """
+    run = _build(fn, grad_position, weights, has_aux, "grad")
+
+    def grad_fn(*args: Any) -> Any:
+        result, grads = run(*args)
+        return (grads, result[1:] if len(result) > 2 else result[1]) if has_aux else grads
+    return grad_fn
+
+
+def value_and_grad(fn: Callable, grad_position: Any = 0, weights: Any = None,
+                   has_aux: bool = False) -> Callable:
+    """Like ``grad``, but the function returns ``(fn's output, grads)`` (MindSpore's API)."""
+    run = _build(fn, grad_position, weights, has_aux, "value_and_grad")
+    return lambda *args: run(*args)
