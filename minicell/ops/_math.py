@@ -153,6 +153,8 @@ def matmul(a: Any, b: Any) -> Tensor:
                          f"are not aligned.") from None
 
     def backward(g: np.ndarray) -> tuple:
+        if x.ndim == 1 and y.ndim == 1:  # inner product
+            return g * y, g * x
         xm = x[np.newaxis, :] if x.ndim == 1 else x
         ym = y[:, np.newaxis] if y.ndim == 1 else y
         gm = np.expand_dims(g, -2) if x.ndim == 1 else g

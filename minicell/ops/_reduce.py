@@ -1,6 +1,7 @@
 """Differentiable reductions: sum, mean, max, min over an axis (or all axes), with keepdims."""
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,10 @@ def _normalize_axis(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     for ax in axes:
         if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
             raise TypeError(f"For '{op}', 'axis' must be None, an int or a tuple of ints, but got {axis!r}.")
-        if not -ndim <= ax < max(ndim, 1):
+        if not -ndim <= ax < builtins.max(ndim, 1):
             raise ValueError(f"For '{op}', 'axis' must be in [{-ndim}, {ndim}) for a {ndim}-d tensor, "
                              f"but got {axis!r}.")
-        result.append(int(ax) % max(ndim, 1))
+        result.append(int(ax) % builtins.max(ndim, 1))
     return tuple(result)
 
 

@@ -1,0 +1,181 @@
+"""Stateless discrete draws: integers, permutations, keep-masks and Bernoulli values.
+
+Formulas are in ``minicell.random.distributions``' docstring (DESIGN.md section 2.3). Each is a
+pure function of ``(seed, offset, element index)``; ``permutation`` also of ``n``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minicell._checks import check_int, check_real, check_uint64, fail_type, fail_value, is_integer
+from minicell.random._parallel import run_parallel
+from minicell.random.distributions import INT_DTYPES, _check_common, _check_dtype, _chunks, _words
+from minicell.random.philox import stream_into
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+
+
+def _mul_shift(limbs: list[np.ndarray], n: int) -> np.ndarray:
+    """floor(X * n / 2**(32 K)) for X given as K big-endian 32-bit limbs (uint64 arrays).
+
+    Schoolbook multiplication by the 32-bit limbs of ``n``; column sums stay below 2**40, so
+    uint64 never overflows. Returns the top 64 bits of the product as uint64.
+    """
+    k = len(limbs)
+    n_limbs = [n & 0xFFFFFFFF, (n >> 32) & 0xFFFFFFFF, n >> 64]
+    n_limbs = [x for x in n_limbs]
+    while len(n_limbs) > 1 and n_limbs[-1] == 0:
+        n_limbs.pop()
+    x_le = limbs[::-1]  # little-endian limbs of X
+    columns = [np.zeros_like(limbs[0]) for _ in range(k + len(n_limbs) + 1)]
+    for i, x in enumerate(x_le):
+        for j, m in enumerate(n_limbs):
+            if m == 0:
+                continue
+            product = x * np.uint64(m)
+            columns[i + j] += product & _LOW32
+            columns[i + j + 1] += product >> _S32
+    carry = np.zeros_like(limbs[0])
+    digits = []
+    for col in columns:
+        col += carry
+        digits.append(col & _LOW32)
+        carry = col >> _S32
+    # the product's limbs k .. k+1 hold floor(X n / 2**(32K)) (n < 2**64 + 1 fits in two limbs)
+    top = digits[k] | (digits[k + 1] << _S32)
+    return top
+
+
+def randint(seed: int, offset: int, low: int, high: int, shape: Any, dtype: Any = np.int64,
+            start: int = 0) -> np.ndarray:
+    """Integers uniform on ``[low, high)`` by multi-limb multiply-shift (bias <= 2**-32).
+
+    Args:
+        seed, offset: the stream. low, high: ints, ``low < high``, both representable in
+            ``dtype``, ``high - low <= 2**64``. shape: output shape.
+        dtype: an integer dtype (default int64). start: index of the first element.
+    """
+    who = "randint"
+    dt = _check_dtype(who, dtype, INT_DTYPES)
+    for name, v in (("low", low), ("high", high)):
+        if not is_integer(v):
+            raise fail_type(who, name, "an int", v)
+    low, high = int(low), int(high)
+    if low >= high:
+        raise fail_value(who, "high", f"greater than 'low' ({low})", high)
+    info = np.iinfo(dt)
+    if low < info.min or high - 1 > info.max:
+        raise fail_value(who, "[low, high)", f"inside the range of {dt} [{info.min}, {info.max}]", (low, high))
+    n = high - low
+    per = 2 if n <= 1 << 32 else 4
+    seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, per)
+    out = np.empty(count, dt)
+
+    def body(lo: int, hi: int, work: Any) -> None:
+        for a, b in _chunks(lo, hi):
+            words = _words(seed, offset, per * (start + a), per * (b - a), work)
+            limbs = [words[i::per].astype(np.uint64) for i in range(per)]
+            r = _mul_shift(limbs, n)
+            r += np.uint64(low % (1 << 64))  # wraps correctly to low + r modulo 2**64
+            out[a:b] = r.view(np.int64) if dt.kind == "i" else r
+
+    run_parallel(count, body)
+    return out.reshape(shape)
+
+
+def permutation(seed: int, offset: int, n: int) -> np.ndarray:
+    """A uniformly random permutation of ``range(n)`` (int64), by sorting 128-bit random keys.
+
+    Exactly uniform unless two keys tie (probability below n**2 / 2**129; ties keep index order).
+    """
+    seed = check_uint64("permutation", "seed", seed)
+    offset = check_uint64("permutation", "offset", offset)
+    n = check_int("permutation", "n", n, 0, 1 << 62)
+    words = np.empty(4 * n, np.uint32)
+    run_parallel(4 * n, lambda lo, hi, work: stream_into(words[lo:hi], seed, offset, lo, work), align=4)
+    blocks = words.reshape(n, 4).astype(np.uint64)
+    key_hi = (blocks[:, 0] << _S32) | blocks[:, 1]
+    key_lo = (blocks[:, 2] << _S32) | blocks[:, 3]
+    return np.lexsort((key_lo, key_hi)).astype(np.int64)
+
+
+def check_probability(who: str, arg: str, p: Any) -> float:
+    """A probability: a real number in [0, 1]; bool, NaN and out-of-range values are refused."""
+    return check_real(who, arg, p, 0.0, 1.0)
+
+
+def drop_threshold(p: float) -> int:
+    """t = round(p * 65536): a 16-bit lane is kept iff lane >= t (DESIGN.md section 2.3)."""
+    return round(p * 65536)
+
+
+def _lanes(seed: int, offset: int, first_lane: int, count: int, work: Any) -> np.ndarray:
+    """16-bit lanes ``[first_lane, first_lane + count)``: lane 2w = low half of word w."""
+    first_word = first_lane // 2
+    words = _words(seed, offset, first_word, (first_lane + count + 1) // 2 - first_word, work)
+    lanes = words.astype("<u4", copy=False).view("<u2")
+    skip = first_lane - 2 * first_word
+    return lanes[skip:skip + count]
+
+
+def keep_mask(seed: int, offset: int, shape: Any, p: float, start: int = 0) -> np.ndarray:
+    """Dropout keep-mask (bool): element e is kept iff 16-bit lane e >= round(p * 65536).
+
+    Args:
+        seed, offset: the stream. shape: output shape. p: drop probability in [0, 1].
+        start: index of the first element in the whole mask.
+    """
+    p = check_probability("keep_mask", "p", p)
+    seed, offset, shape, start, count = _check_common("keep_mask", seed, offset, shape, start, 0.5)
+    t = np.uint16(min(drop_threshold(p), 65535))
+    out = np.empty(count, np.bool_)
+    if p == 1.0:
+        out[:] = False
+        return out.reshape(shape)
+
+    def body(lo: int, hi: int, work: Any) -> None:
+        for a, b in _chunks(lo, hi):
+            np.greater_equal(_lanes(seed, offset, start + a, b - a, work), t, out=out[a:b])
+
+    run_parallel(count, body)
+    return out.reshape(shape)
+
+
+def bernoulli(seed: int, offset: int, shape: Any, p: Any, dtype: Any = np.float32, start: int = 0) -> np.ndarray:
+    """1 with probability ``p`` (else 0): element e is 1 iff word e < round(p_e * 2**32).
+
+    Args:
+        seed, offset: the stream. shape: output shape. p: a probability, or an array of
+            probabilities broadcastable to ``shape``. dtype: output dtype (float, int or bool).
+        start: index of the first element.
+    """
+    who = "bernoulli"
+    seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, 1)
+    if isinstance(p, np.ndarray) and p.ndim > 0:
+        probs = np.asarray(p, dtype=np.float64)
+        if np.isnan(probs).any() or (probs < 0).any() or (probs > 1).any():
+            raise fail_value(who, "p", "probabilities in [0, 1]", p)
+        try:
+            probs = np.broadcast_to(probs, shape).reshape(-1)
+        except ValueError:
+            raise fail_value(who, "p", f"broadcastable to {shape}", p) from None
+        thresholds = np.round(probs * 2.0 ** 32).astype(np.uint64)
+    else:
+        thresholds = np.uint64(round(check_probability(who, "p", p) * 2 ** 32))
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise fail_type(who, "dtype", "a NumPy dtype", dtype) from None
+    out = np.empty(count, dt)
+
+    def body(lo: int, hi: int, work: Any) -> None:
+        for a, b in _chunks(lo, hi):
+            t = thresholds if thresholds.ndim == 0 else thresholds[a:b]
+            out[a:b] = _words(seed, offset, start + a, b - a, work) < t
+
+    run_parallel(count, body)
+    return out.reshape(shape)

@@ -1,0 +1,272 @@
+"""Stateless distributions: words of the (seed, offset) stream -> values (DESIGN.md section 2.3).
+
+Every function is a pure function of ``(seed, offset, element index)``: element ``e`` of a draw
+with ``start=s`` is element ``s + e`` of the same draw with ``start=0``, so
+``f(seed, offset, (n,))[a:b] == f(seed, offset, (b - a,), start=a)`` however the work is cut.
+
+Formulas (element ``e``; ``U32(w) = (w & 0x7FFFFF) * 2**-23``,
+``U64(w0, w1) = (((w0 & 0xFFFFF) << 32) | w1) * 2**-52``):
+
+* float32 uniform: ``U32(word e)``; float64 uniform: ``U64(word 2e, word 2e+1)``;
+  ``uniform(low, high) = low + (high - low) * u`` in the output dtype, clamped below ``high``.
+* normal (Box-Muller), pair ``k`` = elements ``2k, 2k+1``: float32 from words ``2k, 2k+1``,
+  float64 from ``U64(4k, 4k+1)`` and ``U64(4k+2, 4k+3)``; ``u1 = max(u_a, 1e-7)``,
+  ``r = sqrt(-2 ln u1)``, ``v = 2 pi u_b``; element ``2k = r sin v``, ``2k+1 = r cos v``.
+  float32 arithmetic for float32; sin/cos/log come from NumPy, so across CPUs and NumPy builds
+  normals agree to a few ulp, not always bit for bit (uniforms, integers and masks do).
+* truncated normal on absolute bounds ``[a, b]``: inverse CDF,
+  ``z = ndtri(Phi(alpha) + u (Phi(beta) - Phi(alpha)))`` with ``u = (m + 0.5) 2**-52`` from
+  words ``2e, 2e+1`` (``m`` the 52-bit mantissa of U64), in float64, mirrored when
+  ``alpha > 0`` so the tail is computed where it is small; ``x = mean + std z`` clipped to
+  ``[a, b]``. ``ndtri`` is Acklam's approximation: relative error < 1.15e-9 in the quantile.
+* integers in ``[low, high)``, ``n = high - low``: ``K = 2`` words per element if
+  ``n <= 2**32`` else ``K = 4``; ``X`` = words ``Ke .. Ke+K-1`` read as one big-endian
+  ``32K``-bit integer; value ``low + floor(X n / 2**(32K))`` (Lemire's multiply-shift, exact in
+  multi-limb arithmetic). Each value's probability is within ``2**-(32K)`` of ``1/n``: relative
+  bias at most ``n / 2**(32K) <= 2**-32``.
+* permutation of ``range(n)``: sort the indices by 128-bit keys (words ``4i .. 4i+3``); the result
+  is exactly uniform unless two keys tie, which has probability below ``n**2 / 2**129``.
+* keep-mask with drop probability ``p``: 16-bit lane ``e`` (lane ``2w`` = low half of word ``w``),
+  ``t = round(p * 65536)``, kept iff ``lane >= t``.
+* bernoulli with probability ``p``: 1 iff ``word e < round(p * 2**32)`` (p within 2**-33).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minicell._checks import (UINT64_LIMIT, check_finite, check_int, check_real, check_shape,
+                              check_uint64, fail_type, fail_value)
+from minicell.ops._special import ndtri
+from minicell.random._parallel import run_parallel
+from minicell.random.philox import stream_into
+
+CHUNK = 1 << 16  # elements converted per pass: a few hundred KiB of scratch, stays in cache
+STREAM_WORDS = 4 * UINT64_LIMIT
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INT_DTYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64,
+                                          np.uint8, np.uint16, np.uint32, np.uint64))
+
+_F32_ONE_BITS = np.uint32(0x3F800000)  # bit pattern of 1.0f: OR-ing a mantissa gives [1, 2)
+_F64_ONE_BITS = np.uint64(0x3FF0000000000000)
+_M23 = np.uint32(0x7FFFFF)
+_M20 = np.uint64(0xFFFFF)
+_SMALLEST = 5e-324  # the smallest positive float64
+_BELOW_ONE = 1.0 - 2.0 ** -53  # the largest float64 below 1
+
+
+# ----- validation (public functions validate, private ones compute) ---------------------------
+def _check_common(who: str, seed: Any, offset: Any, shape: Any, start: Any,
+                  words_per_element: float) -> tuple[int, int, tuple[int, ...], int, int]:
+    seed = check_uint64(who, "seed", seed)
+    offset = check_uint64(who, "offset", offset)
+    shape = check_shape(who, "shape", shape)
+    start = check_int(who, "start", start, 0)
+    count = math.prod(shape)
+    if math.ceil((start + count) * words_per_element) + 4 > STREAM_WORDS:
+        raise fail_value(who, "start", "small enough that the draw fits in the 2**66-word stream", start)
+    return seed, offset, shape, start, count
+
+
+def _check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", dtype) from None
+    if dt not in allowed:
+        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", dtype)
+    return dt
+
+
+def _words(seed: int, offset: int, first: int, count: int, work: Any) -> np.ndarray:
+    buf = getattr(work, "dist_words", None)
+    if buf is None or buf.shape[0] < count:
+        buf = work.dist_words = np.empty(max(count, 4 * CHUNK + 8), np.uint32)
+    words = buf[:count]
+    stream_into(words, seed, offset, first, work)
+    return words
+
+
+def _chunks(lo: int, hi: int, size: int = CHUNK):
+    for a in range(lo, hi, size):
+        yield a, min(a + size, hi)
+
+
+# ----- uniform ---------------------------------------------------------------------------------
+def _u64_from(words: np.ndarray) -> np.ndarray:
+    """U64 of consecutive word pairs: (((w0 & 0xFFFFF) << 32) | w1) * 2**-52, via [1, 2) - 1."""
+    high = words[0::2].astype(np.uint64)
+    high &= _M20
+    high <<= np.uint64(32)
+    high |= words[1::2]
+    high |= _F64_ONE_BITS
+    u = high.view(np.float64)
+    u -= 1.0
+    return u
+
+
+def _uniform_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
+    if out.dtype == np.float32:
+        bits = out.view(np.uint32)
+
+        def body(lo: int, hi: int, work: Any) -> None:
+            for a, b in _chunks(lo, hi):
+                chunk = bits[a:b]
+                stream_into(chunk, seed, offset, start + a, work)
+                chunk &= _M23
+                chunk |= _F32_ONE_BITS
+                np.subtract(out[a:b], np.float32(1.0), out=out[a:b])
+    else:
+        def body(lo: int, hi: int, work: Any) -> None:
+            for a, b in _chunks(lo, hi):
+                out[a:b] = _u64_from(_words(seed, offset, 2 * (start + a), 2 * (b - a), work))
+    run_parallel(out.shape[0], body)
+
+
+def uniform(seed: int, offset: int, shape: Any, low: float = 0.0, high: float = 1.0,
+            dtype: Any = np.float32, start: int = 0) -> np.ndarray:
+    """Uniform values in ``[low, high)`` (float32: 23 random bits; float64: 52).
+
+    Args:
+        seed, offset: the stream, ints in [0, 2**64).
+        shape: output shape. low, high: finite bounds, ``low <= high``.
+        dtype: float32 or float64. start: index of the first element in the whole draw.
+    """
+    dt = _check_dtype("uniform", dtype, FLOAT_DTYPES)
+    seed, offset, shape, start, _ = _check_common("uniform", seed, offset, shape, start, dt.itemsize / 4)
+    low = check_finite("uniform", "low", low)
+    high = check_finite("uniform", "high", high)
+    if low > high:
+        raise fail_value("uniform", "low", f"at most 'high' ({high})", low)
+    out = np.empty(shape, dt)
+    flat = out.reshape(-1)
+    _uniform_into(flat, seed, offset, start)
+    if (low, high) != (0.0, 1.0):
+        _scale_into(flat, low, high)
+    return out
+
+
+def _scale_into(flat: np.ndarray, low: float, high: float) -> None:
+    """u -> low + (high - low) u in the output dtype, kept below ``high`` despite rounding."""
+    flat *= flat.dtype.type(high - low)
+    flat += flat.dtype.type(low)
+    if high > low:
+        np.minimum(flat, np.nextafter(flat.dtype.type(high), flat.dtype.type(low)), out=flat)
+
+
+# ----- normal ----------------------------------------------------------------------------------
+def _box_muller(u1: np.ndarray, u2: np.ndarray, out_pairs: np.ndarray) -> None:
+    """out_pairs[:, 0] = r sin v, out_pairs[:, 1] = r cos v with r = sqrt(-2 ln max(u1, 1e-7))."""
+    dt = u1.dtype.type
+    np.maximum(u1, dt(1e-7), out=u1)
+    np.log(u1, out=u1)
+    u1 *= dt(-2.0)
+    np.sqrt(u1, out=u1)
+    u2 *= dt(2.0 * math.pi)
+    np.sin(u2, out=out_pairs[:, 0])
+    np.cos(u2, out=out_pairs[:, 1])
+    out_pairs[:, 0] *= u1
+    out_pairs[:, 1] *= u1
+
+
+def _normal_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
+    words_per_pair = 2 if out.dtype == np.float32 else 4
+
+    def body(lo: int, hi: int, work: Any) -> None:
+        for a, b in _chunks(lo, hi):
+            first_pair, end_pair = (start + a) // 2, (start + b + 1) // 2
+            words = _words(seed, offset, first_pair * words_per_pair,
+                           (end_pair - first_pair) * words_per_pair, work)
+            if out.dtype == np.float32:
+                words &= _M23
+                words |= _F32_ONE_BITS
+                u = words.view(np.float32)
+                u -= np.float32(1.0)
+                u1, u2 = u[0::2].copy(), u[1::2].copy()
+            else:
+                u = _u64_from(words)
+                u1, u2 = u[0::2].copy(), u[1::2].copy()
+            pairs = np.empty((end_pair - first_pair, 2), out.dtype)
+            _box_muller(u1, u2, pairs)
+            skip = (start + a) - 2 * first_pair
+            out[a:b] = pairs.reshape(-1)[skip:skip + (b - a)]
+    run_parallel(out.shape[0], body, align=2)
+
+
+def normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std: float = 1.0,
+           dtype: Any = np.float32, start: int = 0) -> np.ndarray:
+    """Normal values ``mean + std * z`` with ``z`` from Box-Muller (see the module docstring).
+
+    Args:
+        seed, offset: the stream. shape: output shape. mean: finite. std: finite, >= 0.
+        dtype: float32 or float64. start: index of the first element (odd is fine).
+    """
+    dt = _check_dtype("normal", dtype, FLOAT_DTYPES)
+    seed, offset, shape, start, _ = _check_common("normal", seed, offset, shape, start, dt.itemsize / 4 + 1)
+    mean = check_finite("normal", "mean", mean)
+    std = check_finite("normal", "std", std)
+    if std < 0:
+        raise fail_value("normal", "std", "a float >= 0", std)
+    out = np.empty(shape, dt)
+    flat = out.reshape(-1)
+    _normal_into(flat, seed, offset, start)
+    if (mean, std) != (0.0, 1.0):
+        flat *= dt.type(std)
+        flat += dt.type(mean)
+    return out
+
+
+def _phi(x: float) -> float:
+    """Standard normal CDF, accurate in both tails (math.erfc)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def truncated_normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std: float = 1.0,
+                     a: float = -2.0, b: float = 2.0, dtype: Any = np.float32, start: int = 0) -> np.ndarray:
+    """Normal(mean, std) conditioned on ``[a, b]`` (absolute bounds, as torch's trunc_normal_).
+
+    Exactly the truncated law up to the quantile error of Acklam's ndtri (< 1.15e-9 relative);
+    nothing falls outside ``[a, b]``.
+
+    Args:
+        seed, offset: the stream. shape: output shape. mean: finite. std: finite, > 0.
+        a, b: finite bounds, ``a <= b``. dtype: float32 or float64. start: first element's index.
+    """
+    who = "truncated_normal"
+    dt = _check_dtype(who, dtype, FLOAT_DTYPES)
+    seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, 2)
+    mean, std = check_finite(who, "mean", mean), check_finite(who, "std", std)
+    a, b = check_finite(who, "a", a), check_finite(who, "b", b)
+    if std <= 0:
+        raise fail_value(who, "std", "a float > 0", std)
+    if a > b:
+        raise fail_value(who, "a", f"at most 'b' ({b})", a)
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    mirrored = alpha > 0
+    if mirrored:
+        alpha, beta = -beta, -alpha
+    p_lo, p_hi = _phi(alpha), _phi(beta)
+    if p_hi <= p_lo and a < b:
+        raise ValueError(f"For '{who}', the interval [{a}, {b}] is too far in the tail of "
+                         f"Normal({mean}, {std}) to carry float64 probability mass.")
+    values = np.empty(count, np.float64)
+
+    def body(lo: int, hi: int, work: Any) -> None:
+        for x, y in _chunks(lo, hi):
+            u = _u64_from(_words(seed, offset, 2 * (start + x), 2 * (y - x), work))
+            u += 2.0 ** -53  # midpoint of the 2**-52 cell: u in (0, 1)
+            p = p_lo + u * (p_hi - p_lo)
+            np.clip(p, _SMALLEST, _BELOW_ONE, out=p)  # rounding must not reach 0 or 1
+            z = ndtri(p) if a < b else np.full(y - x, alpha)
+            values[x:y] = z
+
+    run_parallel(count, body)
+    if mirrored:
+        np.negative(values, out=values)
+    values *= std
+    values += mean
+    out = np.clip(values, a, b).astype(dt).reshape(shape)
+    return np.clip(out, dt.type(a) if dt.type(a) >= a else np.nextafter(dt.type(a), dt.type(b)),
+                   dt.type(b) if dt.type(b) <= b else np.nextafter(dt.type(b), dt.type(a)))
