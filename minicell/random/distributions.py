@@ -43,7 +43,7 @@ from minicell.ops._special import ndtri
 from minicell.random._parallel import run_parallel
 from minicell.random.philox import stream_into
 
-CHUNK = 1 << 16  # elements converted per pass: a few hundred KiB of scratch, stays in cache
+CHUNK = 1 << 17  # elements converted per pass (one Philox chunk of words for float32): ~1 MiB of scratch
 STREAM_WORDS = 4 * UINT64_LIMIT
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INT_DTYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64,

@@ -1,0 +1,241 @@
+"""Stateless distributions: known answers from words, the slice property, statistics, errors."""
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from minicell import random as R
+from minicell.ops._special import ndtri
+from tests.stats import binomial_bounds, chi2_pvalue, ks_pvalue, normal_cdf
+
+U64 = st.integers(0, 2**64 - 1)
+SEED, OFFSET = 0x0123456789ABCDEF, 42
+
+
+def words(n, start=0):
+    return [int(w) for w in R.random_words(SEED, OFFSET, n, start=start)]
+
+
+def u32(w):
+    return (w & 0x7FFFFF) * 2.0**-23
+
+
+def u64(w0, w1):
+    return (((w0 & 0xFFFFF) << 32) | w1) * 2.0**-52
+
+
+# ----- known answers, hand-computed from the words ---------------------------------------------
+def test_uniform_known_answers():
+    w = words(8)
+    assert R.uniform(SEED, OFFSET, 4).tolist() == [np.float32(u32(x)) for x in w[:4]]
+    assert R.uniform(SEED, OFFSET, 3, dtype=np.float64).tolist() == [u64(w[2 * i], w[2 * i + 1]) for i in range(3)]
+    scaled = R.uniform(SEED, OFFSET, 4, low=-3.0, high=5.0)
+    expected = [np.float32(-3.0) + np.float32(8.0) * np.float32(u32(x)) for x in w[:4]]
+    assert np.allclose(scaled, expected, rtol=0, atol=1e-6)
+
+
+def test_normal_known_answers():
+    w = words(16)
+    expected32 = []
+    for k in range(4):
+        u1, v = max(u32(w[2 * k]), 1e-7), 2 * math.pi * u32(w[2 * k + 1])
+        r = math.sqrt(-2 * math.log(u1))
+        expected32 += [r * math.sin(v), r * math.cos(v)]
+    np.testing.assert_allclose(R.normal(SEED, OFFSET, 8), expected32, rtol=2e-6, atol=2e-6)
+    expected64 = []
+    for k in range(2):
+        u1, v = max(u64(w[4 * k], w[4 * k + 1]), 1e-7), 2 * math.pi * u64(w[4 * k + 2], w[4 * k + 3])
+        r = math.sqrt(-2 * math.log(u1))
+        expected64 += [r * math.sin(v), r * math.cos(v)]
+    np.testing.assert_allclose(R.normal(SEED, OFFSET, 4, dtype=np.float64), expected64, rtol=1e-13)
+    np.testing.assert_allclose(R.normal(SEED, OFFSET, 2, mean=3.0, std=2.0), 3.0 + 2.0 * np.array(expected32[:2]), rtol=1e-5)
+
+
+def test_truncated_normal_known_answer():
+    w = words(4)
+    dist = NormalDist()
+    lo, hi = dist.cdf(-1.0), dist.cdf(2.0)
+    expected = [dist.inv_cdf(lo + (u64(w[2 * i], w[2 * i + 1]) + 2.0**-53) * (hi - lo)) for i in range(2)]
+    got = R.truncated_normal(SEED, OFFSET, 2, a=-1.0, b=2.0, dtype=np.float64)
+    np.testing.assert_allclose(got, expected, rtol=2e-9)
+
+
+def test_ndtri_matches_the_standard_library():
+    p = np.concatenate([np.logspace(-300, -1, 200), np.linspace(0.01, 0.99, 199), 1 - np.logspace(-16, -2, 50)])
+    expected = np.array([NormalDist().inv_cdf(v) for v in p])
+    np.testing.assert_allclose(ndtri(p), expected, rtol=1.2e-9)
+
+
+def test_randint_known_answers():
+    w = words(16)
+    small = [3 + ((w[2 * i] << 32 | w[2 * i + 1]) * 10 >> 64) for i in range(4)]
+    assert R.randint(SEED, OFFSET, 3, 13, 4).tolist() == small
+    n = 3 * 2**40 + 7
+    x = [(w[4 * i] << 96) | (w[4 * i + 1] << 64) | (w[4 * i + 2] << 32) | w[4 * i + 3] for i in range(2)]
+    assert R.randint(SEED, OFFSET, -5, n - 5, 2).tolist() == [-5 + (v * n >> 128) for v in x]
+    full = R.randint(SEED, OFFSET, 0, 2**64, 2, dtype=np.uint64)
+    assert full.tolist() == [(v * 2**64) >> 128 for v in x]
+
+
+def test_keep_mask_and_bernoulli_known_answers():
+    w = words(4)
+    lanes = [half for x in w for half in (x & 0xFFFF, x >> 16)]
+    t = round(0.3 * 65536)
+    assert R.keep_mask(SEED, OFFSET, 8, 0.3).tolist() == [lane >= t for lane in lanes]
+    assert R.keep_mask(SEED, OFFSET, 3, 0.3, start=5).tolist() == [lane >= t for lane in lanes[5:8]]
+    assert R.bernoulli(SEED, OFFSET, 4, 0.25).tolist() == [float(x < 2**30) for x in w]
+    assert not R.keep_mask(SEED, OFFSET, 100, 1.0).any() and R.keep_mask(SEED, OFFSET, 100, 0.0).all()
+
+
+def test_permutation_known_answer():
+    w = words(20)
+    keys = [(w[4 * i] << 96) | (w[4 * i + 1] << 64) | (w[4 * i + 2] << 32) | w[4 * i + 3] for i in range(5)]
+    assert R.permutation(SEED, OFFSET, 5).tolist() == sorted(range(5), key=lambda i: keys[i])
+
+
+# ----- the slice property, determinism, streams ------------------------------------------------
+DRAWS = {
+    "uniform32": lambda s, o, n, start: R.uniform(s, o, n, start=start),
+    "uniform64": lambda s, o, n, start: R.uniform(s, o, n, low=-2.0, high=3.0, dtype=np.float64, start=start),
+    "normal32": lambda s, o, n, start: R.normal(s, o, n, start=start),
+    "normal64": lambda s, o, n, start: R.normal(s, o, n, mean=1.0, std=2.0, dtype=np.float64, start=start),
+    "truncated": lambda s, o, n, start: R.truncated_normal(s, o, n, a=-0.5, b=3.0, start=start),
+    "randint": lambda s, o, n, start: R.randint(s, o, -7, 100, n, start=start),
+    "randint_wide": lambda s, o, n, start: R.randint(s, o, -2**62, 2**62, n, start=start),
+    "keep_mask": lambda s, o, n, start: R.keep_mask(s, o, n, 0.37, start=start),
+    "bernoulli": lambda s, o, n, start: R.bernoulli(s, o, n, 0.6, start=start),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWS))
+@given(seed=U64, offset=U64, a=st.integers(0, 300), b=st.integers(0, 300))
+def test_slice_of_whole_equals_draw_with_start(name, seed, offset, a, b):
+    draw = DRAWS[name]
+    a, b = min(a, b), max(a, b)
+    whole = draw(seed, offset, 300, 0)
+    assert np.array_equal(draw(seed, offset, b - a, a), whole[a:b])
+    assert np.array_equal(draw(seed, offset, 300, 0), whole)
+
+
+@pytest.mark.parametrize("name", sorted(DRAWS))
+@given(seed=U64, offset=U64)
+def test_different_offsets_or_seeds_differ(name, seed, offset):
+    draw = DRAWS[name]
+    base = draw(seed, offset, 64, 0)
+    assert not np.array_equal(base, draw(seed, offset ^ 1, 64, 0))
+    assert not np.array_equal(base, draw(seed ^ (1 << 40), offset, 64, 0))
+
+
+def test_large_draws_split_across_threads_equal_the_serial_ones():
+    previous = R.get_num_threads()
+    try:
+        R.set_num_threads(1)
+        serial = {name: draw(5, 6, 2**19 + 3, 7) for name, draw in DRAWS.items()}
+        R.set_num_threads(2)
+        for name, draw in DRAWS.items():
+            assert np.array_equal(draw(5, 6, 2**19 + 3, 7), serial[name]), name
+    finally:
+        R.set_num_threads(previous)
+
+
+@given(seed=U64, offset=U64)
+def test_values_in_range(seed, offset):
+    assert ((u := R.uniform(seed, offset, 500, low=2.0, high=2.5)) >= 2.0).all() and (u < 2.5).all()
+    t = R.truncated_normal(seed, offset, 500, mean=1.0, std=3.0, a=0.5, b=0.7)
+    assert (t >= 0.5).all() and (t <= 0.7).all()
+    r = R.randint(seed, offset, -3, 4, 500, dtype=np.int8)
+    assert r.dtype == np.int8 and r.min() >= -3 and r.max() <= 3
+    assert sorted(R.permutation(seed, offset, 50).tolist()) == list(range(50))
+
+
+# ----- statistics (fixed seeds, loose thresholds) ----------------------------------------------
+N = 20_000
+
+
+def test_uniform_statistics():
+    for dtype in (np.float32, np.float64):
+        assert ks_pvalue(R.uniform(1, 2, N, dtype=dtype), lambda x: x) > 1e-4
+
+
+def test_normal_statistics():
+    for dtype in (np.float32, np.float64):
+        assert ks_pvalue(R.normal(3, 4, N, dtype=dtype), normal_cdf) > 1e-4
+    assert ks_pvalue(R.normal(3, 4, N, mean=-1.0, std=0.5), lambda x: normal_cdf(x, -1.0, 0.5)) > 1e-4
+
+
+@pytest.mark.parametrize("a,b", [(-2.0, 2.0), (0.5, 3.0), (3.0, 4.0), (-6.0, -5.5)])
+def test_truncated_normal_statistics(a, b):
+    dist = NormalDist(0.5, 1.5)
+    lo, hi = dist.cdf(a), dist.cdf(b)
+    samples = R.truncated_normal(5, 6, N, mean=0.5, std=1.5, a=a, b=b, dtype=np.float64)
+    assert samples.min() >= a and samples.max() <= b
+    cdf = lambda x: (np.array([dist.cdf(v) for v in x]) - lo) / (hi - lo)  # noqa: E731
+    assert ks_pvalue(samples, cdf) > 1e-4
+
+
+@pytest.mark.parametrize("low,high", [(0, 7), (-50, 50), (0, 3 * 2**40 + 1)])
+def test_randint_statistics(low, high):
+    values = R.randint(7, 8, low, high, N)
+    bins = 10 if high - low > 100 else high - low
+    counts = np.bincount(((values - low) * bins // (high - low)).astype(np.int64), minlength=bins)
+    edges = [low + (i * (high - low) + bins - 1) // bins for i in range(bins + 1)]
+    expected = np.diff(edges) / (high - low) * N
+    assert chi2_pvalue(counts, expected) > 1e-4
+
+
+def test_keep_rate_and_bernoulli_rate():
+    for p in (0.1, 0.5, 0.9):
+        kept = R.keep_mask(9, 10, N, p).sum()
+        lo, hi = binomial_bounds(N, 1 - p)
+        assert lo <= kept <= hi
+        ones = R.bernoulli(9, 10, N, p).sum()
+        lo, hi = binomial_bounds(N, p)
+        assert lo <= ones <= hi
+
+
+def test_permutation_positions_are_uniform():
+    n, trials = 6, 3000
+    counts = np.zeros((n, n))
+    for offset in range(trials):
+        counts[np.arange(n), R.permutation(11, offset, n)] += 1
+    assert chi2_pvalue(counts.reshape(-1), np.full(n * n, trials / n)) > 1e-4
+
+
+# ----- invalid arguments -----------------------------------------------------------------------
+INVALID = [
+    (R.uniform, dict(seed=-1)), (R.uniform, dict(offset=2**64)), (R.uniform, dict(shape=(-1,))),
+    (R.uniform, dict(shape=(2.0,))), (R.uniform, dict(low=1.0, high=0.0)), (R.uniform, dict(dtype=np.int32)),
+    (R.uniform, dict(low=float("nan"))), (R.uniform, dict(start=-1)),
+    (R.normal, dict(std=-1.0)), (R.normal, dict(dtype=np.float16)), (R.normal, dict(mean=float("inf"))),
+    (R.truncated_normal, dict(a=1.0, b=0.0)), (R.truncated_normal, dict(std=0.0)),
+    (R.truncated_normal, dict(a=float("nan"))), (R.truncated_normal, dict(a=100.0, b=101.0)),
+    (R.keep_mask, dict(p=1.5)), (R.keep_mask, dict(p=float("nan"))), (R.keep_mask, dict(p=True)),
+    (R.keep_mask, dict(p="0.5")), (R.bernoulli, dict(p=-0.1)), (R.bernoulli, dict(p=np.array([0.5, 2.0]))),
+]
+
+
+@pytest.mark.parametrize("fn,bad", INVALID, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_invalid_arguments_raise(fn, bad):
+    args = dict(seed=1, offset=2, shape=(3,))
+    if fn in (R.keep_mask, R.bernoulli):
+        args["p"] = 0.5
+    args.update(bad)
+    with pytest.raises((TypeError, ValueError), match=fn.__name__):
+        fn(**args)
+
+
+@pytest.mark.parametrize("bad", [dict(low=5, high=5), dict(low=0, high=300, dtype=np.int8),
+                                 dict(low=0.5, high=3), dict(dtype=np.float32), dict(low=-1, high=3, dtype=np.uint8)])
+def test_invalid_randint_arguments(bad):
+    args = dict(seed=1, offset=2, low=0, high=10, shape=(3,))
+    args.update(bad)
+    with pytest.raises((TypeError, ValueError), match="randint"):
+        R.randint(**args)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.0, True])
+def test_invalid_permutation_arguments(bad):
+    with pytest.raises((TypeError, ValueError), match="permutation"):
+        R.permutation(1, 2, bad)
