@@ -1,0 +1,193 @@
+"""``Cell``: the base class of every model and layer (MindSpore's ``mindspore.nn.Cell``).
+
+Subclass it, assign Parameters and sub-Cells as attributes in ``__init__`` (after
+``super().__init__()``), and define ``construct``. Assignment registers them (``__setattr__``);
+plain attribute access then finds them in ``__dict__`` (no ``__getattr__`` magic).
+
+Naming follows MindSpore's auto-prefix: an unnamed Parameter takes its attribute name, and when a
+Cell becomes the child ``fc1`` of another, its Parameters' names gain the prefix ``fc1.``, so in
+a model ``param.name`` is its dotted path (``"fc1.weight"``). ``training`` is False on a new
+Cell, as in MindSpore: call ``set_train()`` before training, or Dropout does nothing.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterator
+
+from minicell.parameter import Parameter
+
+
+def _check_attr_name(owner: str, kind: str, name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"For '{owner}', the {kind} name must be a str, but got {type(name).__name__}.")
+    if not name or "." in name:
+        raise ValueError(f"For '{owner}', the {kind} name must be non-empty and contain no '.', but got {name!r}.")
+    return name
+
+
+def relative_names(cell: "Cell") -> Iterator[tuple[str, Parameter]]:
+    """Each Parameter's name relative to ``cell``: its path there, ending in its own leaf name."""
+    for path, param in cell.parameters_and_names():
+        parent = path.rpartition(".")[0]
+        yield (f"{parent}.{param._leaf_name}" if parent else param._leaf_name), param
+
+
+def set_scopes(cell: "Cell", scope: str) -> None:
+    """Record each sub-cell's dotted path, so Parameters added later get the right prefix."""
+    for path, sub in cell.cells_and_names():
+        object.__setattr__(sub, "_scope", f"{scope}.{path}" if path else scope)
+
+
+class Cell:
+    """Base class for layers and models: owns Parameters and child Cells, runs ``construct``."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_params", OrderedDict())
+        object.__setattr__(self, "_cells", OrderedDict())
+        object.__setattr__(self, "training", False)
+        object.__setattr__(self, "_scope", "")  # this cell's dotted path in its model
+
+    # ----- registration ------------------------------------------------------------------------
+    def _registries(self) -> tuple[OrderedDict, OrderedDict]:
+        try:
+            return self.__dict__["_params"], self.__dict__["_cells"]
+        except KeyError:
+            raise AttributeError(f"For '{type(self).__name__}', call super().__init__() in __init__ "
+                                 f"before assigning attributes.") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params, cells = self._registries()
+        if isinstance(value, Parameter):
+            self.insert_param_to_cell(name, value, check_name_contain_dot=False)
+        elif isinstance(value, Cell):
+            self.insert_child_to_cell(name, value)
+        elif name in params:
+            raise TypeError(f"For '{type(self).__name__}', '{name}' is a Parameter; assign a Parameter "
+                            f"(or use set_data), but got {type(value).__name__}.")
+        elif name in cells:
+            raise TypeError(f"For '{type(self).__name__}', '{name}' is a child Cell; assign a Cell "
+                            f"(or delete it first), but got {type(value).__name__}.")
+        else:
+            object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        params, cells = self._registries()
+        params.pop(name, None)
+        cells.pop(name, None)
+        object.__delattr__(self, name)
+
+    def insert_param_to_cell(self, param_name: str, param: Parameter, check_name_contain_dot: bool = True) -> None:
+        """Register ``param`` under ``param_name`` (an unnamed Parameter takes that name)."""
+        params, cells = self._registries()
+        if check_name_contain_dot:
+            _check_attr_name(type(self).__name__, "parameter", param_name)
+        if not isinstance(param, Parameter):
+            raise TypeError(f"For '{type(self).__name__}.insert_param_to_cell', 'param' must be a Parameter, "
+                            f"but got {type(param).__name__}.")
+        if param_name in cells:
+            raise TypeError(f"For '{type(self).__name__}', '{param_name}' is a child Cell and cannot "
+                            f"become a Parameter.")
+        if param.name is None:
+            param._leaf_name = param_name
+            param.name = f"{self._scope}.{param_name}" if self._scope else param_name
+        params[param_name] = param
+        object.__setattr__(self, param_name, param)
+
+    def insert_child_to_cell(self, child_name: str, child_cell: "Cell") -> None:
+        """Register ``child_cell`` under ``child_name`` and prefix its Parameters' names."""
+        params, cells = self._registries()
+        _check_attr_name(type(self).__name__, "child cell", child_name)
+        if not isinstance(child_cell, Cell):
+            raise TypeError(f"For '{type(self).__name__}.insert_child_to_cell', 'child_cell' must be a Cell, "
+                            f"but got {type(child_cell).__name__}.")
+        if child_name in params:
+            raise TypeError(f"For '{type(self).__name__}', '{child_name}' is a Parameter and cannot "
+                            f"become a child Cell.")
+        if child_cell is self:
+            raise ValueError(f"For '{type(self).__name__}', a Cell cannot be its own child.")
+        cells[child_name] = child_cell
+        object.__setattr__(self, child_name, child_cell)
+        scope = f"{self._scope}.{child_name}" if self._scope else child_name
+        for current, param in relative_names(child_cell):
+            if param.name == current:  # not yet placed under another parent (shared parameters)
+                param.name = f"{scope}.{current}"
+        set_scopes(child_cell, scope)
+
+    # ----- running -----------------------------------------------------------------------------
+    def construct(self, *inputs: Any, **kwargs: Any) -> Any:
+        """The computation; subclasses define it."""
+        raise NotImplementedError(f"For '{type(self).__name__}', define construct() to run the cell.")
+
+    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
+        return self.construct(*inputs, **kwargs)
+
+    def set_train(self, mode: bool = True) -> "Cell":
+        """Set training mode on this cell and every sub-cell; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"For '{type(self).__name__}.set_train', 'mode' must be a bool, but got {mode!r}.")
+        for _, cell in self.cells_and_names():
+            object.__setattr__(cell, "training", mode)
+        return self
+
+    # ----- traversal ---------------------------------------------------------------------------
+    def cells_and_names(self, cell_name: str = "") -> Iterator[tuple[str, "Cell"]]:
+        """``(dotted_name, cell)`` for this cell (name ``cell_name``) and every sub-cell, once each."""
+        seen: set[int] = set()
+        stack = [(cell_name, self)]
+        while stack:
+            name, cell = stack.pop()
+            if id(cell) in seen:
+                continue
+            seen.add(id(cell))
+            yield name, cell
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in cell._cells.items()]
+            stack.extend(reversed(children))
+
+    def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted_name, param)`` in definition order; a shared Parameter appears once."""
+        seen: set[int] = set()
+        cells = self.cells_and_names(name_prefix) if expand else [(name_prefix, self)]
+        for cell_name, cell in cells:
+            for param_name, param in cell._params.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{cell_name}.{param_name}" if cell_name else param_name), param
+
+    def get_parameters(self, expand: bool = True) -> Iterator[Parameter]:
+        for _, param in self.parameters_and_names(expand=expand):
+            yield param
+
+    def trainable_params(self, recurse: bool = True) -> list[Parameter]:
+        return [p for p in self.get_parameters(expand=recurse) if p.requires_grad]
+
+    def untrainable_params(self, recurse: bool = True) -> list[Parameter]:
+        return [p for p in self.get_parameters(expand=recurse) if not p.requires_grad]
+
+    def parameters_dict(self, recurse: bool = True) -> "OrderedDict[str, Parameter]":
+        """Dotted name -> Parameter (the names checkpoints use)."""
+        return OrderedDict(self.parameters_and_names(expand=recurse))
+
+    def name_cells(self) -> "OrderedDict[str, Cell]":
+        """Direct children by attribute name."""
+        return OrderedDict(self._cells)
+
+    def cells(self) -> list["Cell"]:
+        """Direct children."""
+        return list(self._cells.values())
+
+    # ----- printing ----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """This cell's settings, shown in ``repr``; layers override it."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        if not self._cells:
+            return f"{type(self).__name__}<{extra}>"
+        lines = [f"{type(self).__name__}<{extra}"]
+        for name, child in self._cells.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        lines.append("  >")
+        return "\n".join(lines)
