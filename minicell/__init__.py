@@ -5,13 +5,19 @@ from minicell import ops
 from minicell.autograd import grad, no_grad, stop_gradient, value_and_grad
 from minicell.cell import Cell
 from minicell.containers import CellDict, CellList, SequentialCell
+from minicell.ops.random import rand, randint, randn, randperm
 from minicell.parameter import Parameter
+from minicell.random.generator import (Generator, default_generator, fork_rng, get_rng_state,
+                                       initial_seed, manual_seed, seed, set_rng_state)
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
+from minicell import nn, random
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Cell", "CellDict", "CellList", "Parameter", "SequentialCell", "Tensor", "grad",
-    "load_checkpoint", "load_param_into_net", "no_grad", "ops", "save_checkpoint", "stop_gradient",
+    "Cell", "CellDict", "CellList", "Generator", "Parameter", "SequentialCell", "Tensor",
+    "default_generator", "fork_rng", "get_rng_state", "grad", "initial_seed", "load_checkpoint",
+    "load_param_into_net", "manual_seed", "nn", "no_grad", "ops", "rand", "randint", "randn",
+    "randperm", "random", "save_checkpoint", "seed", "set_rng_state", "stop_gradient",
     "value_and_grad", "__version__",
 ]

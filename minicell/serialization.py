@@ -76,7 +76,7 @@ def save_checkpoint(save_obj: Any, ckpt_file_name: Any) -> None:
     entries = _entries(save_obj)
     meta = json.dumps({"names": [n for n, _, _ in entries],
                        "requires_grad": [g for _, _, g in entries]}).encode("utf-8")
-    arrays = OrderedDict((name, np.ascontiguousarray(array)) for name, array, _ in entries)
+    arrays = OrderedDict((name, np.array(array, order="C", copy=True)) for name, array, _ in entries)
     arrays[FORMAT_KEY] = np.array(FORMAT_VERSION, dtype=np.int64)
     arrays[META_KEY] = np.frombuffer(meta, dtype=np.uint8)
     write_atomically(path, lambda handle: np.savez(handle, **arrays))

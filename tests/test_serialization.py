@@ -27,7 +27,7 @@ def test_every_dtype_round_trips_bit_exactly(tmp_path_factory, data):
     loaded = mc.load_checkpoint(path)
     assert list(loaded) == list(arrays)
     for name, array in arrays.items():
-        assert loaded[name].dtype == array.dtype
+        assert loaded[name].dtype == array.dtype and loaded[name].shape == array.shape
         assert loaded[name].asnumpy().tobytes() == array.tobytes()
 
 
