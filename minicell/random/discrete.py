@@ -179,3 +179,38 @@ def bernoulli(seed: int, offset: int, shape: Any, p: Any, dtype: Any = np.float3
 
     run_parallel(count, body)
     return out.reshape(shape)
+
+
+def keep_scale(p: float, dtype: Any) -> Any:
+    """65536 / (65536 - t): the factor that makes the dropout output's expectation the input."""
+    t = drop_threshold(p)
+    return np.dtype(dtype).type(65536.0 / (65536 - t)) if t < 65536 else np.dtype(dtype).type(0)
+
+
+def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p: float, start: int) -> None:
+    """``out = x * keep * scale`` for the keep-mask of ``(seed, offset)`` (flat arrays, no checks).
+
+    The mask is recomputed chunk by chunk and never materialized at full size: this is both
+    dropout's forward and (applied to the gradient) its backward.
+    """
+    t = drop_threshold(p)
+    if t >= 65536:
+        out[...] = 0
+        return
+    scale = keep_scale(p, x.dtype)
+    threshold = np.uint16(t)
+
+    def body(lo: int, hi: int, work: Any) -> None:
+        keep = getattr(work, "keep", None)
+        if keep is None:
+            keep = work.keep = np.empty(2 * CHUNK_ELEMENTS, np.bool_)
+        for a, b in _chunks(lo, hi, CHUNK_ELEMENTS):
+            mask = keep[: b - a]
+            np.greater_equal(_lanes(seed, offset, start + a, b - a, work), threshold, out=mask)
+            np.multiply(x[a:b], scale, out=out[a:b])
+            np.multiply(out[a:b], mask, out=out[a:b])
+
+    run_parallel(x.shape[0], body)
+
+
+CHUNK_ELEMENTS = 1 << 18  # dropout elements per pass: 2**17 words, one Philox chunk of lanes

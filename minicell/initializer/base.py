@@ -1,0 +1,126 @@
+"""The ``Initializer`` base class, fan computation, gains, and ``initializer(...)``.
+
+Fan-in and fan-out follow PyTorch's ``_calculate_fan_in_and_fan_out``: for a weight of shape
+``(out, in, *kernel)``, ``fan_in = in * prod(kernel)`` and ``fan_out = out * prod(kernel)``.
+Gains follow ``torch.nn.init.calculate_gain``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from minicell._checks import check_option, check_shape, fail_type, fail_value
+from minicell.random.generator import Generator, resolve
+from minicell.tensor import Tensor
+
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                  "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+
+
+def fans(shape: tuple[int, ...], who: str) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight shape; needs at least 2 dimensions (as PyTorch)."""
+    if len(shape) < 2:
+        raise fail_value(who, "shape", "a shape with at least 2 dimensions to compute fan-in and fan-out",
+                         tuple(shape))
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def fan_for_mode(shape: tuple[int, ...], mode: str, who: str) -> float:
+    """fan_in, fan_out, or their mean ('fan_avg'), by ``mode``."""
+    fan_in, fan_out = fans(shape, who)
+    return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Recommended gain for a nonlinearity (torch.nn.init.calculate_gain).
+
+    linear/conv/sigmoid: 1; tanh: 5/3; relu: sqrt(2); leaky_relu: sqrt(2 / (1 + slope**2));
+    selu: 3/4.
+    """
+    check_option("calculate_gain", "nonlinearity", nonlinearity, NONLINEARITIES)
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise fail_type("calculate_gain", "param", "a number", slope)
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    return 1.0
+
+
+class Initializer:
+    """Base class: ``init(shape, dtype, generator)`` returns a filled ndarray.
+
+    Random initializers reserve exactly one step of the generator and draw through the
+    stateless distributions of ``minicell.random``; deterministic ones reserve nothing.
+    """
+
+    random = False
+
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        raise NotImplementedError
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Raise if this initializer cannot fill ``shape`` (before any step is reserved)."""
+
+    def __call__(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> np.ndarray:
+        who = type(self).__name__
+        shape = check_shape(who, "shape", shape)
+        dt = np.dtype(dtype)
+        if self.random and dt not in FLOAT_DTYPES:
+            raise fail_type(who, "dtype", f"one of {[str(d) for d in FLOAT_DTYPES]}", dtype)
+        self.check_shape(shape)
+        if not self.random:
+            return self.fill(0, 0, shape, dt)
+        draw_dtype = np.float64 if dt == np.float64 else np.float32
+        compute: Callable[[int, int], np.ndarray] = lambda s, o: self.fill(s, o, shape, np.dtype(draw_dtype))
+        return resolve(generator, who).draw(compute).astype(dt, copy=False)
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({settings})"
+
+
+_ALIASES: dict[str, Callable[[], Initializer]] = {}
+
+
+def register_alias(name: str, factory: Callable[[], Initializer]) -> None:
+    _ALIASES[name.lower()] = factory
+
+
+def initializer(init: Any, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> Tensor:
+    """Make a Tensor of ``shape`` from an Initializer, an alias, a number, or an array/Tensor.
+
+    Args:
+        init: an ``Initializer``; an alias such as ``'zeros'``, ``'normal'``, ``'he_uniform'``
+            (case-insensitive); an int or float (a constant); or an array/Tensor of ``shape``.
+        shape: the output shape. dtype: the output dtype.
+        generator: where random initializers draw (the default generator when None).
+    """
+    shape = check_shape("initializer", "shape", shape)
+    if isinstance(init, str):
+        factory = _ALIASES.get(init.lower())
+        if factory is None:
+            raise fail_value("initializer", "init", f"an Initializer or one of {sorted(_ALIASES)}", init)
+        init = factory()
+    if isinstance(init, Initializer):
+        return Tensor(init(shape, dtype, generator))
+    if isinstance(init, (bool, np.bool_)):
+        raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
+    if isinstance(init, (int, float, np.integer, np.floating)):
+        return Tensor(np.full(shape, init, dtype=dtype))
+    if isinstance(init, (Tensor, np.ndarray)):
+        array = init._data if isinstance(init, Tensor) else init
+        if array.shape != shape:
+            raise fail_value("initializer", "init", f"an array of shape {list(shape)}",
+                             f"an array of shape {list(array.shape)}")
+        return Tensor(np.array(array, dtype=dtype))
+    raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)

@@ -1,0 +1,70 @@
+"""``Dense``: the fully connected layer ``y = activation(x @ weight.T + bias)``."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from minicell._checks import check_int
+from minicell.cell import Cell
+from minicell.initializer import HeUniform, Uniform, initializer
+from minicell.nn.activation import get_activation
+from minicell.parameter import Parameter
+from minicell.random.generator import Generator
+from minicell.tensor import Tensor
+
+
+class Dense(Cell):
+    """Fully connected layer with weight of shape ``(out_channels, in_channels)``.
+
+    Defaults are PyTorch's ``nn.Linear``: weight ``HeUniform(negative_slope=sqrt(5))``, i.e.
+    U(-1/sqrt(in), 1/sqrt(in)); bias U(-1/sqrt(in), 1/sqrt(in)). Every draw comes from
+    ``generator`` (the default generator when None), one step per random initializer. The
+    generator is only used here, at construction, so it is not registered as a sub-cell.
+
+    Args:
+        in_channels, out_channels: positive ints.
+        weight_init, bias_init: anything ``initializer`` accepts, or None for the defaults.
+        has_bias: whether to add a bias.
+        activation: None, a name ('relu', 'tanh', 'sigmoid', 'gelu', 'softmax', 'log_softmax')
+            or a Cell applied to the output.
+        dtype: the Parameters' float dtype.
+        generator: the Generator the initial weights are drawn from.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, weight_init: Any = None, bias_init: Any = None,
+                 has_bias: bool = True, activation: Any = None, dtype: Any = np.float32,
+                 generator: Generator | None = None) -> None:
+        super().__init__()
+        self.in_channels = check_int("Dense", "in_channels", in_channels, 1)
+        self.out_channels = check_int("Dense", "out_channels", out_channels, 1)
+        if not isinstance(has_bias, bool):
+            raise TypeError(f"For 'Dense', 'has_bias' must be a bool, but got {has_bias!r}.")
+        self.has_bias = has_bias
+        act = get_activation(activation, "Dense")
+        if weight_init is None:
+            weight_init = HeUniform(negative_slope=math.sqrt(5))
+        self.weight = Parameter(initializer(weight_init, (out_channels, in_channels), dtype, generator))
+        if has_bias:
+            if bias_init is None:
+                bias_init = Uniform(1 / math.sqrt(in_channels))
+            self.bias = Parameter(initializer(bias_init, (out_channels,), dtype, generator))
+        else:
+            self.bias = None
+        self.activation = act
+
+    def construct(self, x: Tensor) -> Tensor:
+        if x.shape[-1:] != (self.in_channels,):
+            raise ValueError(f"For 'Dense', the input's last dimension must be in_channels={self.in_channels}, "
+                             f"but got shape {list(x.shape)}.")
+        out = x @ self.weight.T
+        if self.bias is not None:
+            out = out + self.bias
+        return self.activation(out) if self.activation is not None else out
+
+    def extra_repr(self) -> str:
+        text = f"input_channels={self.in_channels}, output_channels={self.out_channels}, has_bias={self.has_bias}"
+        if self.activation is not None:
+            text += f", activation={type(self.activation).__name__}"
+        return text

@@ -1,0 +1,64 @@
+"""Dropout layers drawing their masks from a Generator (registered as a sub-cell when given).
+
+In training mode each call reserves one step of the generator, even when ``p == 0``; in eval
+mode (the default for a new Cell: call ``set_train()``) the layer is the identity and reserves
+nothing. No mask is kept between forward and backward.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from minicell.cell import Cell
+from minicell.ops.dropout import channel_dropout, check_p, dropout
+from minicell.random.generator import Generator
+from minicell.tensor import Tensor
+
+
+class _DropoutBase(Cell):
+    def __init__(self, p: float = 0.5, generator: Generator | None = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.p = check_p(name, p)
+        if generator is not None and not isinstance(generator, Generator):
+            raise TypeError(f"For '{name}', 'generator' must be a Generator or None, "
+                            f"but got {type(generator).__name__}.")
+        self.generator = generator  # a Generator registers as the sub-cell 'generator'
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Dropout(_DropoutBase):
+    """Zero each element with probability ``p``, scaling the rest by 65536 / (65536 - t).
+
+    Args:
+        p: drop probability in [0, 1].
+        generator: the Generator to draw from (the default generator when None).
+    """
+
+    def construct(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, training=self.training, generator=self.generator)
+
+
+class _ChannelDropout(_DropoutBase):
+    RANKS: tuple[int, int] = (0, 0)
+
+    def construct(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x
+        return channel_dropout(type(self).__name__, x, self.p, self.generator, self.RANKS)
+
+
+class Dropout1d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, L)`` or ``(C, L)`` inputs with probability ``p``."""
+    RANKS = (2, 3)
+
+
+class Dropout2d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, H, W)`` or ``(C, H, W)`` inputs with probability ``p``."""
+    RANKS = (3, 4)
+
+
+class Dropout3d(_ChannelDropout):
+    """Zero whole channels of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs with probability ``p``."""
+    RANKS = (4, 5)

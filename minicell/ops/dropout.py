@@ -1,0 +1,87 @@
+"""Dropout that keeps no mask: the backward recomputes it from ``(seed, offset, start)``.
+
+Forward: ``out = x * keep * 65536 / (65536 - t)`` with the keep-mask of DESIGN.md section 2.3
+(16-bit lane ``e`` kept iff ``lane >= t = round(p * 65536)``), drawn at the ``(seed, offset)``
+that one step of the generator reserves. Between forward and backward the graph node holds four
+integers, not an input-sized mask; the backward applies the same mask to the gradient.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minicell._checks import check_int, fail_type, fail_value
+from minicell.random.discrete import check_probability, keep_mask, keep_scale, masked_scale_into
+from minicell.random.generator import resolve
+from minicell.tensor import Tensor, record, unwrap
+
+
+def check_p(who: str, p: Any) -> float:
+    """The drop probability: a real number in [0, 1] (bool, str and NaN refused)."""
+    return check_probability(who, "p", p)
+
+
+def _masked_scale(x: np.ndarray, seed: int, offset: int, p: float, start: int) -> np.ndarray:
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty_like(flat)
+    masked_scale_into(flat, out, seed, offset, p, start)
+    return out.reshape(x.shape)
+
+
+def dropout_with_state(x: Any, p: float, seed: int, offset: int, start: int = 0) -> Tensor:
+    """Dropout of ``x`` at an explicit ``(seed, offset)``; differentiable, keeps no mask."""
+    data = unwrap(x)
+    out = _masked_scale(data, seed, offset, p, start)
+    return record(out, (x,), lambda g: (_masked_scale(g, seed, offset, p, start),))
+
+
+def _float_input(who: str, x: Any) -> Any:
+    if not isinstance(x, Tensor):
+        raise fail_type(who, "input", "a Tensor", x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"For '{who}', 'input' must be a floating-point Tensor, but got dtype {x.dtype}.")
+    return x
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Any = None,  # noqa: A002
+            start: int = 0) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest (see the module docstring).
+
+    Args:
+        input: a floating-point Tensor.
+        p: drop probability in [0, 1]; ``p == 1`` gives zeros.
+        training: when False, return ``input`` unchanged and reserve nothing.
+        generator: the Generator to reserve one step from (the default one when None).
+        start: element index of ``input``'s first element in a larger tensor, so a worker
+            holding a slice of a batch applies exactly that slice of the whole mask.
+    """
+    p = check_p("dropout", p)
+    _float_input("dropout", input)
+    start = check_int("dropout", "start", start, 0)
+    if not isinstance(training, bool):
+        raise fail_type("dropout", "training", "a bool", training)
+    gen = resolve(generator, "dropout")
+    if not training:
+        return input
+    seed, offset = gen(1)
+    return dropout_with_state(input, p, seed, offset, start)
+
+
+def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tuple[int, int]) -> Tensor:  # noqa: A002
+    """Zero whole channels: one keep decision per (batch, channel) pair, drawn as a keep-mask of
+    shape ``(N, C)`` (``(C,)`` unbatched) at one reserved step; the backward recomputes it."""
+    _float_input(who, input)
+    if input.ndim not in ranks:
+        raise fail_value(who, "input", f"a {ranks[0]}-D (unbatched) or {ranks[1]}-D (batched) Tensor",
+                         f"a {input.ndim}-D Tensor of shape {list(input.shape)}")
+    channels_shape = input.shape[: input.ndim - (ranks[0] - 1)]
+    seed, offset = resolve(generator, who)(1)
+    mask_shape = channels_shape + (1,) * (ranks[0] - 1)
+
+    def scaled_mask(dtype: Any) -> np.ndarray:
+        keep = keep_mask(seed, offset, channels_shape, p)
+        return (keep * keep_scale(p, dtype)).astype(dtype).reshape(mask_shape)
+
+    data = unwrap(input)
+    return record(data * scaled_mask(data.dtype), (input,), lambda g: (g * scaled_mask(g.dtype),))

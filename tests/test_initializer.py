@@ -1,0 +1,152 @@
+"""Initializers: documented distributions (KS / bounds), exact values, one step each, errors."""
+import math
+
+import numpy as np
+import pytest
+
+import minicell as mc
+from minicell import initializer as I
+from minicell import random as R
+from tests.stats import ks_pvalue, normal_cdf
+
+
+def draw(init, shape, seed=17, dtype=np.float64):
+    gen = mc.Generator().manual_seed(seed)
+    out = I.initializer(init, shape, dtype, generator=gen)
+    assert int(gen.get_state()[1]) == (1 if isinstance(init, I.Initializer) and init.random else 0)
+    return out.asnumpy()
+
+
+def uniform_cdf(bound):
+    return lambda x: np.clip((x + bound) / (2 * bound), 0, 1)
+
+
+def truncated_cdf(std, lo, hi):
+    from statistics import NormalDist
+    dist = NormalDist(0, std)
+    a, b = dist.cdf(lo), dist.cdf(hi)
+    return lambda x: (np.array([dist.cdf(v) for v in x]) - a) / (b - a)
+
+
+SHAPE = (200, 100)  # fan_in 100, fan_out 200
+
+
+@pytest.mark.parametrize("init,cdf,bound", [
+    (I.Uniform(0.2), uniform_cdf(0.2), 0.2),
+    (I.XavierUniform(gain=2.0), uniform_cdf(2 * math.sqrt(6 / 300)), 2 * math.sqrt(6 / 300)),
+    (I.HeUniform(), uniform_cdf(math.sqrt(2) * math.sqrt(3 / 100)), math.sqrt(6 / 100)),
+    (I.HeUniform(negative_slope=math.sqrt(5)), uniform_cdf(1 / 10), 0.1),
+    (I.HeUniform(mode="fan_out", nonlinearity="relu"), uniform_cdf(math.sqrt(6 / 200)), math.sqrt(6 / 200)),
+    (I.VarianceScaling(2.0, "fan_avg", "uniform"), uniform_cdf(math.sqrt(6 / 150)), math.sqrt(6 / 150)),
+])
+def test_uniform_family(init, cdf, bound):
+    values = draw(init, SHAPE).reshape(-1)
+    assert values.min() >= -bound and values.max() < bound
+    assert ks_pvalue(values, cdf) > 1e-4
+
+
+@pytest.mark.parametrize("init,std,mean", [
+    (I.Normal(0.3, 1.0), 0.3, 1.0),
+    (I.XavierNormal(gain=1.0), math.sqrt(2 / 300), 0.0),
+    (I.HeNormal(nonlinearity="relu"), math.sqrt(2 / 100), 0.0),
+    (I.HeNormal(negative_slope=0.2, mode="fan_out"), math.sqrt(2 / 1.04) / math.sqrt(200), 0.0),
+    (I.VarianceScaling(3.0, "fan_out", "untruncated_normal"), math.sqrt(3 / 200), 0.0),
+])
+def test_normal_family(init, std, mean):
+    values = draw(init, SHAPE).reshape(-1)
+    assert ks_pvalue(values, lambda x: normal_cdf(x, mean, std)) > 1e-4
+
+
+def test_truncated_normal_and_variance_scaling_truncated():
+    values = draw(I.TruncatedNormal(sigma=1.0, mean=0.0, a=-0.5, b=1.5), SHAPE).reshape(-1)
+    assert values.min() >= -0.5 and values.max() <= 1.5
+    assert ks_pvalue(values, truncated_cdf(1.0, -0.5, 1.5)) > 1e-4
+    std = math.sqrt(1.0 / 100) / 0.87962566103423978
+    values = draw(I.VarianceScaling(), SHAPE).reshape(-1)
+    assert np.abs(values).max() <= 2 * std
+    assert ks_pvalue(values, truncated_cdf(std, -2 * std, 2 * std)) > 1e-4
+    assert abs(values.std() - math.sqrt(1.0 / 100)) < 0.002  # the 0.8796 factor restores sqrt(scale / n)
+
+
+def test_convolution_fans():
+    bound = math.sqrt(6 / (3 * 9 + 8 * 9))
+    values = draw(I.XavierUniform(), (8, 3, 3, 3))
+    assert np.abs(values).max() < bound and np.abs(values).max() > 0.9 * bound
+
+
+def test_orthogonal_is_orthogonal():
+    for shape in ((6, 4), (4, 6), (5, 2, 3)):
+        w = draw(I.Orthogonal(gain=2.0), shape).reshape(shape[0], -1)
+        small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        np.testing.assert_allclose(small, 4 * np.eye(small.shape[0]), atol=1e-12)
+
+
+def test_exact_values():
+    assert np.array_equal(draw("zeros", (2, 3)), np.zeros((2, 3)))
+    assert np.array_equal(draw("ones", (2,)), np.ones(2))
+    assert np.array_equal(draw(I.Constant(2.5), (2,)), [2.5, 2.5])
+    assert np.array_equal(draw("identity", (2, 3)), np.eye(2, 3))
+    dirac = draw(I.Dirac(groups=2), (4, 2, 3))
+    expected = np.zeros((4, 2, 3))
+    expected[0, 0, 1] = expected[1, 1, 1] = expected[2, 0, 1] = expected[3, 1, 1] = 1
+    assert np.array_equal(dirac, expected)
+    assert np.array_equal(draw(3, (2,)), [3, 3]) and np.array_equal(draw(np.eye(2), (2, 2)), np.eye(2))
+
+
+def test_sparse_zero_fraction_per_column():
+    values = draw(I.Sparse(0.3, sigma=0.5), (50, 40))
+    assert ((values == 0).sum(axis=0) == math.ceil(0.3 * 50)).all()
+    nonzero = values[values != 0]
+    assert ks_pvalue(nonzero, lambda x: normal_cdf(x, 0, 0.5)) > 1e-4
+
+
+def test_random_initializers_match_the_stateless_draw():
+    gen = mc.Generator().manual_seed(5)
+    gen(3)
+    w = I.initializer(I.Normal(0.5), (4, 4), generator=gen).asnumpy()
+    assert np.array_equal(w, R.normal(5, 3, (4, 4), 0.0, 0.5)) and int(gen.get_state()[1]) == 4
+
+
+def test_aliases():
+    for alias, cls in [("zeros", I.Zero), ("ones", I.One), ("uniform", I.Uniform), ("normal", I.Normal),
+                       ("truncatedNormal", I.TruncatedNormal), ("xavier_uniform", I.XavierUniform),
+                       ("xavier_normal", I.XavierNormal), ("he_uniform", I.HeUniform), ("he_normal", I.HeNormal),
+                       ("orthogonal", I.Orthogonal), ("identity", I.Identity), ("dirac", I.Dirac), ("sparse", I.Sparse)]:
+        shape = (3, 3, 3) if alias == "dirac" else (3, 3)
+        out = I.initializer(alias, shape, generator=mc.Generator())
+        assert out.shape == shape and out.dtype == np.float32, alias
+    assert I.initializer("XAVIER_UNIFORM", (2, 2)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda: I.initializer("bogus", (2, 2)), ValueError, "one of"),
+    (lambda: I.Normal(sigma=-1.0), ValueError, "sigma"),
+    (lambda: I.Sparse(1.0), ValueError, "sparsity"),
+    (lambda: I.Sparse(-0.1), ValueError, "sparsity"),
+    (lambda: I.initializer(I.Orthogonal(), (5,)), ValueError, "Orthogonal"),
+    (lambda: I.initializer(I.XavierUniform(), (5,)), ValueError, "fan"),
+    (lambda: I.initializer(I.Identity(), (2, 2, 2)), ValueError, "2-D"),
+    (lambda: I.initializer(I.Sparse(0.5), (2, 2, 2)), ValueError, "2-D"),
+    (lambda: I.initializer(I.Dirac(groups=3), (4, 2, 3)), ValueError, "divisible"),
+    (lambda: I.initializer(I.Dirac(), (2, 2)), ValueError, "3-, 4- or 5-D"),
+    (lambda: I.HeUniform(mode="fan_sideways"), ValueError, "fan_in"),
+    (lambda: I.HeUniform(nonlinearity="swish"), ValueError, "nonlinearity"),
+    (lambda: I.VarianceScaling(distribution="cauchy"), ValueError, "truncated_normal"),
+    (lambda: I.VarianceScaling(scale=0.0), ValueError, "scale"),
+    (lambda: I.TruncatedNormal(a=1.0, b=0.0), ValueError, "a"),
+    (lambda: I.initializer(np.zeros(3), (2,)), ValueError, "shape"),
+    (lambda: I.initializer(True, (2,)), TypeError, "init"),
+    (lambda: I.initializer(I.Normal(), (2, -1)), ValueError, "shape"),
+    (lambda: I.initializer(I.Normal(), (2,), dtype=np.int32), TypeError, "dtype"),
+    (lambda: I.Constant("x"), TypeError, "value"),
+])
+def test_errors(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_failed_initializer_reserves_nothing():
+    gen = mc.Generator()
+    with pytest.raises(ValueError):
+        I.initializer(I.Orthogonal(), (5,), generator=gen)
+    assert int(gen.get_state()[1]) == 0
