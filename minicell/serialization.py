@@ -92,6 +92,8 @@ def load_checkpoint(ckpt_file_name: Any) -> "OrderedDict[str, Parameter]":
     path = _normalize_path(ckpt_file_name, "load_checkpoint")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"For 'load_checkpoint', the file '{path}' does not exist.")
+    if not zipfile.is_zipfile(path):
+        raise _corrupt(path, "it is not a NumPy .npz (zip) archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if FORMAT_KEY not in archive.files or META_KEY not in archive.files:
@@ -107,10 +109,10 @@ def load_checkpoint(ckpt_file_name: Any) -> "OrderedDict[str, Parameter]":
     except ValueError as error:
         if str(error).startswith("For 'load_checkpoint'"):
             raise
-        raise _corrupt(path, str(error)) from None
+        raise _corrupt(path, str(error).rstrip(".")) from None
     except (OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zipfile.LargeZipFile,
             UnicodeDecodeError) as error:
-        raise _corrupt(path, f"{type(error).__name__}: {error}") from None
+        raise _corrupt(path, f"{type(error).__name__}: {str(error).rstrip('.')}") from None
     result: OrderedDict[str, Parameter] = OrderedDict()
     for (name, array), requires_grad in zip(arrays, grads):
         if array.dtype not in DTYPE_NAMES:

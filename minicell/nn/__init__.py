@@ -4,9 +4,14 @@ from minicell.containers import CellDict, CellList, SequentialCell
 from minicell.nn.activation import GELU, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minicell.nn.dense import Dense
 from minicell.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from minicell.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss
+from minicell.nn.optim import SGD, Adam, AdamW, Momentum, Optimizer
+from minicell.nn.wrap import TrainOneStepCell, WithLossCell
 from minicell.random.generator import Generator
 
 __all__ = [
-    "Cell", "CellDict", "CellList", "Dense", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten",
-    "GELU", "Generator", "LogSoftmax", "ReLU", "SequentialCell", "Sigmoid", "Softmax", "Tanh",
+    "Adam", "AdamW", "BCEWithLogitsLoss", "Cell", "CellDict", "CellList", "CrossEntropyLoss", "Dense",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "GELU", "Generator", "L1Loss",
+    "LogSoftmax", "LossBase", "MSELoss", "Momentum", "Optimizer", "ReLU", "SGD", "SequentialCell",
+    "Sigmoid", "Softmax", "Tanh", "TrainOneStepCell", "WithLossCell",
 ]

@@ -1,0 +1,103 @@
+"""``Optimizer``: the base Cell of the optimizers, holding their state as Parameters.
+
+``optimizer.parameters`` is the tuple of trained Parameters (not registered in the optimizer,
+so a training cell lists each once, under the network). The state lives in Parameters of the
+optimizer itself, named as MindSpore names them (``moment1.<param name>``, ``moments.<param
+name>``, ``global_step``), so a checkpoint of the training cell holds it and resumes exactly.
+``optimizer(grads)`` checks every gradient before it changes anything, then updates in place.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from minicell._checks import check_real
+from minicell.cell import Cell
+from minicell.parameter import Parameter
+from minicell.tensor import DTYPE_NAMES, Tensor
+
+
+class ParameterStore(Cell):
+    """Zero-initialized copies of parameters, keyed by their names (dots allowed)."""
+
+    def __init__(self, params: tuple[Parameter, ...]) -> None:
+        super().__init__()
+        for p in params:
+            state = Parameter(np.zeros_like(p._data), name=p.name, requires_grad=False)
+            self._params[p.name] = state
+
+    def arrays(self) -> list[np.ndarray]:
+        return [p._data for p in self._params.values()]
+
+
+class Optimizer(Cell):
+    """Base class: validates ``params`` and hyper-parameters, keeps the step counter.
+
+    Args:
+        learning_rate: a float >= 0.
+        params: an iterable of trainable Parameters (for example ``net.trainable_params()``).
+        weight_decay: L2 coefficient >= 0.
+    """
+
+    def __init__(self, learning_rate: float, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
+        super().__init__()
+        who = type(self).__name__
+        if isinstance(params, (Parameter, Cell)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"For '{who}', 'params' must be an iterable of Parameters "
+                            f"(e.g. net.trainable_params()), but got {type(params).__name__}.")
+        params = tuple(params)
+        if not params:
+            raise ValueError(f"For '{who}', 'params' must not be empty.")
+        names = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"For '{who}', params[{i}] must be a Parameter, but got {type(p).__name__}.")
+            if not p.requires_grad or p.dtype.kind != "f":
+                raise ValueError(f"For '{who}', params[{i}] ('{p.name}') must be a trainable float Parameter.")
+            if p.name in names:
+                raise ValueError(f"For '{who}', two parameters share the name '{p.name}': give them unique names.")
+            names.add(p.name)
+        self.learning_rate = check_real(who, "learning_rate", learning_rate, 0.0)
+        self.weight_decay = check_real(who, "weight_decay", weight_decay, 0.0)
+        object.__setattr__(self, "parameters", params)  # a plain tuple: not registered here
+        self.global_step = Parameter(np.array(0, np.int64), requires_grad=False)
+
+    def _grad_arrays(self, grads: Any) -> list[np.ndarray]:
+        who = type(self).__name__
+        if isinstance(grads, (Tensor, np.ndarray)) or not hasattr(grads, "__len__"):
+            raise TypeError(f"For '{who}', 'grads' must be a tuple of gradients, one per parameter, "
+                            f"but got {type(grads).__name__}.")
+        if len(grads) != len(self.parameters):
+            raise ValueError(f"For '{who}', 'grads' must hold {len(self.parameters)} gradients, but got {len(grads)}.")
+        arrays = []
+        for p, g in zip(self.parameters, grads):
+            array = g._data if isinstance(g, Tensor) else np.asarray(g)
+            if array.shape != p.shape:
+                raise ValueError(f"For '{who}', the gradient of '{p.name}' must have shape {list(p.shape)}, "
+                                 f"but got {list(array.shape)}.")
+            if array.dtype.kind != "f":
+                raise TypeError(f"For '{who}', the gradient of '{p.name}' must be float, "
+                                f"but got {DTYPE_NAMES.get(array.dtype, array.dtype)}.")
+            arrays.append(array if array.dtype == p.dtype else array.astype(p.dtype))
+        return arrays
+
+    def construct(self, grads: Any) -> bool:
+        """Apply one update to ``self.parameters`` from ``grads`` (one per parameter)."""
+        arrays = self._grad_arrays(grads)
+        step = int(self.global_step._data) + 1
+        for i, (p, g) in enumerate(zip(self.parameters, arrays)):
+            self.update(i, p._data, g, step)
+        self.global_step._data[...] = step
+        return True
+
+    def update(self, index: int, weight: np.ndarray, grad: np.ndarray, step: int) -> None:
+        """Update ``weight`` in place (subclasses)."""
+        raise NotImplementedError
+
+    def decayed(self, weight: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """``grad + weight_decay * weight`` (L2 folded into the gradient)."""
+        return grad + weight.dtype.type(self.weight_decay) * weight if self.weight_decay else grad
+
+    def extra_repr(self) -> str:
+        return f"learning_rate={self.learning_rate}, weight_decay={self.weight_decay}"
