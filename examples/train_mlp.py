@@ -75,8 +75,15 @@ def accuracy(model: mc.Cell, x: np.ndarray, y: np.ndarray) -> float:
     return float((predicted == y).mean())
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (``--help`` still shows the usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Train an MLP with Dropout on three spirals (minicell).")
+    parser = OneLineParser(prog="train_mlp.py", description="Train an MLP with Dropout on three spirals (minicell).")
     parser.add_argument("--epochs", type=int, default=40, help="total number of epochs (default 40)")
     parser.add_argument("--checkpoint", help="save the whole training state here after every epoch")
     parser.add_argument("--resume", help="continue from this checkpoint up to --epochs")

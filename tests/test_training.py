@@ -1,0 +1,79 @@
+"""The main job end to end: accuracy, identical fingerprints, and exact resume after SIGKILL."""
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
+SMALL = ["--points", "80", "--hidden", "16", "--batch", "16"]
+
+
+def run(*args, check=True):
+    result = subprocess.run([sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def fingerprint(output):
+    match = re.search(r"^fingerprint ([0-9a-f]{64})$", output, re.M)
+    assert match, output
+    return match.group(1)
+
+
+def test_default_run_reaches_95_percent_and_prints_progress_lines():
+    out = run().stdout
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 40
+    assert re.fullmatch(r"epoch 40/40  loss \d+\.\d{4}  train_acc \d+\.\d%  test_acc \d+\.\d%  \d+\.\ds", lines[-1])
+    assert float(re.search(r"test_acc (\d+\.\d)%", lines[-1]).group(1)) >= 95.0
+
+
+def test_two_runs_print_the_same_fingerprint():
+    assert fingerprint(run("--epochs", "3", *SMALL).stdout) == fingerprint(run("--epochs", "3", *SMALL).stdout)
+    assert fingerprint(run("--epochs", "3", *SMALL).stdout) != fingerprint(run("--epochs", "3", *SMALL, "--seed", "1").stdout)
+
+
+def test_killed_run_resumed_in_a_new_process_matches_an_uninterrupted_one(tmp_path):
+    epochs, kill_after = 6, 2
+    straight = fingerprint(run("--epochs", str(epochs), *SMALL).stdout)
+    ckpt = tmp_path / "state.ckpt"
+    proc = subprocess.Popen([sys.executable, str(EXAMPLE), "--epochs", str(epochs), "--checkpoint", str(ckpt), *SMALL],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(kill_after):
+            assert proc.stdout.readline().startswith("epoch ")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert ckpt.exists()
+    resumed = run("--epochs", str(epochs), "--resume", str(ckpt), "--checkpoint", str(ckpt))
+    assert fingerprint(resumed.stdout) == straight
+    first = re.search(r"^epoch (\d+)/", resumed.stdout, re.M)
+    assert int(first.group(1)) > kill_after  # it continued rather than restarted
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--epochs", "0"], "--epochs"), (["--epochs", "x"], "invalid int"), (["--bogus"], "unrecognized"),
+    (["--resume", "missing.ckpt"], "does not exist"), (["--hidden", "0"], "--hidden"),
+])
+def test_bad_flags_and_files_give_a_one_line_error(args, needle, tmp_path):
+    result = run(*args, check=False)
+    assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_or_mismatched_checkpoint_is_a_one_line_error(tmp_path):
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"\x00garbage")
+    result = run("--resume", str(junk), check=False)
+    assert result.returncode == 2 and "not a NumPy .npz" in result.stderr and "Traceback" not in result.stderr
+    good = tmp_path / "good.ckpt"
+    run("--epochs", "1", "--checkpoint", str(good), *SMALL)
+    result = run("--epochs", "2", "--resume", str(good), "--hidden", "32", check=False)
+    assert result.returncode == 2 and "differs from the checkpoint" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
