@@ -171,7 +171,10 @@ def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: s
 
         def gradient_of(t: Tensor) -> Tensor:
             g = found.get(id(t))
-            return Tensor._wrap(np.zeros(t.shape, t.dtype) if g is None else np.array(g, dtype=t.dtype))
+            if g is None:
+                return Tensor._wrap(np.zeros(t.shape, t.dtype))
+            fresh = g.dtype == t.dtype and g.flags.writeable and g.flags.c_contiguous and g.base is None
+            return Tensor._wrap(g if fresh else np.array(g, dtype=t.dtype))
 
         input_grads = tuple(gradient_of(leaf) for leaf in leaves)
         if positions is not None and not isinstance(grad_position, tuple):

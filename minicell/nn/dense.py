@@ -10,6 +10,7 @@ from minicell._checks import check_int
 from minicell.cell import Cell
 from minicell.initializer import HeUniform, Uniform, initializer
 from minicell.nn.activation import get_activation
+from minicell.ops._linear import linear
 from minicell.parameter import Parameter
 from minicell.random.generator import Generator
 from minicell.tensor import Tensor
@@ -58,9 +59,7 @@ class Dense(Cell):
         if x.shape[-1:] != (self.in_channels,):
             raise ValueError(f"For 'Dense', the input's last dimension must be in_channels={self.in_channels}, "
                              f"but got shape {list(x.shape)}.")
-        out = x @ self.weight.T
-        if self.bias is not None:
-            out = out + self.bias
+        out = linear(x, self.weight, self.bias)
         return self.activation(out) if self.activation is not None else out
 
     def extra_repr(self) -> str:

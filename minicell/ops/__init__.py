@@ -1,5 +1,6 @@
 """User-facing functional ops: differentiable array ops, and (once defined) random ops."""
 from minicell.ops._activation import gelu, log_softmax, relu, sigmoid, softmax, tanh
+from minicell.ops._linear import linear
 from minicell.ops._math import (absolute as abs, add, clip, div, exp, log, matmul, maximum,  # noqa: A004
                                 minimum, mul, neg, power as pow, sqrt, sub)
 from minicell.ops._reduce import max, mean, min, sum  # noqa: A004
@@ -11,7 +12,7 @@ from minicell.ops.random import bernoulli, normal, rand, randint, randn, randper
 
 __all__ = [
     "bernoulli", "dropout", "normal", "rand", "randint", "randn", "randperm", "uniform",
-    "abs", "add", "clip", "concat", "div", "exp", "flatten", "gelu", "log", "log_softmax", "matmul",
+    "abs", "add", "clip", "concat", "div", "exp", "flatten", "gelu", "linear", "log", "log_softmax", "matmul",
     "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape", "sigmoid",
     "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose",
     "unsqueeze", "where",

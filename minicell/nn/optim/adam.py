@@ -3,13 +3,16 @@ Hutter, "Decoupled Weight Decay Regularization", 2019), with PyTorch's update fo
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from minicell._checks import check_real
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
+from minicell.random._parallel import run_parallel
+
+CHUNK = 1 << 14  # elements per pass: five float32 slices of 64 KiB stay in L2
 
 
 class Adam(Optimizer):
@@ -41,28 +44,48 @@ class Adam(Optimizer):
         object.__setattr__(self, "_v", self.moment2.arrays())
 
     def update(self, index: int, weight: np.ndarray, grad: np.ndarray, step: int) -> None:
-        t = weight.dtype.type
         m, v = self._m[index], self._v[index]
-        if self.decoupled:
-            if self.weight_decay:
-                weight *= t(1 - self.learning_rate * self.weight_decay)
-            g = grad
-        else:
-            g = self.decayed(weight, grad)
-        m *= t(self.beta1)
-        m += t(1 - self.beta1) * g
-        v *= t(self.beta2)
-        scratch = np.multiply(g, g)
-        scratch *= t(1 - self.beta2)
-        v += scratch
         bias1 = 1 - self.beta1 ** step
-        bias2 = 1 - self.beta2 ** step
-        np.sqrt(v, out=scratch)
-        scratch *= t(1 / math.sqrt(bias2))
-        scratch += t(self.eps)
-        np.divide(m, scratch, out=scratch)
-        scratch *= t(self.learning_rate / bias1)
-        weight -= scratch
+        root_bias2 = math.sqrt(1 - self.beta2 ** step)
+        # lr * (m / b1) / (sqrt(v / b2) + eps) == (lr * sqrt(b2) / b1) * m / (sqrt(v) + eps * sqrt(b2))
+        step_size = self.learning_rate * root_bias2 / bias1
+        eps = self.eps * root_bias2
+        shrink = 1 - self.learning_rate * self.weight_decay if self.decoupled else 1.0
+        l2 = 0.0 if self.decoupled else self.weight_decay
+        flat = [a.reshape(-1) for a in (weight, np.ascontiguousarray(grad), m, v)]  # views: all contiguous
+        run_parallel(weight.size, lambda lo, hi, work: self._update_range(
+            *(a[lo:hi] for a in flat), work, step_size, eps, shrink, l2))
+
+    def _update_range(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, work: Any,
+                      step_size: float, eps: float, shrink: float, l2: float) -> None:
+        """The Adam step on a slice, in cache-sized chunks with one scratch buffer per thread."""
+        t = w.dtype.type
+        key = f"adam_{w.dtype}"
+        scratch = getattr(work, key, None)
+        if scratch is None:
+            scratch = np.empty(CHUNK, w.dtype)
+            setattr(work, key, scratch)
+        for lo in range(0, w.shape[0], CHUNK):
+            hi = min(lo + CHUNK, w.shape[0])
+            wc, gc, mc, vc, tmp = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], scratch[: hi - lo]
+            if l2:
+                np.multiply(wc, t(l2), out=tmp)
+                tmp += gc
+                gc = tmp.copy()
+            if shrink != 1.0:
+                wc *= t(shrink)
+            np.subtract(gc, mc, out=tmp)          # m += (1 - beta1) (g - m)
+            tmp *= t(1 - self.beta1)
+            mc += tmp
+            np.multiply(gc, gc, out=tmp)          # v += (1 - beta2) (g^2 - v)
+            tmp -= vc
+            tmp *= t(1 - self.beta2)
+            vc += tmp
+            np.sqrt(vc, out=tmp)                  # w -= step_size * m / (sqrt(v) + eps')
+            tmp += t(eps)
+            np.divide(mc, tmp, out=tmp)
+            tmp *= t(step_size)
+            wc -= tmp
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}"
