@@ -77,3 +77,11 @@ def test_unreadable_or_mismatched_checkpoint_is_a_one_line_error(tmp_path):
     result = run("--epochs", "2", "--resume", str(good), "--hidden", "32", check=False)
     assert result.returncode == 2 and "differs from the checkpoint" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_generator_tour_runs_and_shows_the_seed_document_example():
+    tour = EXAMPLE.parent / "generator_tour.py"
+    result = subprocess.run([sys.executable, str(tour)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(Tensor(shape=[], dtype=UInt64, value= 12), Tensor(shape=[], dtype=UInt64, value= 0))" in result.stdout
+    assert "Generator().seed() = 1165313289" in result.stdout
