@@ -1,8 +1,9 @@
 """Shared timing helper for the benchmark scripts: median of repeated runs, interleaved."""
 from __future__ import annotations
 
+import argparse
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
 def median_time(fn: Callable[[], object], repeat: int = 7) -> float:
@@ -32,3 +33,25 @@ def compare(label: str, ours: Callable[[], object], peer: Callable[[], object], 
     print(f"{label:<34} minicell {a * 1e3:8.2f} ms  {peer_name} {b * 1e3:8.2f} ms  "
           f"throughput ratio {ratio:5.2f}x{verdict}")
     return ratio
+
+
+def parse_and_load_torch(description: str, add_arguments: Callable[[argparse.ArgumentParser], None]) -> tuple[Any, Any, int]:
+    """Parse ``--threads`` (and the script's own flags), set minicell's and torch's thread counts.
+
+    Returns ``(args, torch or None, threads)``; without torch it says so and returns None.
+    """
+    import minicell.random
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
+    add_arguments(parser)
+    args = parser.parse_args()
+    if args.threads:
+        minicell.random.set_num_threads(args.threads)
+    threads = minicell.random.get_num_threads()
+    try:
+        import torch
+    except ImportError:
+        print("torch not installed: no peer to compare with (pip install torch to run this benchmark)")
+        return args, None, threads
+    torch.set_num_threads(threads)
+    return args, torch, threads

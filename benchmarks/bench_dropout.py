@@ -7,33 +7,22 @@ torch runs with the same number of threads as minicell; without torch the script
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import median_time  # noqa: E402
+from _timing import median_time, parse_and_load_torch  # noqa: E402
 
 import minicell as mc  # noqa: E402
 from minicell import nn  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=2**24)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        mc.random.set_num_threads(args.threads)
-    threads = mc.random.get_num_threads()
-    try:
-        import torch
-    except ImportError:
-        print("torch not installed: no peer to compare with (pip install torch to run this benchmark)")
+    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0], lambda p: p.add_argument("--size", type=int, default=2**24))
+    if torch is None:
         return
-    torch.set_num_threads(threads)
     n = args.size
     data = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     layer = nn.Dropout(0.1, generator=mc.Generator().manual_seed(1)).set_train()

@@ -6,14 +6,13 @@ the time ratio minicell / torch (lower is better). Target (issue 7): at most 2.0
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import median_time  # noqa: E402
+from _timing import median_time, parse_and_load_torch  # noqa: E402
 
 import minicell as mc  # noqa: E402
 from minicell import nn  # noqa: E402
@@ -52,19 +51,9 @@ def torch_step(torch, x: np.ndarray, y: np.ndarray):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="steps per timing sample")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        mc.random.set_num_threads(args.threads)
-    threads = mc.random.get_num_threads()
-    try:
-        import torch
-    except ImportError:
-        print("torch not installed: no peer to compare with (pip install torch to run this benchmark)")
+    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0], lambda p: p.add_argument("--steps", type=int, default=10, help="steps per timing sample"))
+    if torch is None:
         return
-    torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
     y = rng.integers(0, SIZES[-1], BATCH).astype(np.int64)

@@ -99,32 +99,29 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     return record(out, (a,), backward)
 
 
-def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join along an existing axis; the gradient is split back into the pieces."""
+def _join(who: str, tensors: Sequence[Any], joiner: Any, axis: int) -> tuple[tuple, list, np.ndarray]:
+    """Validate and join: ``(operands, arrays, joined)``; errors name the shapes."""
     tensors = tuple(tensors)
     if not tensors:
-        raise ValueError("For 'concat', 'tensors' must not be empty.")
+        raise ValueError(f"For '{who}', 'tensors' must not be empty.")
     arrays = [np.asarray(unwrap(t)) for t in tensors]
     try:
-        out = np.concatenate(arrays, axis=axis)
+        return tensors, arrays, joiner(arrays, axis=axis)
     except (ValueError, np.exceptions.AxisError) as error:
-        raise ValueError(f"For 'concat', shapes {[list(x.shape) for x in arrays]} cannot be joined "
+        raise ValueError(f"For '{who}', shapes {[list(x.shape) for x in arrays]} cannot be joined "
                          f"along axis {axis}: {error}") from None
+
+
+def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join along an existing axis; the gradient is split back into the pieces."""
+    tensors, arrays, out = _join("concat", tensors, np.concatenate, axis)
     bounds = np.cumsum([x.shape[axis] for x in arrays])[:-1]
     return record(out, tensors, lambda g: tuple(np.split(g, bounds, axis=axis)))
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join along a new axis; the gradient is unstacked back."""
-    tensors = tuple(tensors)
-    if not tensors:
-        raise ValueError("For 'stack', 'tensors' must not be empty.")
-    arrays = [np.asarray(unwrap(t)) for t in tensors]
-    try:
-        out = np.stack(arrays, axis=axis)
-    except (ValueError, np.exceptions.AxisError) as error:
-        raise ValueError(f"For 'stack', shapes {[list(x.shape) for x in arrays]} cannot be stacked: "
-                         f"{error}") from None
+    tensors, _, out = _join("stack", tensors, np.stack, axis)
     return record(out, tensors, lambda g: tuple(np.moveaxis(g, axis, 0)))
 
 
