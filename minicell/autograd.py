@@ -20,19 +20,25 @@ __all__ = ["backward", "grad", "value_and_grad", "no_grad", "is_grad_enabled", "
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
-    """Nodes that require grad and reach ``root``, parents before children (iterative DFS)."""
+    """Nodes that require grad and reach ``root``, parents before children.
+
+    Iterative depth-first post-order: a node is marked when it is expanded (not when it is
+    pushed), so it is appended only after every one of its parents.
+    """
     order: list[Tensor] = []
-    visited: set[int] = {id(root)}
+    visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for parent in node._parents:
             if isinstance(parent, Tensor) and parent._requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
                 stack.append((parent, False))
     return order
 

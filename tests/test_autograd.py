@@ -61,12 +61,37 @@ UNARY = {
 }
 
 
+NEEDS_ELEMENTS = {"softmax", "log_softmax"}  # a softmax over an empty axis is undefined
+
+
 @pytest.mark.parametrize("name", sorted(UNARY))
 @given(data=st.data())
 def test_unary_op_gradients(name, data):
     fn, dom = UNARY[name]
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3))
+    min_side = 1 if name in NEEDS_ELEMENTS else 0
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=3))
     assert_grads_match(fn, data.draw(arrays(shape, dom)))
+
+
+distinct = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3)
+
+
+@given(shape=distinct, data=st.data())
+def test_reduction_and_axis_op_gradients_over_drawn_shapes(shape, data):
+    size = int(np.prod(shape))
+    x = np.array(data.draw(st.permutations(list(range(size)))), dtype=np.float64).reshape(shape) / 7.0  # no ties
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    keep = data.draw(st.booleans())
+    assert_grads_match(lambda a: a.max(axis=axis, keepdims=keep), x)
+    assert_grads_match(lambda a: a.min(axis=axis, keepdims=keep), x)
+    assert_grads_match(lambda a: a.sum(axis=axis, keepdims=keep), x)
+    assert_grads_match(lambda a: a.mean(axis=(axis,), keepdims=keep), x)
+    other = data.draw(st.integers(-len(shape), len(shape) - 1))
+    assert_grads_match(lambda a: a.swapaxes(axis, other), x)
+    assert_grads_match(lambda a: ops.concat([a, a * 2], axis=axis), x)
+    new_axis = data.draw(st.integers(0, len(shape)))
+    assert_grads_match(lambda a: ops.stack([a, -a], axis=new_axis), x)
+    assert_grads_match(lambda a: ops.where(x > x.mean(), a, a * a), x)
 
 
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2))
@@ -199,3 +224,14 @@ def test_autograd_errors():
         mc.grad(lambda a: a.sum(), None, [mc.Tensor([1.0])])
     with pytest.raises(ValueError, match="has_aux"):
         mc.grad(lambda a: (a.sum(), a))(mc.Tensor([1.0]))
+
+
+def test_a_leaf_reached_directly_and_through_an_intermediate_gets_both_gradients():
+    # regression: the topological order once put the leaf before a node that depends on it
+    a = mc.Tensor(np.array([1.0]), requires_grad=True)
+    (ops.concat([a, a * 2]) * np.array([1.0, 10.0])).sum().backward()
+    assert a.grad.asnumpy().tolist() == [21.0]
+    b = mc.Tensor(np.array([1.0]), requires_grad=True)
+    c = b * 3
+    (ops.stack([b, c, c * c]) * np.array([[1.0], [2.0], [1.0]])).sum().backward()
+    assert b.grad.asnumpy().tolist() == [1.0 + 6.0 + 18.0]
