@@ -1,4 +1,5 @@
 """Stateless distributions: known answers from words, the slice property, statistics, errors."""
+import hashlib
 import math
 from statistics import NormalDist
 
@@ -87,6 +88,8 @@ def test_keep_mask_and_bernoulli_known_answers():
     assert R.keep_mask(SEED, OFFSET, 3, 0.3, start=5).tolist() == [lane >= t for lane in lanes[5:8]]
     assert R.bernoulli(SEED, OFFSET, 4, 0.25).tolist() == [float(x < 2**30) for x in w]
     assert not R.keep_mask(SEED, OFFSET, 100, 1.0).any() and R.keep_mask(SEED, OFFSET, 100, 0.0).all()
+    assert not R.keep_mask(SEED, OFFSET, 100_000, 1 - 2**-18).any()  # t rounds to 65536: nothing kept
+    assert R.keep_mask(SEED, OFFSET, 200_000, 1 - 2**-16).sum() > 0  # t = 65535: lanes equal to 65535 kept
 
 
 def test_permutation_known_answer():
@@ -239,3 +242,19 @@ def test_invalid_randint_arguments(bad):
 def test_invalid_permutation_arguments(bad):
     with pytest.raises((TypeError, ValueError), match="permutation"):
         R.permutation(1, 2, bad)
+
+
+def test_forked_child_draws_the_same_large_values():
+    import multiprocessing
+    import os
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    expected = R.uniform(3, 4, 2**20)  # starts the thread pool in the parent
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        digest = pool.apply(_digest_of_large_draw)
+    assert digest == hashlib.sha256(expected.tobytes()).hexdigest()
+
+
+def _digest_of_large_draw():
+    return hashlib.sha256(R.uniform(3, 4, 2**20).tobytes()).hexdigest()

@@ -21,6 +21,15 @@ _state = {"threads": max(1, min(os.cpu_count() or 1, 8)), "pool": None}
 _local = threading.local()
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child inherits no worker threads: make it start its own pool."""
+    _state["pool"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def get_num_threads() -> int:
     """How many threads large random draws use."""
     return _state["threads"]

@@ -131,11 +131,12 @@ def keep_mask(seed: int, offset: int, shape: Any, p: float, start: int = 0) -> n
     """
     p = check_probability("keep_mask", "p", p)
     seed, offset, shape, start, count = _check_common("keep_mask", seed, offset, shape, start, 0.5)
-    t = np.uint16(min(drop_threshold(p), 65535))
+    t = drop_threshold(p)
     out = np.empty(count, np.bool_)
-    if p == 1.0:
+    if t >= 65536:  # p within 2**-17 of 1: no 16-bit lane reaches the threshold
         out[:] = False
         return out.reshape(shape)
+    t = np.uint16(t)
 
     def body(lo: int, hi: int, work: Any) -> None:
         for a, b in _chunks(lo, hi):
