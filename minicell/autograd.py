@@ -9,7 +9,7 @@ back-propagates. Gradients of a tensor used several times accumulate. Two front 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 import minicell as mc
-from minicell import ops
 from minicell.nn import Generator
 
 

@@ -1,5 +1,4 @@
 """Optimizers: each update against a hand-computed step, state Parameters, errors."""
-import math
 
 import numpy as np
 import pytest

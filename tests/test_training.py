@@ -1,5 +1,4 @@
 """The main job end to end: accuracy, identical fingerprints, and exact resume after SIGKILL."""
-import os
 import re
 import signal
 import subprocess

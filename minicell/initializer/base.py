@@ -80,8 +80,10 @@ class Initializer:
         self.check_shape(shape)
         if not self.random:
             return self.fill(0, 0, shape, dt)
-        draw_dtype = np.float64 if dt == np.float64 else np.float32
-        compute: Callable[[int, int], np.ndarray] = lambda s, o: self.fill(s, o, shape, np.dtype(draw_dtype))
+        draw_dtype = np.dtype(np.float64 if dt == np.float64 else np.float32)  # float16 is drawn as float32
+
+        def compute(seed: int, offset: int) -> np.ndarray:
+            return self.fill(seed, offset, shape, draw_dtype)
         return resolve(generator, who).draw(compute).astype(dt, copy=False)
 
     def __repr__(self) -> str:

@@ -39,7 +39,7 @@ class Uniform(Initializer):
     def __init__(self, scale: float = 0.07) -> None:
         self.scale = check_real("Uniform", "scale", scale, 0.0)
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return D.uniform(seed, offset, shape, -self.scale, self.scale, dtype=dtype)
 
 
@@ -55,7 +55,7 @@ class Normal(Initializer):
         self.sigma = _sigma("Normal", sigma)
         self.mean = check_finite("Normal", "mean", mean)
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return _normal(seed, offset, shape, self.sigma, dtype, self.mean)
 
 
@@ -77,7 +77,7 @@ class TruncatedNormal(Initializer):
         if self.a > self.b:
             raise fail_value("TruncatedNormal", "a", f"at most b ({self.b})", a)
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return D.truncated_normal(seed, offset, shape, self.mean, self.sigma, self.a, self.b, dtype=dtype)
 
 
@@ -95,10 +95,10 @@ class XavierUniform(Initializer):
     def __init__(self, gain: float = 1) -> None:
         self.gain = check_real("XavierUniform", "gain", gain, 0.0)
 
-    def check_shape(self, shape):
+    def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, type(self).__name__)
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         fan_in, fan_out = fans(shape, "XavierUniform")
         bound = self.gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
         return D.uniform(seed, offset, shape, -bound, bound, dtype=dtype)
@@ -112,7 +112,7 @@ class XavierNormal(XavierUniform):
         gain: scaling factor, >= 0.
     """
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         fan_in, fan_out = fans(shape, "XavierNormal")
         std = self.gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
         return _normal(seed, offset, shape, std, dtype)
@@ -136,15 +136,15 @@ class HeUniform(Initializer):
         calculate_gain(nonlinearity, self.negative_slope)
         self.nonlinearity = nonlinearity
 
-    def check_shape(self, shape):
+    def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, type(self).__name__)
 
-    def _std(self, shape) -> float:
+    def _std(self, shape: tuple[int, ...]) -> float:
         fan = fan_for_mode(shape, self.mode, type(self).__name__)
         gain = calculate_gain(self.nonlinearity, self.negative_slope)
         return gain / math.sqrt(fan) if fan else 0.0
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         bound = math.sqrt(3.0) * self._std(shape)
         return D.uniform(seed, offset, shape, -bound, bound, dtype=dtype)
 
@@ -153,7 +153,7 @@ class HeNormal(HeUniform):
     """N(0, std**2), std = gain / sqrt(fan) (alias 'he_normal'); He et al. (2015). Same Args as
     HeUniform."""
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return _normal(seed, offset, shape, self._std(shape), dtype)
 
 
@@ -177,10 +177,10 @@ class VarianceScaling(Initializer):
         self.distribution = check_option("VarianceScaling", "distribution", distribution,
                                          ("truncated_normal", "untruncated_normal", "uniform"))
 
-    def check_shape(self, shape):
+    def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, "VarianceScaling")
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         n = max(1.0, fan_for_mode(shape, self.mode, "VarianceScaling"))
         if self.distribution == "truncated_normal":
             std = math.sqrt(self.scale / n) / TRUNCATED_STD_FACTOR
@@ -208,11 +208,11 @@ class Orthogonal(Initializer):
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = check_finite("Orthogonal", "gain", gain)
 
-    def check_shape(self, shape):
+    def check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) < 2:
             raise fail_value("Orthogonal", "shape", "a shape with at least 2 dimensions", tuple(shape))
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         rows, cols = shape[0], math.prod(shape[1:])
         flat = D.normal(seed, offset, (rows, cols), dtype=np.float64)
         if rows < cols:
@@ -240,11 +240,11 @@ class Sparse(Initializer):
         self.sparsity = check_real("Sparse", "sparsity", sparsity, 0.0, 1.0, closed_high=False)
         self.sigma = _sigma("Sparse", sigma)
 
-    def check_shape(self, shape):
+    def check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) != 2:
             raise fail_value("Sparse", "shape", "a 2-D shape", tuple(shape))
 
-    def fill(self, seed, offset, shape, dtype):
+    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         rows, cols = shape
         values = _normal(seed, offset, shape, self.sigma, dtype)
         words = random_words(seed, offset, 2 * rows * cols, start=SUBSTREAM).astype(np.uint64)

@@ -6,7 +6,6 @@ nothing. No mask is kept between forward and backward.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from minicell.cell import Cell
 from minicell.ops.dropout import channel_dropout, check_p, dropout

@@ -100,7 +100,8 @@ class CrossEntropyLoss(LossBase):
         eps = self.label_smoothing
         if y.dtype.kind in "iu":
             if y.shape != (n,):
-                raise ValueError(f"For 'CrossEntropyLoss', integer 'labels' must have shape [{n}], but got {list(y.shape)}.")
+                raise ValueError(f"For 'CrossEntropyLoss', integer 'labels' must have shape [{n}], "
+                                 f"but got {list(y.shape)}.")
             valid = y != self.ignore_index
             if ((y[valid] < 0) | (y[valid] >= c)).any():
                 raise ValueError(f"For 'CrossEntropyLoss', integer labels must be in [0, {c}), "

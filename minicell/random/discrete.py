@@ -5,7 +5,6 @@ pure function of ``(seed, offset, element index)``; ``permutation`` also of ``n`
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import (UINT64_LIMIT, check_finite, check_int, check_real, check_shape,
+from minicell._checks import (UINT64_LIMIT, check_finite, check_int, check_shape,
                               check_uint64, fail_type, fail_value)
 from minicell.ops._special import ndtri
 from minicell.random._parallel import run_parallel
