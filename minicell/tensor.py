@@ -212,3 +212,5 @@ def needs_grad(x: Any) -> bool:
     return isinstance(x, Tensor) and x._requires_grad
 
 
+
+from minicell.ops import _tensor_methods  # noqa: E402,F401  (binds operators and methods onto Tensor)
