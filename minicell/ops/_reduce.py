@@ -41,7 +41,7 @@ def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa
 def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     x = unwrap(a)
     axes = _normalize_axis("mean", axis, x.ndim)
-    count = int(np.prod([x.shape[i] for i in axes])) if axes else 1
+    count = builtins.max(1, int(np.prod([x.shape[i] for i in axes]))) if axes else 1  # empty: empty gradient
     out = np.mean(x, axis=axes, keepdims=keepdims)
     return record(out, (a,), lambda g: (np.broadcast_to(_expand(g, axes, keepdims) / count, x.shape),))
 
