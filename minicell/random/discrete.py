@@ -197,6 +197,9 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
     if t >= 65536:
         out[...] = 0
         return
+    if t == 0:  # every lane >= 0: all kept, scale 1
+        np.copyto(out, x)
+        return
     scale = keep_scale(p, x.dtype)
     threshold = np.uint16(t)
 
