@@ -59,16 +59,16 @@ def _seed_gradient(output: Tensor, gradient: Any, who: str) -> np.ndarray:
     return seed
 
 
-def _backprop(output: Tensor, seed: np.ndarray) -> dict[int, np.ndarray]:
-    """Gradients of every leaf that requires grad, by id, for d(output . seed)."""
+def _backprop(output: Tensor, seed: np.ndarray) -> dict[int, tuple[Tensor, np.ndarray]]:
+    """``id(leaf) -> (leaf, gradient)`` for every leaf that requires grad, for d(output . seed)."""
     grads: dict[int, np.ndarray] = {id(output): seed}
-    leaves: dict[int, np.ndarray] = {}
+    leaves: dict[int, tuple[Tensor, np.ndarray]] = {}
     for node in reversed(_topological_order(output)):
         g = grads.pop(id(node), None)
         if g is None:
             continue
         if node._backward is None:
-            leaves[id(node)] = g
+            leaves[id(node)] = (node, g)
             continue
         for parent, parent_grad in zip(node._parents, node._backward(g)):
             if parent_grad is None or not isinstance(parent, Tensor) or not parent._requires_grad:
@@ -89,9 +89,7 @@ def backward(output: Tensor, gradient: Any = None) -> None:
         raise ValueError("For 'Tensor.backward', the tensor does not require grad and has no graph: "
                          "mark an input with requires_grad=True before computing it.")
     seed = _seed_gradient(output, gradient, "Tensor.backward")
-    by_id = {id(node): node for node in _topological_order(output)}
-    for key, g in _backprop(output, seed).items():
-        leaf = by_id[key]
+    for leaf, g in _backprop(output, seed).values():
         g = np.array(g, dtype=leaf.dtype)
         leaf.grad = Tensor._wrap(g if leaf.grad is None else leaf.grad._data + g)
 
@@ -176,7 +174,7 @@ def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: s
         found = _backprop(output, _seed_gradient(output, None, who)) if output._requires_grad else {}
 
         def gradient_of(t: Tensor) -> Tensor:
-            g = found.get(id(t))
+            g = found.get(id(t), (t, None))[1]
             if g is None:
                 return Tensor._wrap(np.zeros(t.shape, t.dtype))
             fresh = g.dtype == t.dtype and g.flags.writeable and g.flags.c_contiguous and g.base is None

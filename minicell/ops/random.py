@@ -17,7 +17,7 @@ from minicell.random.generator import resolve
 from minicell.tensor import Tensor
 
 
-def _size(who: str, size: tuple) -> Any:
+def _size(size: tuple) -> Any:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         return tuple(size[0])
     return size
@@ -29,13 +29,13 @@ def _run(who: str, generator: Any, compute: Any) -> Tensor:
 
 def rand(*size: Any, generator: Any = None, dtype: Any = np.float32) -> Tensor:
     """Uniform values in [0, 1) of the given size (ints, or one tuple)."""
-    shape = _size("rand", size)
+    shape = _size(size)
     return _run("rand", generator, lambda s, o: distributions.uniform(s, o, shape, dtype=dtype))
 
 
 def randn(*size: Any, generator: Any = None, dtype: Any = np.float32) -> Tensor:
     """Standard normal values of the given size (ints, or one tuple)."""
-    shape = _size("randn", size)
+    shape = _size(size)
     return _run("randn", generator, lambda s, o: distributions.normal(s, o, shape, dtype=dtype))
 
 

@@ -14,6 +14,7 @@ from minicell.random._parallel import run_parallel
 from minicell.random.distributions import INT_DTYPES, _check_common, _check_dtype, _chunks, _words
 from minicell.random.philox import stream_into
 
+CHUNK_ELEMENTS = 1 << 18  # dropout elements per pass: 2**17 words, one Philox chunk of lanes
 _LOW32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
@@ -26,7 +27,6 @@ def _mul_shift(limbs: list[np.ndarray], n: int) -> np.ndarray:
     """
     k = len(limbs)
     n_limbs = [n & 0xFFFFFFFF, (n >> 32) & 0xFFFFFFFF, n >> 64]
-    n_limbs = [x for x in n_limbs]
     while len(n_limbs) > 1 and n_limbs[-1] == 0:
         n_limbs.pop()
     x_le = limbs[::-1]  # little-endian limbs of X
@@ -206,7 +206,7 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
     def body(lo: int, hi: int, work: Any) -> None:
         keep = getattr(work, "keep", None)
         if keep is None:
-            keep = work.keep = np.empty(2 * CHUNK_ELEMENTS, np.bool_)
+            keep = work.keep = np.empty(CHUNK_ELEMENTS, np.bool_)
         for a, b in _chunks(lo, hi, CHUNK_ELEMENTS):
             mask = keep[: b - a]
             np.greater_equal(_lanes(seed, offset, start + a, b - a, work), threshold, out=mask)
@@ -215,5 +215,3 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
 
     run_parallel(x.shape[0], body)
 
-
-CHUNK_ELEMENTS = 1 << 18  # dropout elements per pass: 2**17 words, one Philox chunk of lanes

@@ -95,6 +95,15 @@ def _chunks(lo: int, hi: int, size: int = CHUNK):
 
 
 # ----- uniform ---------------------------------------------------------------------------------
+def _u32_in_place(words: np.ndarray) -> np.ndarray:
+    """U32 of each word, in place: (w & 0x7FFFFF) * 2**-23, via the bits of [1, 2) minus 1."""
+    words &= _M23
+    words |= _F32_ONE_BITS
+    u = words.view(np.float32)
+    u -= np.float32(1.0)
+    return u
+
+
 def _u64_from(words: np.ndarray) -> np.ndarray:
     """U64 of consecutive word pairs: (((w0 & 0xFFFFF) << 32) | w1) * 2**-52, via [1, 2) - 1."""
     high = words[0::2].astype(np.uint64)
@@ -113,11 +122,8 @@ def _uniform_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
 
         def body(lo: int, hi: int, work: Any) -> None:
             for a, b in _chunks(lo, hi):
-                chunk = bits[a:b]
-                stream_into(chunk, seed, offset, start + a, work)
-                chunk &= _M23
-                chunk |= _F32_ONE_BITS
-                np.subtract(out[a:b], np.float32(1.0), out=out[a:b])
+                stream_into(bits[a:b], seed, offset, start + a, work)
+                _u32_in_place(bits[a:b])
     else:
         def body(lo: int, hi: int, work: Any) -> None:
             for a, b in _chunks(lo, hi):
@@ -179,15 +185,8 @@ def _normal_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
             first_pair, end_pair = (start + a) // 2, (start + b + 1) // 2
             words = _words(seed, offset, first_pair * words_per_pair,
                            (end_pair - first_pair) * words_per_pair, work)
-            if out.dtype == np.float32:
-                words &= _M23
-                words |= _F32_ONE_BITS
-                u = words.view(np.float32)
-                u -= np.float32(1.0)
-                u1, u2 = u[0::2].copy(), u[1::2].copy()
-            else:
-                u = _u64_from(words)
-                u1, u2 = u[0::2].copy(), u[1::2].copy()
+            u = _u32_in_place(words) if out.dtype == np.float32 else _u64_from(words)
+            u1, u2 = u[0::2].copy(), u[1::2].copy()
             pairs = np.empty((end_pair - first_pair, 2), out.dtype)
             _box_muller(u1, u2, pairs)
             skip = (start + a) - 2 * first_pair

@@ -53,6 +53,13 @@ def check_offset(who: str, offset: Any) -> int:
     return value
 
 
+def _check_room(offset: int, step: int) -> None:
+    """The offset never wraps: reserving past 2**64 - 1 is an OverflowError."""
+    if offset + step >= UINT64_LIMIT:
+        raise OverflowError(f"For 'Generator', offset {offset} + step {step} would reach 2**64; "
+                            f"reseed with manual_seed().")
+
+
 class Generator(Cell):
     """A Philox random-state Cell with Parameters ``seed`` and ``offset`` (uint64, untrainable).
 
@@ -92,9 +99,7 @@ class Generator(Cell):
         step = int(step)
         with _STATE_LOCK:
             seed, offset = self._read()
-            if offset + step >= UINT64_LIMIT:
-                raise OverflowError(f"For 'Generator', offset {offset} + step {step} would reach 2**64; "
-                                    f"reseed with manual_seed().")
+            _check_room(offset, step)
             self._offset_param._data[...] = np.uint64(offset + step)
         return seed, offset
 
@@ -107,9 +112,7 @@ class Generator(Cell):
         while True:
             with _STATE_LOCK:
                 seed, offset = self._read()
-            if offset + step >= UINT64_LIMIT:
-                raise OverflowError(f"For 'Generator', offset {offset} + step {step} would reach 2**64; "
-                                    f"reseed with manual_seed().")
+            _check_room(offset, step)
             result = compute(seed, offset)
             with _STATE_LOCK:
                 if self._read() == (seed, offset):

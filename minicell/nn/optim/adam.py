@@ -58,20 +58,21 @@ class Adam(Optimizer):
 
     def _update_range(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, work: Any,
                       step_size: float, eps: float, shrink: float, l2: float) -> None:
-        """The Adam step on a slice, in cache-sized chunks with one scratch buffer per thread."""
+        """The Adam step on a slice, in cache-sized chunks with two scratch rows per thread."""
         t = w.dtype.type
         key = f"adam_{w.dtype}"
         scratch = getattr(work, key, None)
         if scratch is None:
-            scratch = np.empty(CHUNK, w.dtype)
+            scratch = np.empty((2, CHUNK), w.dtype)  # row 0: temporaries, row 1: the L2-decayed gradient
             setattr(work, key, scratch)
         for lo in range(0, w.shape[0], CHUNK):
             hi = min(lo + CHUNK, w.shape[0])
-            wc, gc, mc, vc, tmp = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], scratch[: hi - lo]
+            wc, gc, mc, vc, tmp = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], scratch[0, : hi - lo]
             if l2:
-                np.multiply(wc, t(l2), out=tmp)
-                tmp += gc
-                gc = tmp.copy()
+                decayed = scratch[1, : hi - lo]
+                np.multiply(wc, t(l2), out=decayed)
+                decayed += gc
+                gc = decayed
             if shrink != 1.0:
                 wc *= t(shrink)
             np.subtract(gc, mc, out=tmp)          # m += (1 - beta1) (g - m)
