@@ -7,7 +7,7 @@ from minicell.cell import Cell
 from minicell.containers import CellDict, CellList, SequentialCell
 from minicell.ops.random import rand, randint, randn, randperm
 from minicell.parameter import Parameter
-from minicell.random.generator import (Generator, default_generator, fork_rng, get_rng_state,
+from minicell.generator import (Generator, default_generator, fork_rng, get_rng_state,
                                        initial_seed, manual_seed, seed, set_rng_state)
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
 from minicell import initializer, nn, random

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minicell import random as R
-from minicell.ops._special import ndtri
+from minicell._special import ndtri
 from tests.stats import binomial_bounds, chi2_pvalue, ks_pvalue, normal_cdf
 
 U64 = st.integers(0, 2**64 - 1)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from minicell._checks import check_option, check_shape, fail_type, fail_value
-from minicell.random.generator import Generator, resolve
+from minicell.generator import Generator, resolve
 from minicell.tensor import Tensor
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))

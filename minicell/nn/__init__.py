@@ -7,7 +7,7 @@ from minicell.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from minicell.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss
 from minicell.nn.optim import SGD, Adam, AdamW, Momentum, Optimizer
 from minicell.nn.wrap import TrainOneStepCell, WithLossCell
-from minicell.random.generator import Generator
+from minicell.generator import Generator
 
 __all__ = [
     "Adam", "AdamW", "BCEWithLogitsLoss", "Cell", "CellDict", "CellList", "CrossEntropyLoss", "Dense",

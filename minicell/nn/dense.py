@@ -12,7 +12,7 @@ from minicell.initializer import HeUniform, Uniform, initializer
 from minicell.nn.activation import get_activation
 from minicell.ops._linear import linear
 from minicell.parameter import Parameter
-from minicell.random.generator import Generator
+from minicell.generator import Generator
 from minicell.tensor import Tensor
 
 

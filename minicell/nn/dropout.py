@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from minicell.cell import Cell
 from minicell.ops.dropout import channel_dropout, check_p, dropout
-from minicell.random.generator import Generator
+from minicell.generator import Generator
 from minicell.tensor import Tensor
 
 

@@ -38,7 +38,7 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
             g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),))
     if approximate != "none":
         raise ValueError(f"For 'gelu', 'approximate' must be one of ['none', 'tanh'], but got {approximate!r}.")
-    from minicell.ops._special import erf
+    from minicell._special import erf
     cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
     pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
     return record((x * cdf).astype(x.dtype), (a,), lambda g: ((g * (cdf + x * pdf)).astype(x.dtype),))

@@ -13,7 +13,7 @@ import numpy as np
 
 from minicell._checks import check_int, fail_type, fail_value
 from minicell.random.discrete import check_probability, keep_mask, keep_scale, masked_scale_into
-from minicell.random.generator import resolve
+from minicell.generator import resolve
 from minicell.tensor import Tensor, record, unwrap
 
 

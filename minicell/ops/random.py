@@ -13,7 +13,7 @@ import numpy as np
 
 from minicell._checks import is_integer
 from minicell.random import discrete, distributions
-from minicell.random.generator import resolve
+from minicell.generator import resolve
 from minicell.tensor import Tensor
 
 

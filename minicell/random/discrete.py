@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import check_int, check_real, check_uint64, fail_type, fail_value, is_integer
-from minicell.random._parallel import run_parallel
+from minicell._parallel import run_parallel, scratch
 from minicell.random.distributions import INT_DTYPES, _check_common, _check_dtype, _chunks, _words
 from minicell.random.philox import stream_into
 
@@ -74,9 +74,9 @@ def randint(seed: int, offset: int, low: int, high: int, shape: Any, dtype: Any 
     seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, per)
     out = np.empty(count, dt)
 
-    def body(lo: int, hi: int, work: Any) -> None:
+    def body(lo: int, hi: int) -> None:
         for a, b in _chunks(lo, hi):
-            words = _words(seed, offset, per * (start + a), per * (b - a), work)
+            words = _words(seed, offset, per * (start + a), per * (b - a))
             limbs = [words[i::per].astype(np.uint64) for i in range(per)]
             r = _mul_shift(limbs, n)
             r += np.uint64(low % (1 << 64))  # wraps correctly to low + r modulo 2**64
@@ -95,7 +95,7 @@ def permutation(seed: int, offset: int, n: int) -> np.ndarray:
     offset = check_uint64("permutation", "offset", offset)
     n = check_int("permutation", "n", n, 0, 1 << 62)
     words = np.empty(4 * n, np.uint32)
-    run_parallel(4 * n, lambda lo, hi, work: stream_into(words[lo:hi], seed, offset, lo, work), align=4)
+    run_parallel(4 * n, lambda lo, hi: stream_into(words[lo:hi], seed, offset, lo), align=4)
     blocks = words.reshape(n, 4).astype(np.uint64)
     key_hi = (blocks[:, 0] << _S32) | blocks[:, 1]
     key_lo = (blocks[:, 2] << _S32) | blocks[:, 3]
@@ -112,10 +112,10 @@ def drop_threshold(p: float) -> int:
     return round(p * 65536)
 
 
-def _lanes(seed: int, offset: int, first_lane: int, count: int, work: Any) -> np.ndarray:
+def _lanes(seed: int, offset: int, first_lane: int, count: int) -> np.ndarray:
     """16-bit lanes ``[first_lane, first_lane + count)``: lane 2w = low half of word w."""
     first_word = first_lane // 2
-    words = _words(seed, offset, first_word, (first_lane + count + 1) // 2 - first_word, work)
+    words = _words(seed, offset, first_word, (first_lane + count + 1) // 2 - first_word)
     lanes = words.astype("<u4", copy=False).view("<u2")
     skip = first_lane - 2 * first_word
     return lanes[skip:skip + count]
@@ -137,9 +137,9 @@ def keep_mask(seed: int, offset: int, shape: Any, p: float, start: int = 0) -> n
         return out.reshape(shape)
     t = np.uint16(t)
 
-    def body(lo: int, hi: int, work: Any) -> None:
+    def body(lo: int, hi: int) -> None:
         for a, b in _chunks(lo, hi):
-            np.greater_equal(_lanes(seed, offset, start + a, b - a, work), t, out=out[a:b])
+            np.greater_equal(_lanes(seed, offset, start + a, b - a), t, out=out[a:b])
 
     run_parallel(count, body)
     return out.reshape(shape)
@@ -172,10 +172,10 @@ def bernoulli(seed: int, offset: int, shape: Any, p: Any, dtype: Any = np.float3
         raise fail_type(who, "dtype", "a NumPy dtype", dtype) from None
     out = np.empty(count, dt)
 
-    def body(lo: int, hi: int, work: Any) -> None:
+    def body(lo: int, hi: int) -> None:
         for a, b in _chunks(lo, hi):
             t = thresholds if thresholds.ndim == 0 else thresholds[a:b]
-            out[a:b] = _words(seed, offset, start + a, b - a, work) < t
+            out[a:b] = _words(seed, offset, start + a, b - a) < t
 
     run_parallel(count, body)
     return out.reshape(shape)
@@ -203,13 +203,11 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
     scale = keep_scale(p, x.dtype)
     threshold = np.uint16(t)
 
-    def body(lo: int, hi: int, work: Any) -> None:
-        keep = getattr(work, "keep", None)
-        if keep is None:
-            keep = work.keep = np.empty(CHUNK_ELEMENTS, np.bool_)
+    def body(lo: int, hi: int) -> None:
+        keep = scratch("dropout.keep", (CHUNK_ELEMENTS,), np.bool_)
         for a, b in _chunks(lo, hi, CHUNK_ELEMENTS):
             mask = keep[: b - a]
-            np.greater_equal(_lanes(seed, offset, start + a, b - a, work), threshold, out=mask)
+            np.greater_equal(_lanes(seed, offset, start + a, b - a), threshold, out=mask)
             np.multiply(x[a:b], scale, out=out[a:b])
             np.multiply(out[a:b], mask, out=out[a:b])
 

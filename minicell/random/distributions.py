@@ -39,8 +39,8 @@ import numpy as np
 
 from minicell._checks import (UINT64_LIMIT, check_finite, check_int, check_shape,
                               check_uint64, fail_type, fail_value)
-from minicell.ops._special import ndtri
-from minicell.random._parallel import run_parallel
+from minicell._special import ndtri
+from minicell._parallel import run_parallel, scratch
 from minicell.random.philox import stream_into
 
 CHUNK = 1 << 17  # elements converted per pass (one Philox chunk of words for float32): ~1 MiB of scratch
@@ -80,12 +80,10 @@ def _check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtyp
     return dt
 
 
-def _words(seed: int, offset: int, first: int, count: int, work: Any) -> np.ndarray:
-    buf = getattr(work, "dist_words", None)
-    if buf is None or buf.shape[0] < count:
-        buf = work.dist_words = np.empty(max(count, 4 * CHUNK + 8), np.uint32)
-    words = buf[:count]
-    stream_into(words, seed, offset, first, work)
+def _words(seed: int, offset: int, first: int, count: int) -> np.ndarray:
+    """Words ``[first, first + count)`` in this thread's scratch buffer ``random.words``."""
+    words = scratch("random.words", (max(count, 4 * CHUNK + 8),), np.uint32)[:count]
+    stream_into(words, seed, offset, first)
     return words
 
 
@@ -120,14 +118,14 @@ def _uniform_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
     if out.dtype == np.float32:
         bits = out.view(np.uint32)
 
-        def body(lo: int, hi: int, work: Any) -> None:
+        def body(lo: int, hi: int) -> None:
             for a, b in _chunks(lo, hi):
-                stream_into(bits[a:b], seed, offset, start + a, work)
+                stream_into(bits[a:b], seed, offset, start + a)
                 _u32_in_place(bits[a:b])
     else:
-        def body(lo: int, hi: int, work: Any) -> None:
+        def body(lo: int, hi: int) -> None:
             for a, b in _chunks(lo, hi):
-                out[a:b] = _u64_from(_words(seed, offset, 2 * (start + a), 2 * (b - a), work))
+                out[a:b] = _u64_from(_words(seed, offset, 2 * (start + a), 2 * (b - a)))
     run_parallel(out.shape[0], body)
 
 
@@ -180,11 +178,11 @@ def _box_muller(u1: np.ndarray, u2: np.ndarray, out_pairs: np.ndarray) -> None:
 def _normal_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
     words_per_pair = 2 if out.dtype == np.float32 else 4
 
-    def body(lo: int, hi: int, work: Any) -> None:
+    def body(lo: int, hi: int) -> None:
         for a, b in _chunks(lo, hi):
             first_pair, end_pair = (start + a) // 2, (start + b + 1) // 2
             words = _words(seed, offset, first_pair * words_per_pair,
-                           (end_pair - first_pair) * words_per_pair, work)
+                           (end_pair - first_pair) * words_per_pair)
             u = _u32_in_place(words) if out.dtype == np.float32 else _u64_from(words)
             u1, u2 = u[0::2].copy(), u[1::2].copy()
             pairs = np.empty((end_pair - first_pair, 2), out.dtype)
@@ -252,9 +250,9 @@ def truncated_normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std:
                          f"Normal({mean}, {std}) to carry float64 probability mass.")
     values = np.empty(count, np.float64)
 
-    def body(lo: int, hi: int, work: Any) -> None:
+    def body(lo: int, hi: int) -> None:
         for x, y in _chunks(lo, hi):
-            u = _u64_from(_words(seed, offset, 2 * (start + x), 2 * (y - x), work))
+            u = _u64_from(_words(seed, offset, 2 * (start + x), 2 * (y - x)))
             u += 2.0 ** -53  # midpoint of the 2**-52 cell: u in (0, 1)
             p = p_lo + u * (p_hi - p_lo)
             np.clip(p, _SMALLEST, _BELOW_ONE, out=p)  # rounding must not reach 0 or 1

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import UINT64_LIMIT, check_int, check_uint64, fail_type, fail_value
-from minicell.random._parallel import run_parallel
+from minicell._parallel import run_parallel, scratch
 
 # Round multipliers, from Random123 philox.h (PHILOX_M4x32_0, PHILOX_M4x32_1).
 PHILOX_M0 = 0xD2511F53
@@ -143,21 +143,18 @@ def _fill_blocks(dest: np.ndarray, first_block: int, keys: list[tuple[int, int]]
     np.copyto(dest[:, 2], c2, casting="unsafe")
 
 
-class Workspace:
-    """Preallocated buffers for one thread's chunked stream (1.5 MiB of lanes + 512 KiB of scratch)."""
+def stream_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
+    """Fill the 1-D uint32 array ``out`` with words ``[start, start + len(out))`` (no checks).
 
-    def __init__(self) -> None:
-        self.lanes = tuple(np.empty(CHUNK_BLOCKS, np.uint64) for _ in range(6))
-        self.scratch = np.empty((CHUNK_BLOCKS, 4), np.uint32)
-
-
-def stream_into(out: np.ndarray, seed: int, offset: int, start: int, work: Workspace | None = None) -> None:
-    """Fill the 1-D uint32 array ``out`` with words ``[start, start + len(out))`` (no checks)."""
+    Uses this thread's scratch buffers ``philox.lanes`` (six uint64 rows of CHUNK_BLOCKS, 1.5 MiB)
+    and ``philox.blocks`` (512 KiB) for chunks that do not start on a block boundary.
+    """
     count = out.shape[0]
     if count == 0:
         return
     keys = round_keys(seed & MASK32, seed >> 32, DEFAULT_ROUNDS)
-    work = work or Workspace()
+    lanes = tuple(scratch("philox.lanes", (6, CHUNK_BLOCKS), np.uint64))
+    blocks_buf = scratch("philox.blocks", (CHUNK_BLOCKS, 4), np.uint32)
     word = start
     end = start + count
     while word < end:
@@ -169,10 +166,10 @@ def stream_into(out: np.ndarray, seed: int, offset: int, start: int, work: Works
         taken = min(blocks * 4 - lane, end - word)
         at = word - start
         if lane == 0 and taken == blocks * 4:
-            _fill_blocks(out[at:at + taken].reshape(blocks, 4), block, keys, offset, work.lanes)
+            _fill_blocks(out[at:at + taken].reshape(blocks, 4), block, keys, offset, lanes)
         else:
-            _fill_blocks(work.scratch[:blocks], block, keys, offset, work.lanes)
-            out[at:at + taken] = work.scratch[:blocks].reshape(-1)[lane:lane + taken]
+            _fill_blocks(blocks_buf[:blocks], block, keys, offset, lanes)
+            out[at:at + taken] = blocks_buf[:blocks].reshape(-1)[lane:lane + taken]
         word += taken
 
 
@@ -201,5 +198,5 @@ def random_words(seed: int, offset: int, count: int, start: int = 0,
     elif (not isinstance(out, np.ndarray) or out.dtype != np.uint32 or out.shape != (count,)
           or not out.flags.c_contiguous or not out.flags.writeable):
         raise fail_value("random_words", "out", f"a writeable C-contiguous uint32 array of shape ({count},)", out)
-    run_parallel(count, lambda lo, hi, work: stream_into(out[lo:hi], seed, offset, start + lo, work))
+    run_parallel(count, lambda lo, hi: stream_into(out[lo:hi], seed, offset, start + lo))
     return out

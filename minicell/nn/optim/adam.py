@@ -10,7 +10,7 @@ import numpy as np
 from minicell._checks import check_real
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
-from minicell.random._parallel import run_parallel
+from minicell._parallel import run_parallel, scratch
 
 CHUNK = 1 << 14  # elements per pass: five float32 slices of 64 KiB stay in L2
 
@@ -53,23 +53,19 @@ class Adam(Optimizer):
         shrink = 1 - self.learning_rate * self.weight_decay if self.decoupled else 1.0
         l2 = 0.0 if self.decoupled else self.weight_decay
         flat = [a.reshape(-1) for a in (weight, np.ascontiguousarray(grad), m, v)]  # views: all contiguous
-        run_parallel(weight.size, lambda lo, hi, work: self._update_range(
-            *(a[lo:hi] for a in flat), work, step_size, eps, shrink, l2))
+        run_parallel(weight.size, lambda lo, hi: self._update_range(
+            *(a[lo:hi] for a in flat), step_size, eps, shrink, l2))
 
-    def _update_range(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, work: Any,
+    def _update_range(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
                       step_size: float, eps: float, shrink: float, l2: float) -> None:
         """The Adam step on a slice, in cache-sized chunks with two scratch rows per thread."""
         t = w.dtype.type
-        key = f"adam_{w.dtype}"
-        scratch = getattr(work, key, None)
-        if scratch is None:
-            scratch = np.empty((2, CHUNK), w.dtype)  # row 0: temporaries, row 1: the L2-decayed gradient
-            setattr(work, key, scratch)
+        rows = scratch("adam.rows", (2, CHUNK), w.dtype)  # row 0: temporaries, row 1: the L2-decayed gradient
         for lo in range(0, w.shape[0], CHUNK):
             hi = min(lo + CHUNK, w.shape[0])
-            wc, gc, mc, vc, tmp = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], scratch[0, : hi - lo]
+            wc, gc, mc, vc, tmp = w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], rows[0, : hi - lo]
             if l2:
-                decayed = scratch[1, : hi - lo]
+                decayed = rows[1, : hi - lo]
                 np.multiply(wc, t(l2), out=decayed)
                 decayed += gc
                 gc = decayed
