@@ -19,7 +19,8 @@ def test_shards_partition_the_batch_in_rank_order_on_unit_boundaries(rows, shard
 
 def test_known_split():
     assert [shard_bounds(10, 3, r) for r in range(3)] == [(0, 3), (3, 6), (6, 10)]
-    assert [shard_bounds(10, 3, r, unit=4) for r in range(3)] == [(0, 0), (0, 4), (4, 10)]
+    assert [shard_bounds(10, 3, r, unit=4) for r in range(3)] == [(0, 4), (4, 8), (8, 10)]
+    assert [shard_bounds(10, 4, r, unit=4) for r in range(4)] == [(0, 0), (0, 4), (4, 8), (8, 10)]
     assert unit_bounds(4, 10, 4) == [(4, 8), (8, 10)]
 
 
