@@ -1,6 +1,6 @@
 """minicell: a tiny NumPy neural-net framework in MindSpore's nn.Cell style, with reproducible,
 counter-based (Philox4x32-10) randomness."""
-from minicell.tensor import Tensor  # first: binds the ops onto Tensor
+from minicell.tensor import Tensor
 from minicell import ops
 from minicell.autograd import grad, no_grad, stop_gradient, value_and_grad
 from minicell.cell import Cell

@@ -14,8 +14,16 @@ import numpy as np
 UINT64_LIMIT = 1 << 64
 
 
+class Shown(str):
+    """Text that an error message shows as it is (a description already made, not a value)."""
+
+
 def describe(value: Any) -> str:
     """Short description of a bad value: its repr for simple values, else its type."""
+    if isinstance(value, Shown):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 64:
+        return f"an int of {value.bit_length()} bits"
     if isinstance(value, (bool, int, float, str, type(None))):
         return repr(value)
     if isinstance(value, np.generic):
@@ -92,6 +100,32 @@ def check_shape(owner: str, arg: str, shape: Any) -> tuple[int, ...]:
             raise fail_value(owner, arg, "a tuple of non-negative ints", tuple(int(d) for d in shape))
         dims.append(int(dim))
     return tuple(dims)
+
+
+def checked_cast(owner: str, arg: str, array: np.ndarray, dtype: Any) -> np.ndarray:
+    """``array`` cast to ``dtype``, refusing what the dtype cannot hold.
+
+    Refused: integers outside the integer dtype's range (no wrapping), NaN or inf into an integer
+    dtype, and finite floats that overflow to inf in a narrower float dtype.
+    """
+    dtype = np.dtype(dtype)
+    if array.dtype == dtype:
+        return array
+    if dtype.kind in "iu" and array.dtype.kind in "iuf" and array.size:
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise fail_value(owner, arg, f"finite to be stored as {dtype}", Shown("NaN or inf"))
+        info = np.iinfo(dtype)
+        low, high = array.min(), array.max()
+        if low < info.min or high >= info.max + 1:
+            raise fail_value(owner, arg, f"in [{info.min}, {info.max}] to be stored as {dtype}",
+                             Shown(f"values in [{low}, {high}]"))
+    out = array.astype(dtype)
+    if dtype.kind == "f" and array.dtype.kind in "iuf" and array.size:
+        overflow = np.isinf(out) & ~np.isinf(array.astype(np.float64))
+        if overflow.any():
+            raise fail_value(owner, arg, f"within the range of {dtype} (max {np.finfo(dtype).max:g})",
+                             Shown(f"{array[overflow].flat[0]!r}"))
+    return out
 
 
 def check_option(owner: str, arg: str, value: Any, options: tuple[str, ...]) -> str:

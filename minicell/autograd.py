@@ -13,85 +13,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from minicell._graph import backprop, seed_gradient
 from minicell._grad_mode import is_grad_enabled, no_grad
-from minicell.tensor import DTYPE_NAMES, Tensor
+from minicell.tensor import Tensor
 
 __all__ = ["backward", "grad", "value_and_grad", "no_grad", "is_grad_enabled", "stop_gradient"]
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Nodes that require grad and reach ``root``, parents before children.
-
-    Iterative depth-first post-order: a node is marked when it is expanded (not when it is
-    pushed), so it is appended only after every one of its parents.
-    """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if isinstance(parent, Tensor) and parent._requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
-
-
-def _seed_gradient(output: Tensor, gradient: Any, who: str) -> np.ndarray:
-    if output.dtype.kind != "f":
-        raise TypeError(f"For '{who}', the output must be a floating-point tensor to be "
-                        f"differentiated, but got dtype {DTYPE_NAMES[output.dtype]}.")
-    if gradient is None:
-        if output.size != 1:
-            raise ValueError(f"For '{who}', the output must be a scalar (one element) when no "
-                             f"gradient is given, but got shape {list(output.shape)}.")
-        return np.ones(output.shape, dtype=output.dtype)
-    seed = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, dtype=output.dtype)
-    if seed.shape != output.shape:
-        raise ValueError(f"For '{who}', 'gradient' must have the output's shape {list(output.shape)}, "
-                         f"but got {list(seed.shape)}.")
-    return seed
-
-
-def _backprop(output: Tensor, seed: np.ndarray) -> dict[int, tuple[Tensor, np.ndarray]]:
-    """``id(leaf) -> (leaf, gradient)`` for every leaf that requires grad, for d(output . seed)."""
-    grads: dict[int, np.ndarray] = {id(output): seed}
-    leaves: dict[int, tuple[Tensor, np.ndarray]] = {}
-    for node in reversed(_topological_order(output)):
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
-        if node._backward is None:
-            leaves[id(node)] = (node, g)
-            continue
-        for parent, parent_grad in zip(node._parents, node._backward(g)):
-            if parent_grad is None or not isinstance(parent, Tensor) or not parent._requires_grad:
-                continue
-            parent_grad = np.asarray(parent_grad)
-            if parent_grad.dtype != parent.dtype:
-                parent_grad = parent_grad.astype(parent.dtype)
-            if parent_grad.shape != parent.shape:
-                parent_grad = np.broadcast_to(parent_grad, parent.shape)
-            key = id(parent)
-            grads[key] = grads[key] + parent_grad if key in grads else parent_grad
-    return leaves
-
-
 def backward(output: Tensor, gradient: Any = None) -> None:
     """Accumulate d(output)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
-    if not output._requires_grad:
-        raise ValueError("For 'Tensor.backward', the tensor does not require grad and has no graph: "
-                         "mark an input with requires_grad=True before computing it.")
-    seed = _seed_gradient(output, gradient, "Tensor.backward")
-    for leaf, g in _backprop(output, seed).values():
-        g = np.array(g, dtype=leaf.dtype)
-        leaf.grad = Tensor._wrap(g if leaf.grad is None else leaf.grad._data + g)
+    output.backward(gradient)
 
 
 def stop_gradient(x: Any) -> Any:
@@ -171,7 +102,8 @@ def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: s
             output = result
         if not isinstance(output, Tensor):
             raise TypeError(f"For '{who}', 'fn' must return a Tensor, but got {type(output).__name__}.")
-        found = _backprop(output, _seed_gradient(output, None, who)) if output._requires_grad else {}
+        seed = seed_gradient(output._data, None, who)
+        found = backprop(output, seed) if output._requires_grad else {}
 
         def gradient_of(t: Tensor) -> Tensor:
             g = found.get(id(t), (t, None))[1]

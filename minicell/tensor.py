@@ -1,13 +1,15 @@
-"""``Tensor``: an ndarray plus an autograd node.
+"""``Tensor``: an ndarray plus an autograd node, with its methods and operators written here.
 
 A Tensor holds ``_data`` (a NumPy array) and, when it was produced by a differentiable op from
-inputs that require gradients, ``_parents`` (the op's operands) and ``_backward`` (a closure
-mapping the output's gradient to one gradient per operand, written next to the op's forward in
-``minicell/ops``). ``minicell.autograd`` walks that graph.
+inputs that require gradients, ``_parents`` (the op's operands) and ``_backward`` (mapping the
+output's gradient to one gradient per operand). The ops are the array-level primitives of
+``minicell/primitives`` (each backward beside its forward); ``apply`` runs one and records the
+node. ``minicell._graph`` walks the graph.
 
 Copy rule: ``Tensor(ndarray)`` wraps the array without copying when no dtype conversion is
 needed (as ``torch.as_tensor``); Python data, Tensors and arrays that need a cast are copied.
-Python floats become float32 and Python ints int64, as in MindSpore.
+Python floats become float32 and Python ints int64, as in MindSpore; values a dtype cannot hold
+(``Tensor(2**63)``, ``Tensor([1e39], dtype=np.float32)``) are a ValueError, never wrapped.
 """
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from minicell._checks import Shown, checked_cast, fail_type, fail_value
 from minicell._grad_mode import is_grad_enabled
+from minicell._graph import backprop, seed_gradient
+from minicell.primitives import activation as A
+from minicell.primitives import math as M
+from minicell.primitives import reduce as R
+from minicell.primitives import shape as S
 
 DTYPE_NAMES = {
     np.dtype(np.bool_): "Bool",
@@ -30,20 +38,81 @@ DTYPE_NAMES = {
 Backward = Callable[[np.ndarray], Sequence[Any]]
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Convert user data to an ndarray with MindSpore's default dtypes for Python scalars."""
-    if isinstance(data, Tensor):
-        return np.array(data._data, dtype=dtype, copy=True)
-    if isinstance(data, np.ndarray):
-        return data if dtype is None or data.dtype == np.dtype(dtype) else data.astype(dtype)
-    if isinstance(data, np.generic):
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data, dtype=dtype)
-    if dtype is None and array.dtype == np.float64:
-        array = array.astype(np.float32)
-    if dtype is None and array.dtype.kind in "iu" and array.dtype != np.int64 and not isinstance(data, np.ndarray):
-        array = array.astype(np.int64)
+def to_dtype(who: str, dtype: Any) -> np.dtype:
+    """A supported dtype from anything ``np.dtype`` accepts (None is refused: say which)."""
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in DTYPE_NAMES:
+        raise fail_type(who, "dtype", f"one of {sorted(str(d) for d in DTYPE_NAMES)}", dtype)
+    return dt
+
+
+def _python_array(data: Any) -> np.ndarray:
+    """Python data as an array with MindSpore's defaults: float -> float32, int -> int64."""
+    try:
+        array = np.asarray(data)
+    except (OverflowError, ValueError, TypeError):
+        raise fail_value("Tensor", "data", "numbers in a rectangular nesting", Shown(type(data).__name__)) from None
+    if array.dtype.kind in "OUSV":
+        raise fail_type("Tensor", "data", "numbers (bool, int, float) in a rectangular nesting",
+                        Shown(f"data of NumPy dtype {array.dtype}"))
+    if array.dtype.kind == "f":
+        return checked_cast("Tensor", "data", array, np.float32)
+    if array.dtype.kind in "iu":
+        return checked_cast("Tensor", "data", array, np.int64)
     return array
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Convert user data to an ndarray (copying as the module docstring says)."""
+    target = None if dtype is None else to_dtype("Tensor", dtype)
+    if isinstance(data, Tensor):
+        return np.array(checked_cast("Tensor", "data", data._data, target or data.dtype), copy=True)
+    if isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)  # np.matrix and other subclasses become plain arrays
+        if array.dtype not in DTYPE_NAMES:
+            raise fail_type("Tensor", "data", f"an array of one of the dtypes {sorted(DTYPE_NAMES.values())}",
+                            Shown(f"dtype {array.dtype}"))
+    else:
+        array = _python_array(data)
+    return array if target is None else checked_cast("Tensor", "data", array, target)
+
+
+def unwrap(x: Any) -> Any:
+    """The raw value of an operand: a Tensor's array, anything else as it is."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def needs_grad(x: Any) -> bool:
+    """Whether an operand needs a gradient (used to skip expensive backward terms)."""
+    return isinstance(x, Tensor) and x._requires_grad
+
+
+def record(out: np.ndarray, operands: tuple, backward: Backward) -> "Tensor":
+    """Wrap ``out`` as a Tensor and, if any operand needs a gradient, attach the graph node.
+
+    ``backward(g)`` returns one gradient (ndarray or None) per operand, in order; operands that
+    are not Tensors (Python scalars, ndarrays) get None or anything, it is ignored.
+    """
+    result = Tensor._wrap(np.asarray(out))
+    if is_grad_enabled() and any(needs_grad(x) for x in operands) and result._data.dtype.kind == "f":
+        result._requires_grad = True
+        result._parents = operands
+        result._backward = backward
+    return result
+
+
+def apply(primitive: Callable[..., tuple], *operands: Any, **params: Any) -> "Tensor":
+    """Run an array-level primitive on the operands' values and record it in the graph."""
+    out, backward = primitive(*(unwrap(x) for x in operands), **params)
+    return record(out, operands, backward)
+
+
+def grads_needed(*operands: Any) -> tuple[bool, ...]:
+    """``needs`` for a primitive: which operands need a gradient."""
+    return tuple(needs_grad(x) for x in operands)
 
 
 class Tensor:
@@ -62,9 +131,6 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: Any = None, *, requires_grad: bool = False) -> None:
         array = _to_array(data, dtype)
-        if array.dtype not in DTYPE_NAMES:
-            raise TypeError(f"For 'Tensor', 'data' must have one of the dtypes "
-                            f"{sorted(DTYPE_NAMES.values())}, but got dtype {array.dtype}.")
         self._data = array
         self.grad: Tensor | None = None
         self._parents: tuple = ()
@@ -72,7 +138,6 @@ class Tensor:
         self._requires_grad = False
         self.requires_grad = requires_grad
 
-    # ----- construction from an op -------------------------------------------------------------
     @classmethod
     def _wrap(cls, array: np.ndarray) -> "Tensor":
         """A plain Tensor around ``array`` without copying or validation (internal)."""
@@ -92,10 +157,10 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"For 'Tensor', 'requires_grad' must be a bool, but got {value!r}.")
+            raise fail_type("Tensor", "requires_grad", "a bool", value)
         if value and self._data.dtype.kind != "f":
-            raise TypeError(f"For 'Tensor', only floating-point tensors can require gradients, "
-                            f"but got dtype {DTYPE_NAMES[self._data.dtype]}.")
+            raise fail_type("Tensor", "requires_grad", "False for a tensor that is not floating-point",
+                             Shown(f"True for dtype {DTYPE_NAMES[self._data.dtype]}"))
         self._requires_grad = bool(value)
 
     @property
@@ -118,9 +183,13 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._backward is None
 
+    @property
+    def T(self) -> "Tensor":
+        return self.transpose()
+
     def __len__(self) -> int:
         if self._data.ndim == 0:
-            raise TypeError("For 'Tensor', len() of a 0-d tensor is undefined.")
+            raise fail_type("Tensor.__len__", "self", "a tensor of at least 1 dimension", Shown("a 0-D tensor"))
         return len(self._data)
 
     # ----- conversions -------------------------------------------------------------------------
@@ -135,10 +204,10 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self._data if dtype is None else self._data.astype(dtype)
 
-    def _one_element(self, what: str) -> np.generic:
+    def _one_element(self, what: str) -> Any:
         if self._data.size != 1:
-            raise ValueError(f"For 'Tensor.{what}', the tensor must have exactly one element, "
-                             f"but got shape {list(self.shape)}.")
+            raise fail_value(f"Tensor.{what}", "self", "a tensor with exactly one element",
+                             Shown(f"shape {list(self.shape)}"))
         return self._data.reshape(()).item()
 
     def item(self) -> Any:
@@ -156,14 +225,14 @@ class Tensor:
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu":
-            raise TypeError(f"For 'Tensor.__index__', the tensor must be an integer tensor, "
-                            f"but got dtype {DTYPE_NAMES[self.dtype]}.")
+            raise fail_type("Tensor.__index__", "self", "an integer tensor", Shown(f"dtype {DTYPE_NAMES[self.dtype]}"))
         return int(self._one_element("__index__"))
 
     def astype(self, dtype: Any) -> "Tensor":
-        """Cast to ``dtype`` (differentiable between float dtypes)."""
-        from minicell.ops import _math
-        return _math.cast(self, dtype)
+        """Cast to ``dtype`` (differentiable between float dtypes; values must fit)."""
+        target = to_dtype("Tensor.astype", dtype)
+        checked_cast("Tensor.astype", "self", self._data, target)
+        return apply(M.cast, self, dtype=target)
 
     def detach(self) -> "Tensor":
         """The same data, outside the graph."""
@@ -174,43 +243,163 @@ class Tensor:
         return str(self._data)
 
     def __repr__(self) -> str:
-        if self._data.ndim == 0:
-            value = " " + str(self._data)
-        else:
-            value = "\n" + np.array2string(self._data, separator=" ")
+        value = " " + str(self._data) if self._data.ndim == 0 else "\n" + np.array2string(self._data, separator=" ")
         return f"Tensor(shape={list(self.shape)}, dtype={DTYPE_NAMES[self.dtype]}, value={value})"
 
     # ----- autograd ----------------------------------------------------------------------------
     def backward(self, gradient: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
-        from minicell.autograd import backward
-        backward(self, gradient)
+        if not self._requires_grad:
+            raise fail_value("Tensor.backward", "self", "a tensor that requires grad (mark an input with "
+                             "requires_grad=True before computing it)", Shown("a tensor with no graph"))
+        seed = seed_gradient(self._data, unwrap(gradient), "Tensor.backward")
+        for leaf, g in backprop(self, seed).values():
+            g = np.array(g, dtype=leaf.dtype)
+            leaf.grad = Tensor._wrap(g if leaf.grad is None else leaf.grad._data + g)
 
+    # ----- arithmetic (NumPy broadcasting) -----------------------------------------------------
+    def __add__(self, other: Any) -> "Tensor":
+        return apply(M.add, self, other)
 
-def record(out: np.ndarray, operands: tuple, backward: Backward) -> Tensor:
-    """Wrap ``out`` as a Tensor and, if any operand needs a gradient, attach the graph node.
+    def __radd__(self, other: Any) -> "Tensor":
+        return apply(M.add, other, self)
 
-    ``backward(g)`` returns one gradient (ndarray or None) per operand, in order; operands that
-    are not Tensors (Python scalars, ndarrays) get None or anything, it is ignored.
-    """
-    result = Tensor._wrap(np.asarray(out))
-    if is_grad_enabled() and any(isinstance(x, Tensor) and x._requires_grad for x in operands):
-        if result._data.dtype.kind == "f":
-            result._requires_grad = True
-            result._parents = operands
-            result._backward = backward
-    return result
+    def __sub__(self, other: Any) -> "Tensor":
+        return apply(M.sub, self, other)
 
+    def __rsub__(self, other: Any) -> "Tensor":
+        return apply(M.sub, other, self)
 
-def unwrap(x: Any) -> Any:
-    """The raw value of an operand: a Tensor's array, anything else as it is."""
-    return x._data if isinstance(x, Tensor) else x
+    def __mul__(self, other: Any) -> "Tensor":
+        return apply(M.mul, self, other, needs=grads_needed(self, other))
 
+    def __rmul__(self, other: Any) -> "Tensor":
+        return apply(M.mul, other, self, needs=grads_needed(other, self))
 
-def needs_grad(x: Any) -> bool:
-    """Whether an operand needs a gradient (used to skip expensive backward terms)."""
-    return isinstance(x, Tensor) and x._requires_grad
+    def __truediv__(self, other: Any) -> "Tensor":
+        return apply(M.div, self, other, needs=grads_needed(self, other))
 
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return apply(M.div, other, self, needs=grads_needed(other, self))
 
+    def __pow__(self, other: Any) -> "Tensor":
+        return apply(M.power, self, other, needs=grads_needed(self, other))
 
-from minicell.ops import _tensor_methods  # noqa: E402,F401  (binds operators and methods onto Tensor)
+    def __rpow__(self, other: Any) -> "Tensor":
+        return apply(M.power, other, self, needs=grads_needed(other, self))
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return apply(M.matmul, np.asarray(unwrap(other)), self, needs=grads_needed(other, self))
+
+    def __neg__(self) -> "Tensor":
+        return apply(M.neg, self)
+
+    def __abs__(self) -> "Tensor":
+        return apply(M.absolute, self)
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        index = tuple(unwrap(i) for i in index) if isinstance(index, tuple) else unwrap(index)
+        return apply(S.getitem, self, index=index)
+
+    # ----- comparisons (bool results, outside the graph) ---------------------------------------
+    def _compare(self, ufunc: Any, other: Any) -> "Tensor":
+        M.check_broadcast(ufunc.__name__, self._data, unwrap(other))
+        return Tensor._wrap(np.asarray(ufunc(self._data, unwrap(other))))
+
+    def __lt__(self, other: Any) -> "Tensor":
+        return self._compare(np.less, other)
+
+    def __le__(self, other: Any) -> "Tensor":
+        return self._compare(np.less_equal, other)
+
+    def __gt__(self, other: Any) -> "Tensor":
+        return self._compare(np.greater, other)
+
+    def __ge__(self, other: Any) -> "Tensor":
+        return self._compare(np.greater_equal, other)
+
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return self._compare(np.equal, other)
+
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return self._compare(np.not_equal, other)
+
+    # ----- elementwise methods -----------------------------------------------------------------
+    def matmul(self, other: Any) -> "Tensor":
+        return apply(M.matmul, self, np.asarray(unwrap(other)) if not isinstance(other, Tensor) else other,
+                     needs=grads_needed(self, other))
+
+    def abs(self) -> "Tensor":
+        return apply(M.absolute, self)
+
+    def neg(self) -> "Tensor":
+        return apply(M.neg, self)
+
+    def exp(self) -> "Tensor":
+        return apply(M.exp, self)
+
+    def log(self) -> "Tensor":
+        return apply(M.log, self)
+
+    def sqrt(self) -> "Tensor":
+        return apply(M.sqrt, self)
+
+    def maximum(self, other: Any) -> "Tensor":
+        return apply(M.maximum, self, other)
+
+    def minimum(self, other: Any) -> "Tensor":
+        return apply(M.minimum, self, other)
+
+    def clip(self, min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002 (NumPy's names)
+        return apply(M.clip, self, low=unwrap(min), high=unwrap(max))
+
+    def tanh(self) -> "Tensor":
+        return apply(A.tanh, self)
+
+    def sigmoid(self) -> "Tensor":
+        return apply(A.sigmoid, self)
+
+    def relu(self) -> "Tensor":
+        return apply(A.relu, self)
+
+    def softmax(self, axis: int = -1) -> "Tensor":
+        return apply(A.softmax, self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> "Tensor":
+        return apply(A.log_softmax, self, axis=axis)
+
+    # ----- reductions --------------------------------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return apply(R.sum, self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return apply(R.mean, self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return apply(R.max, self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+        return apply(R.min, self, axis=axis, keepdims=keepdims)
+
+    # ----- shape -------------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> "Tensor":
+        return apply(S.reshape, self, shape=S.shape_arguments("reshape", "shape", shape))
+
+    def transpose(self, *axes: Any) -> "Tensor":
+        return apply(S.transpose, self, perm=S.shape_arguments("transpose", "axes", axes))
+
+    def swapaxes(self, axis1: int, axis2: int) -> "Tensor":
+        return apply(S.swapaxes, self, axis1=axis1, axis2=axis2)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Merge dimensions ``start_dim..end_dim`` into one (as torch.flatten)."""
+        return apply(S.reshape, self, shape=S.flatten_shape(self.shape, start_dim, end_dim))
+
+    def squeeze(self, axis: Any = None) -> "Tensor":
+        return apply(S.squeeze, self, axis=axis)
+
+    def unsqueeze(self, axis: int) -> "Tensor":
+        return apply(S.unsqueeze, self, axis=axis)

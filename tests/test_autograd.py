@@ -215,7 +215,7 @@ def test_autograd_errors():
         mc.grad(lambda a: a.sum())(mc.Tensor([1, 2]))
     with pytest.raises(ValueError, match="scalar"):
         (mc.Tensor([1.0, 2.0], requires_grad=True) * 2).backward()
-    with pytest.raises(ValueError, match="does not require grad"):
+    with pytest.raises(ValueError, match=r"For 'Tensor.backward', 'self' must be a tensor that requires grad .*, but got a tensor with no graph\."):
         mc.Tensor([1.0]).sum().backward()
     with pytest.raises(ValueError, match="grad_position"):
         mc.grad(lambda a: a.sum(), 3)(mc.Tensor([1.0]))

@@ -1,60 +1,37 @@
-"""Differentiable activations and the numerically stable softmax family."""
+"""The functional facade of the activations and the softmax family."""
 from __future__ import annotations
 
-import math
+from typing import Any
 
-import numpy as np
-
-from minicell.tensor import Tensor, record, unwrap
-
-
-def relu(a: Tensor) -> Tensor:
-    x = unwrap(a)
-    out = np.maximum(x, 0)
-    return record(out, (a,), lambda g: (g * (x > 0),))
+from minicell.primitives import activation as A
+from minicell.tensor import Tensor, apply
 
 
-def tanh(a: Tensor) -> Tensor:
-    out = np.tanh(unwrap(a))
-    return record(out, (a,), lambda g: (g * (1 - out * out),))
+def _tensor(a: Any) -> Tensor:
+    return a if isinstance(a, Tensor) else Tensor(a)
 
 
-def sigmoid(a: Tensor) -> Tensor:
+def relu(a: Any) -> Tensor:
+    return apply(A.relu, _tensor(a))
+
+
+def tanh(a: Any) -> Tensor:
+    return apply(A.tanh, _tensor(a))
+
+
+def sigmoid(a: Any) -> Tensor:
     """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2 so it never overflows."""
-    x = unwrap(a)
-    out = 0.5 * (1 + np.tanh(0.5 * x))
-    return record(out, (a,), lambda g: (g * out * (1 - out),))
+    return apply(A.sigmoid, _tensor(a))
 
 
-def gelu(a: Tensor, approximate: str = "none") -> Tensor:
-    """GELU (Hendrycks & Gimpel, 2016): x * Phi(x), exact (erf) or with the tanh approximation."""
-    x = unwrap(a)
-    if approximate == "tanh":
-        c = math.sqrt(2 / math.pi)
-        inner = c * (x + 0.044715 * x ** 3)
-        t = np.tanh(inner)
-        out = 0.5 * x * (1 + t)
-        return record(out, (a,), lambda g: (
-            g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)),))
-    if approximate != "none":
-        raise ValueError(f"For 'gelu', 'approximate' must be one of ['none', 'tanh'], but got {approximate!r}.")
-    from minicell._special import erf
-    cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
-    pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return record((x * cdf).astype(x.dtype), (a,), lambda g: ((g * (cdf + x * pdf)).astype(x.dtype),))
+def gelu(a: Any, approximate: str = "none") -> Tensor:
+    """GELU (Hendrycks & Gimpel, 2016), exact (``'none'``) or with the tanh approximation."""
+    return apply(A.gelu, _tensor(a), approximate=approximate)
 
 
-def softmax(a: Tensor, axis: int = -1) -> Tensor:
-    """exp(x - max) / sum(exp(x - max)); backward: s * (g - sum(g * s))."""
-    x = unwrap(a)
-    shifted = np.exp(x - x.max(axis=axis, keepdims=True))
-    out = shifted / shifted.sum(axis=axis, keepdims=True)
-    return record(out, (a,), lambda g: (out * (g - (g * out).sum(axis=axis, keepdims=True)),))
+def softmax(a: Any, axis: int = -1) -> Tensor:
+    return apply(A.softmax, _tensor(a), axis=axis)
 
 
-def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
-    """x - max - log(sum(exp(x - max))); backward: g - softmax * sum(g)."""
-    x = unwrap(a)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-    return record(out, (a,), lambda g: (g - np.exp(out) * g.sum(axis=axis, keepdims=True),))
+def log_softmax(a: Any, axis: int = -1) -> Tensor:
+    return apply(A.log_softmax, _tensor(a), axis=axis)
