@@ -1,4 +1,5 @@
-"""A tour of minicell's Generator: the seed document's example, and how it differs from PyTorch.
+"""A tour of minicell's Generator: the seed document's example, and how it differs from PyTorch
+and from MindSpore 2.3.0rc2's ``nn.Generator``, the generator of the seed document.
 
 Run: ``python examples/generator_tour.py``. Every section prints what it shows; nothing here
 needs torch or MindSpore.
@@ -33,9 +34,11 @@ def seed_document_example() -> None:
 
 
 def step_input() -> None:
-    section("Input 'step': construct(step) returns (seed, offset) and adds step to the offset")
+    section("Input 'step': gen(step), i.e. construct(step), returns (seed, offset) and adds step")
     gen = nn.Generator().manual_seed(7)
     print("gen(1) ->", gen(1), " gen(5) ->", gen(5), " state now", [int(v) for v in gen.get_state()])
+    print("  Python ints, as MindSpore's gen(step) in PyNative mode; MindSpore's construct",
+          "(graph mode) returns Int32 Tensors")
 
 
 def state_is_parameters() -> None:
@@ -43,6 +46,7 @@ def state_is_parameters() -> None:
     model = nn.SequentialCell(nn.Dense(4, 4, generator=nn.Generator()), nn.Dropout(0.5, generator=nn.Generator()))
     for name, param in model.parameters_and_names():
         print(f"  {name:<22} {param.dtype}  requires_grad={param.requires_grad}")
+    print("  (MindSpore 2.3.0rc2 lists a generator's Parameters as _seed and _offset, Int32)")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.ckpt"
         model.set_train()
@@ -67,6 +71,21 @@ def offsets_are_subsequences() -> None:
     after_large = mc.rand(3, generator=gen).asnumpy()
     print("  second op after a 5-element op:   ", after_small)
     print("  second op after a 5000-element op:", after_large)
+    print("  offset after these two ops:", int(gen.get_state()[1]),
+          "(each op reserves 1 offset; MindSpore's generator-driven ops reserve 12)")
+
+
+# MindSpore 2.7.0's CPU kernel Uniform(0.0, 1.0, seed=12, offset=0), first four values as
+# float32 bit patterns (the project's oracle file, pinned in full by tests/test_oracles.py).
+MINDSPORE_UNIFORM_SEED_12 = ["3f565d6e", "3f5c8dae", "3eaebd68", "3da77d20"]
+
+
+def same_numbers_as_mindspore() -> None:
+    section("Float32 uniforms bit-equal to MindSpore's CPU Uniform kernel at the same (seed, offset)")
+    gen = nn.Generator().set_state(12, 0)
+    bits = [f"{b:08x}" for b in mc.rand(4, generator=gen).asnumpy().view(np.uint32)]
+    print("  minicell rand, seed 12, offset 0:", " ".join(bits))
+    print("  MindSpore CPU Uniform, same state:", " ".join(MINDSPORE_UNIFORM_SEED_12))
 
 
 def chunking_does_not_matter() -> None:
@@ -94,5 +113,6 @@ if __name__ == "__main__":
     state_is_parameters()
     seed_from_numpy()
     offsets_are_subsequences()
+    same_numbers_as_mindspore()
     chunking_does_not_matter()
     fork_and_restore()
