@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -22,7 +22,6 @@ from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 
-T = TypeVar("T")
 _STATE_LOCK = threading.Lock()  # one lock for all generators: updates are a few instructions
 SEED_MIN = -(1 << 63)
 
@@ -102,22 +101,6 @@ class Generator(Cell):
             _check_room(offset, step)
             self._offset_param._data[...] = np.uint64(offset + step)
         return seed, offset
-
-    def draw(self, compute: Callable[[int, int], T], step: int = 1) -> T:
-        """Run ``compute(seed, offset)`` on the next offsets and reserve them only if it succeeds.
-
-        A failing ``compute`` leaves the generator unchanged; if another thread reserved in the
-        meantime, ``compute`` runs again on the new offset (results never mix two states).
-        """
-        while True:
-            with _STATE_LOCK:
-                seed, offset = self._read()
-            _check_room(offset, step)
-            result = compute(seed, offset)
-            with _STATE_LOCK:
-                if self._read() == (seed, offset):
-                    self._offset_param._data[...] = np.uint64(offset + step)
-                    return result
 
     def manual_seed(self, seed: Any) -> "Generator":
         """Set the seed (ints in [-2**63, 2**64), negatives modulo 2**64) and reset the offset."""

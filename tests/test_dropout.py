@@ -67,7 +67,9 @@ def test_default_generator_is_used_without_one():
     layer = nn.Dropout(0.5).set_train()
     out = layer(ones(64)).asnumpy()
     assert np.array_equal(out != 0, R.keep_mask(3, 0, 64, 0.5))
-    assert [n for n, _ in layer.parameters_and_names()] == []
+    # the default generator is registered as the sub-cell 'generator': its state is saved
+    assert [n for n, _ in layer.parameters_and_names()] == ["generator.seed", "generator.offset"]
+    assert layer.generator is mc.default_generator()
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])

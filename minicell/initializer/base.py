@@ -13,7 +13,8 @@ import numpy as np
 
 from minicell._checks import check_option, check_shape, fail_type, fail_value
 from minicell.generator import Generator, resolve
-from minicell.tensor import Tensor
+from minicell.random.distributions import Compute, check_dtype
+from minicell.tensor import DTYPE_NAMES, Tensor
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -59,13 +60,20 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 class Initializer:
     """Base class: ``init(shape, dtype, generator)`` returns a filled ndarray.
 
-    Random initializers reserve exactly one step of the generator and draw through the
-    stateless distributions of ``minicell.random``; deterministic ones reserve nothing.
+    Random initializers (``random = True``) define ``prepare(shape, dtype)``, which validates
+    everything and returns ``compute(seed, offset)``; the call then reserves exactly one step of
+    the generator and computes, so a failing call reserves nothing. Deterministic ones define
+    ``fill(shape, dtype)`` and reserve nothing.
     """
 
     random = False
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """The values of a deterministic initializer (subclasses)."""
+        raise NotImplementedError
+
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+        """Validate and return ``compute(seed, offset)`` for a random initializer (subclasses)."""
         raise NotImplementedError
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
@@ -74,17 +82,15 @@ class Initializer:
     def __call__(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> np.ndarray:
         who = type(self).__name__
         shape = check_shape(who, "shape", shape)
-        dt = np.dtype(dtype)
-        if self.random and dt not in FLOAT_DTYPES:
-            raise fail_type(who, "dtype", f"one of {[str(d) for d in FLOAT_DTYPES]}", dtype)
+        dt = check_dtype(who, dtype, FLOAT_DTYPES if self.random else tuple(DTYPE_NAMES))
         self.check_shape(shape)
         if not self.random:
-            return self.fill(0, 0, shape, dt)
+            return self.fill(shape, dt)
+        gen = resolve(generator, who)
         draw_dtype = np.dtype(np.float64 if dt == np.float64 else np.float32)  # float16 is drawn as float32
-
-        def compute(seed: int, offset: int) -> np.ndarray:
-            return self.fill(seed, offset, shape, draw_dtype)
-        return resolve(generator, who).draw(compute).astype(dt, copy=False)
+        compute = self.prepare(shape, draw_dtype)
+        seed, offset = gen(1)
+        return compute(seed, offset).astype(dt, copy=False)  # float16: a plain cast (beyond 65504: inf)
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

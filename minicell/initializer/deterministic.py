@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import check_int, checked_cast, fail_type, fail_value
 from minicell.initializer.base import Initializer, register_alias
 
 
@@ -21,8 +21,8 @@ class Constant(Initializer):
             raise fail_type("Constant", "value", "an int or a float", value)
         self.value = value
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return np.full(shape, self.value, dtype=dtype)
+    def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return np.full(shape, checked_cast(type(self).__name__, "value", np.asarray(self.value), dtype), dtype=dtype)
 
 
 class Zero(Constant):
@@ -46,7 +46,7 @@ class Identity(Initializer):
         if len(shape) != 2:
             raise fail_value("Identity", "shape", "a 2-D shape", tuple(shape))
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return np.eye(shape[0], shape[1], dtype=dtype)
 
 
@@ -67,7 +67,7 @@ class Dirac(Initializer):
         if shape[0] % self.groups:
             raise fail_value("Dirac", "shape", f"a first dimension divisible by groups={self.groups}", tuple(shape))
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         out = np.zeros(shape, dtype=dtype)
         per_group = shape[0] // self.groups
         centre = tuple(k // 2 for k in shape[2:])

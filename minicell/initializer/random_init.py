@@ -9,6 +9,7 @@ import numpy as np
 from minicell._checks import check_finite, check_option, check_real, fail_value
 from minicell.initializer.base import Initializer, calculate_gain, fan_for_mode, fans, register_alias
 from minicell.random import distributions as D
+from minicell.random.distributions import Compute
 from minicell.random.philox import random_words
 
 MODES = ("fan_in", "fan_out", "fan_avg")
@@ -24,8 +25,8 @@ def _sigma(who: str, sigma: float) -> float:
     return sigma
 
 
-def _normal(seed: int, offset: int, shape: tuple, std: float, dtype: np.dtype, mean: float = 0.0) -> np.ndarray:
-    return D.normal(seed, offset, shape, mean, std, dtype=dtype)
+def _normal(who: str, shape: tuple, std: float, dtype: np.dtype, mean: float = 0.0) -> Compute:
+    return D.prepare_normal(who, shape, mean, std, dtype)
 
 
 class Uniform(Initializer):
@@ -39,8 +40,8 @@ class Uniform(Initializer):
     def __init__(self, scale: float = 0.07) -> None:
         self.scale = check_real("Uniform", "scale", scale, 0.0)
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return D.uniform(seed, offset, shape, -self.scale, self.scale, dtype=dtype)
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+        return D.prepare_uniform("Uniform", shape, -self.scale, self.scale, dtype)
 
 
 class Normal(Initializer):
@@ -55,8 +56,8 @@ class Normal(Initializer):
         self.sigma = _sigma("Normal", sigma)
         self.mean = check_finite("Normal", "mean", mean)
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return _normal(seed, offset, shape, self.sigma, dtype, self.mean)
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+        return _normal("Normal", shape, self.sigma, dtype, self.mean)
 
 
 class TruncatedNormal(Initializer):
@@ -77,8 +78,8 @@ class TruncatedNormal(Initializer):
         if self.a > self.b:
             raise fail_value("TruncatedNormal", "a", f"at most b ({self.b})", a)
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return D.truncated_normal(seed, offset, shape, self.mean, self.sigma, self.a, self.b, dtype=dtype)
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+        return D.prepare_truncated_normal("TruncatedNormal", shape, self.mean, self.sigma, self.a, self.b, dtype)
 
 
 class XavierUniform(Initializer):
@@ -98,10 +99,10 @@ class XavierUniform(Initializer):
     def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, type(self).__name__)
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         fan_in, fan_out = fans(shape, "XavierUniform")
         bound = self.gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
-        return D.uniform(seed, offset, shape, -bound, bound, dtype=dtype)
+        return D.prepare_uniform(type(self).__name__, shape, -bound, bound, dtype)
 
 
 class XavierNormal(XavierUniform):
@@ -112,10 +113,10 @@ class XavierNormal(XavierUniform):
         gain: scaling factor, >= 0.
     """
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         fan_in, fan_out = fans(shape, "XavierNormal")
         std = self.gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
-        return _normal(seed, offset, shape, std, dtype)
+        return _normal("XavierNormal", shape, std, dtype)
 
 
 class HeUniform(Initializer):
@@ -144,17 +145,17 @@ class HeUniform(Initializer):
         gain = calculate_gain(self.nonlinearity, self.negative_slope)
         return gain / math.sqrt(fan) if fan else 0.0
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         bound = math.sqrt(3.0) * self._std(shape)
-        return D.uniform(seed, offset, shape, -bound, bound, dtype=dtype)
+        return D.prepare_uniform(type(self).__name__, shape, -bound, bound, dtype)
 
 
 class HeNormal(HeUniform):
     """N(0, std**2), std = gain / sqrt(fan) (alias 'he_normal'); He et al. (2015). Same Args as
     HeUniform."""
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return _normal(seed, offset, shape, self._std(shape), dtype)
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+        return _normal("HeNormal", shape, self._std(shape), dtype)
 
 
 class VarianceScaling(Initializer):
@@ -180,15 +181,15 @@ class VarianceScaling(Initializer):
     def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, "VarianceScaling")
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         n = max(1.0, fan_for_mode(shape, self.mode, "VarianceScaling"))
         if self.distribution == "truncated_normal":
             std = math.sqrt(self.scale / n) / TRUNCATED_STD_FACTOR
-            return D.truncated_normal(seed, offset, shape, 0.0, std, -2 * std, 2 * std, dtype=dtype)
+            return D.prepare_truncated_normal("VarianceScaling", shape, 0.0, std, -2 * std, 2 * std, dtype)
         if self.distribution == "untruncated_normal":
-            return _normal(seed, offset, shape, math.sqrt(self.scale / n), dtype)
+            return _normal("VarianceScaling", shape, math.sqrt(self.scale / n), dtype)
         limit = math.sqrt(3.0 * self.scale / n)
-        return D.uniform(seed, offset, shape, -limit, limit, dtype=dtype)
+        return D.prepare_uniform("VarianceScaling", shape, -limit, limit, dtype)
 
 
 class Orthogonal(Initializer):
@@ -212,16 +213,20 @@ class Orthogonal(Initializer):
         if len(shape) < 2:
             raise fail_value("Orthogonal", "shape", "a shape with at least 2 dimensions", tuple(shape))
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         rows, cols = shape[0], math.prod(shape[1:])
-        flat = D.normal(seed, offset, (rows, cols), dtype=np.float64)
-        if rows < cols:
-            flat = flat.T
-        q, r = np.linalg.qr(flat)
-        q *= np.where(np.diag(r) < 0, -1.0, 1.0)
-        if rows < cols:
-            q = q.T
-        return (self.gain * q).reshape(shape).astype(dtype)
+        normal = D.prepare_normal("Orthogonal", (rows, cols), dtype=np.float64)
+
+        def compute(seed: int, offset: int) -> np.ndarray:
+            flat = normal(seed, offset)
+            if rows < cols:
+                flat = flat.T
+            q, r = np.linalg.qr(flat)
+            q *= np.where(np.diag(r) < 0, -1.0, 1.0)
+            if rows < cols:
+                q = q.T
+            return (self.gain * q).reshape(shape).astype(dtype)
+        return compute
 
 
 class Sparse(Initializer):
@@ -244,14 +249,18 @@ class Sparse(Initializer):
         if len(shape) != 2:
             raise fail_value("Sparse", "shape", "a 2-D shape", tuple(shape))
 
-    def fill(self, seed: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         rows, cols = shape
-        values = _normal(seed, offset, shape, self.sigma, dtype)
-        words = random_words(seed, offset, 2 * rows * cols, start=SUBSTREAM).astype(np.uint64)
-        keys = ((words[0::2] << np.uint64(32)) | words[1::2]).reshape(rows, cols)
-        ranks = np.argsort(np.argsort(keys, axis=0, kind="stable"), axis=0, kind="stable")
-        values[ranks < math.ceil(self.sparsity * rows)] = 0
-        return values
+        normal = _normal("Sparse", shape, self.sigma, dtype)
+
+        def compute(seed: int, offset: int) -> np.ndarray:
+            values = normal(seed, offset)
+            words = random_words(seed, offset, 2 * rows * cols, start=SUBSTREAM).astype(np.uint64)
+            keys = ((words[0::2] << np.uint64(32)) | words[1::2]).reshape(rows, cols)
+            ranks = np.argsort(np.argsort(keys, axis=0, kind="stable"), axis=0, kind="stable")
+            values[ranks < math.ceil(self.sparsity * rows)] = 0
+            return values
+        return compute
 
 
 for _name, _factory in (("uniform", Uniform), ("normal", Normal), ("truncatedNormal", TruncatedNormal),

@@ -1,4 +1,5 @@
-"""Dropout layers drawing their masks from a Generator (registered as a sub-cell when given).
+"""Dropout layers drawing their masks from a Generator, always registered as the sub-cell
+``generator`` (the process's default generator when none is given).
 
 In training mode each call reserves one step of the generator, even when ``p == 0``; in eval
 mode (the default for a new Cell: call ``set_train()``) the layer is the identity and reserves
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from minicell.cell import Cell
 from minicell.ops.dropout import channel_dropout, check_p, dropout
-from minicell.generator import Generator
+from minicell.generator import Generator, resolve
 from minicell.tensor import Tensor
 
 
@@ -18,10 +19,9 @@ class _DropoutBase(Cell):
         super().__init__()
         name = type(self).__name__
         self.p = check_p(name, p)
-        if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(f"For '{name}', 'generator' must be a Generator or None, "
-                            f"but got {type(generator).__name__}.")
-        self.generator = generator  # a Generator registers as the sub-cell 'generator'
+        # the default generator when None: registered as the sub-cell 'generator' either way, so
+        # its seed and offset are Parameters of the model and exact resume needs no extra state
+        self.generator = resolve(generator, name)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
-from minicell.random.discrete import check_probability, keep_mask, keep_scale, masked_scale_into
+from minicell._checks import fail_type, fail_value
+from minicell.random.discrete import (check_probability, keep_scale, masked_scale_into, prepare_keep_mask,
+                                     scale_dtype)
+from minicell.random.distributions import check_extent
 from minicell.generator import resolve
 from minicell.tensor import Tensor, record, unwrap
 
@@ -58,8 +60,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Any
     """
     p = check_p("dropout", p)
     _float_input("dropout", input)
-    start = check_int("dropout", "start", start, 0)
-    if not isinstance(training, bool):
+    _, start, _ = check_extent("dropout", input.shape, start, 0.5)
+    if not isinstance(training, (bool, np.bool_)):
         raise fail_type("dropout", "training", "a bool", training)
     gen = resolve(generator, "dropout")
     if not training:
@@ -76,12 +78,14 @@ def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tu
         raise fail_value(who, "input", f"a {ranks[0]}-D (unbatched) or {ranks[1]}-D (batched) Tensor",
                          f"a {input.ndim}-D Tensor of shape {list(input.shape)}")
     channels_shape = input.shape[: input.ndim - (ranks[0] - 1)]
-    seed, offset = resolve(generator, who)(1)
     mask_shape = channels_shape + (1,) * (ranks[0] - 1)
+    compute_mask = prepare_keep_mask(who, channels_shape, p)
+    gen = resolve(generator, who)
+    seed, offset = gen(1)
 
-    def scaled_mask(dtype: Any) -> np.ndarray:
-        keep = keep_mask(seed, offset, channels_shape, p)
-        return (keep * keep_scale(p, dtype)).astype(dtype).reshape(mask_shape)
+    def apply_mask(x: np.ndarray) -> np.ndarray:
+        scale = keep_scale(p, scale_dtype(x.dtype))
+        mask = np.where(compute_mask(seed, offset), scale, scale.dtype.type(0)).reshape(mask_shape)
+        return (x * mask).astype(x.dtype, copy=False)
 
-    data = unwrap(input)
-    return record(data * scaled_mask(data.dtype), (input,), lambda g: (g * scaled_mask(g.dtype),))
+    return record(apply_mask(unwrap(input)), (input,), lambda g: (apply_mask(g),))

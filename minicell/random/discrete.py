@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, check_real, check_uint64, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
 from minicell._parallel import run_parallel, scratch
-from minicell.random.distributions import INT_DTYPES, _check_common, _check_dtype, _chunks, _words
+from minicell.random.distributions import (INT_DTYPES, Compute, _chunks, _words, check_dtype, check_extent,
+                                          check_state)
 from minicell.random.philox import stream_into
 
 CHUNK_ELEMENTS = 1 << 18  # dropout elements per pass: 2**17 words, one Philox chunk of lanes
@@ -49,6 +50,40 @@ def _mul_shift(limbs: list[np.ndarray], n: int) -> np.ndarray:
     return top
 
 
+def prepare_randint(who: str, low: Any, high: Any, shape: Any, dtype: Any = np.int64, start: Any = 0,
+                    shape_arg: str = "shape") -> Compute:
+    """Validate an integer draw's arguments; return ``compute(seed, offset)`` that cannot fail."""
+    dt = check_dtype(who, dtype, INT_DTYPES)
+    for name, v in (("low", low), ("high", high)):
+        if not is_integer(v):
+            raise fail_type(who, name, "an int", v)
+    low, high = int(low), int(high)
+    if low >= high:
+        raise fail_value(who, "high", f"greater than 'low' ({low})", high)
+    info = np.iinfo(dt)
+    if low < info.min or high - 1 > info.max:
+        raise fail_value(who, "[low, high)", f"inside the range of {dt} [{info.min}, {info.max}]",
+                         Shown(f"[{low}, {high})"))
+    n = high - low
+    per = 2 if n <= 1 << 32 else 4
+    shape, start, count = check_extent(who, shape, start, per, shape_arg=shape_arg)
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        out = np.empty(count, dt)
+
+        def body(lo: int, hi: int) -> None:
+            for a, b in _chunks(lo, hi):
+                words = _words(seed, offset, per * (start + a), per * (b - a))
+                limbs = [words[i::per].astype(np.uint64) for i in range(per)]
+                r = _mul_shift(limbs, n)
+                r += np.uint64(low % (1 << 64))  # wraps correctly to low + r modulo 2**64
+                out[a:b] = r.view(np.int64) if dt.kind == "i" else r
+
+        run_parallel(count, body)
+        return out.reshape(shape)
+    return compute
+
+
 def randint(seed: int, offset: int, low: int, high: int, shape: Any, dtype: Any = np.int64,
             start: int = 0) -> np.ndarray:
     """Integers uniform on ``[low, high)`` by multi-limb multiply-shift (bias <= 2**-32).
@@ -58,32 +93,22 @@ def randint(seed: int, offset: int, low: int, high: int, shape: Any, dtype: Any 
             ``dtype``, ``high - low <= 2**64``. shape: output shape.
         dtype: an integer dtype (default int64). start: index of the first element.
     """
-    who = "randint"
-    dt = _check_dtype(who, dtype, INT_DTYPES)
-    for name, v in (("low", low), ("high", high)):
-        if not is_integer(v):
-            raise fail_type(who, name, "an int", v)
-    low, high = int(low), int(high)
-    if low >= high:
-        raise fail_value(who, "high", f"greater than 'low' ({low})", high)
-    info = np.iinfo(dt)
-    if low < info.min or high - 1 > info.max:
-        raise fail_value(who, "[low, high)", f"inside the range of {dt} [{info.min}, {info.max}]", (low, high))
-    n = high - low
-    per = 2 if n <= 1 << 32 else 4
-    seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, per)
-    out = np.empty(count, dt)
+    compute = prepare_randint("randint", low, high, shape, dtype, start)
+    return compute(*check_state("randint", seed, offset))
 
-    def body(lo: int, hi: int) -> None:
-        for a, b in _chunks(lo, hi):
-            words = _words(seed, offset, per * (start + a), per * (b - a))
-            limbs = [words[i::per].astype(np.uint64) for i in range(per)]
-            r = _mul_shift(limbs, n)
-            r += np.uint64(low % (1 << 64))  # wraps correctly to low + r modulo 2**64
-            out[a:b] = r.view(np.int64) if dt.kind == "i" else r
 
-    run_parallel(count, body)
-    return out.reshape(shape)
+def prepare_permutation(who: str, n: Any) -> Compute:
+    """Validate a permutation's length; return ``compute(seed, offset)`` that cannot fail."""
+    n = check_int(who, "n", n, 0, 1 << 62)
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        words = np.empty(4 * n, np.uint32)
+        run_parallel(4 * n, lambda lo, hi: stream_into(words[lo:hi], seed, offset, lo), align=4)
+        blocks = words.reshape(n, 4).astype(np.uint64)
+        key_hi = (blocks[:, 0] << _S32) | blocks[:, 1]
+        key_lo = (blocks[:, 2] << _S32) | blocks[:, 3]
+        return np.lexsort((key_lo, key_hi)).astype(np.int64)
+    return compute
 
 
 def permutation(seed: int, offset: int, n: int) -> np.ndarray:
@@ -91,15 +116,8 @@ def permutation(seed: int, offset: int, n: int) -> np.ndarray:
 
     Exactly uniform unless two keys tie (probability below n**2 / 2**129; ties keep index order).
     """
-    seed = check_uint64("permutation", "seed", seed)
-    offset = check_uint64("permutation", "offset", offset)
-    n = check_int("permutation", "n", n, 0, 1 << 62)
-    words = np.empty(4 * n, np.uint32)
-    run_parallel(4 * n, lambda lo, hi: stream_into(words[lo:hi], seed, offset, lo), align=4)
-    blocks = words.reshape(n, 4).astype(np.uint64)
-    key_hi = (blocks[:, 0] << _S32) | blocks[:, 1]
-    key_lo = (blocks[:, 2] << _S32) | blocks[:, 3]
-    return np.lexsort((key_lo, key_hi)).astype(np.int64)
+    compute = prepare_permutation("permutation", n)
+    return compute(*check_state("permutation", seed, offset))
 
 
 def check_probability(who: str, arg: str, p: Any) -> float:
@@ -121,6 +139,27 @@ def _lanes(seed: int, offset: int, first_lane: int, count: int) -> np.ndarray:
     return lanes[skip:skip + count]
 
 
+def prepare_keep_mask(who: str, shape: Any, p: Any, start: Any = 0) -> Compute:
+    """Validate a keep-mask's arguments; return ``compute(seed, offset)`` that cannot fail."""
+    p = check_probability(who, "p", p)
+    shape, start, count = check_extent(who, shape, start, 0.5)
+    t = drop_threshold(p)
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        out = np.empty(count, np.bool_)
+        if t >= 65536:  # p within 2**-17 of 1: no 16-bit lane reaches the threshold
+            out[:] = False
+            return out.reshape(shape)
+
+        def body(lo: int, hi: int) -> None:
+            for a, b in _chunks(lo, hi):
+                np.greater_equal(_lanes(seed, offset, start + a, b - a), np.uint16(t), out=out[a:b])
+
+        run_parallel(count, body)
+        return out.reshape(shape)
+    return compute
+
+
 def keep_mask(seed: int, offset: int, shape: Any, p: float, start: int = 0) -> np.ndarray:
     """Dropout keep-mask (bool): element e is kept iff 16-bit lane e >= round(p * 65536).
 
@@ -128,21 +167,43 @@ def keep_mask(seed: int, offset: int, shape: Any, p: float, start: int = 0) -> n
         seed, offset: the stream. shape: output shape. p: drop probability in [0, 1].
         start: index of the first element in the whole mask.
     """
-    p = check_probability("keep_mask", "p", p)
-    seed, offset, shape, start, count = _check_common("keep_mask", seed, offset, shape, start, 0.5)
-    t = drop_threshold(p)
-    out = np.empty(count, np.bool_)
-    if t >= 65536:  # p within 2**-17 of 1: no 16-bit lane reaches the threshold
-        out[:] = False
+    compute = prepare_keep_mask("keep_mask", shape, p, start)
+    return compute(*check_state("keep_mask", seed, offset))
+
+
+BERNOULLI_DTYPES = (np.dtype(np.bool_), np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)) + INT_DTYPES
+
+
+def prepare_bernoulli(who: str, shape: Any, p: Any, dtype: Any = np.float32, start: Any = 0,
+                      shape_arg: str = "shape") -> Compute:
+    """Validate a Bernoulli draw's arguments; return ``compute(seed, offset)`` that cannot fail."""
+    shape, start, count = check_extent(who, shape, start, 1, shape_arg=shape_arg)
+    if isinstance(p, np.ndarray) and p.ndim > 0:
+        if p.dtype.kind != "f":
+            raise fail_type(who, "p", "floating-point probabilities", Shown(f"an array of dtype {p.dtype}"))
+        probs = np.asarray(p, dtype=np.float64)
+        if np.isnan(probs).any() or (probs < 0).any() or (probs > 1).any():
+            raise fail_value(who, "p", "probabilities in [0, 1]", Shown(f"values in [{probs.min()}, {probs.max()}]"))
+        try:
+            probs = np.broadcast_to(probs, shape).reshape(-1)
+        except ValueError:
+            raise fail_value(who, "p", f"broadcastable to {shape}", Shown(f"shape {p.shape}")) from None
+        thresholds = np.round(probs * 2.0 ** 32).astype(np.uint64)
+    else:
+        thresholds = np.uint64(round(check_probability(who, "p", p) * 2 ** 32))
+    dt = check_dtype(who, dtype, BERNOULLI_DTYPES)
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        out = np.empty(count, dt)
+
+        def body(lo: int, hi: int) -> None:
+            for a, b in _chunks(lo, hi):
+                t = thresholds if thresholds.ndim == 0 else thresholds[a:b]
+                out[a:b] = _words(seed, offset, start + a, b - a) < t
+
+        run_parallel(count, body)
         return out.reshape(shape)
-    t = np.uint16(t)
-
-    def body(lo: int, hi: int) -> None:
-        for a, b in _chunks(lo, hi):
-            np.greater_equal(_lanes(seed, offset, start + a, b - a), t, out=out[a:b])
-
-    run_parallel(count, body)
-    return out.reshape(shape)
+    return compute
 
 
 def bernoulli(seed: int, offset: int, shape: Any, p: Any, dtype: Any = np.float32, start: int = 0) -> np.ndarray:
@@ -153,32 +214,15 @@ def bernoulli(seed: int, offset: int, shape: Any, p: Any, dtype: Any = np.float3
             probabilities broadcastable to ``shape``. dtype: output dtype (float, int or bool).
         start: index of the first element.
     """
-    who = "bernoulli"
-    seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, 1)
-    if isinstance(p, np.ndarray) and p.ndim > 0:
-        probs = np.asarray(p, dtype=np.float64)
-        if np.isnan(probs).any() or (probs < 0).any() or (probs > 1).any():
-            raise fail_value(who, "p", "probabilities in [0, 1]", p)
-        try:
-            probs = np.broadcast_to(probs, shape).reshape(-1)
-        except ValueError:
-            raise fail_value(who, "p", f"broadcastable to {shape}", p) from None
-        thresholds = np.round(probs * 2.0 ** 32).astype(np.uint64)
-    else:
-        thresholds = np.uint64(round(check_probability(who, "p", p) * 2 ** 32))
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise fail_type(who, "dtype", "a NumPy dtype", dtype) from None
-    out = np.empty(count, dt)
+    compute = prepare_bernoulli("bernoulli", shape, p, dtype, start)
+    return compute(*check_state("bernoulli", seed, offset))
 
-    def body(lo: int, hi: int) -> None:
-        for a, b in _chunks(lo, hi):
-            t = thresholds if thresholds.ndim == 0 else thresholds[a:b]
-            out[a:b] = _words(seed, offset, start + a, b - a) < t
 
-    run_parallel(count, body)
-    return out.reshape(shape)
+def scale_dtype(dtype: Any) -> np.dtype:
+    """The dtype dropout scales in: float32 for float16, whose range (65504) cannot hold the
+    scale 65536 / (65536 - t) when ``t`` is near 65536; the input's dtype otherwise."""
+    dt = np.dtype(dtype)
+    return np.dtype(np.float32) if dt == np.float16 else dt
 
 
 def keep_scale(p: float, dtype: Any) -> Any:
@@ -200,7 +244,7 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
     if t == 0:  # every lane >= 0: all kept, scale 1
         np.copyto(out, x)
         return
-    scale = keep_scale(p, x.dtype)
+    scale = keep_scale(p, scale_dtype(x.dtype))
     threshold = np.uint16(t)
 
     def body(lo: int, hi: int) -> None:
@@ -208,7 +252,7 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
         for a, b in _chunks(lo, hi, CHUNK_ELEMENTS):
             mask = keep[: b - a]
             np.greater_equal(_lanes(seed, offset, start + a, b - a), threshold, out=mask)
-            np.multiply(x[a:b], scale, out=out[a:b])
+            np.multiply(x[a:b], scale, out=out[a:b], casting="same_kind")
             np.multiply(out[a:b], mask, out=out[a:b])
 
     run_parallel(x.shape[0], body)

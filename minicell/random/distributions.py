@@ -33,11 +33,11 @@ Formulas (element ``e``; ``U32(w) = (w & 0x7FFFFF) * 2**-23``,
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import (UINT64_LIMIT, check_finite, check_int, check_shape,
+from minicell._checks import (UINT64_LIMIT, Shown, check_finite, check_int, check_shape,
                               check_uint64, fail_type, fail_value)
 from minicell._special import ndtri
 from minicell._parallel import run_parallel, scratch
@@ -56,22 +56,57 @@ _M20 = np.uint64(0xFFFFF)
 _SMALLEST = 5e-324  # the smallest positive float64
 _BELOW_ONE = 1.0 - 2.0 ** -53  # the largest float64 below 1
 
+Compute = Callable[[int, int], np.ndarray]  # (seed, offset) -> values, once arguments are valid
+
 
 # ----- validation (public functions validate, private ones compute) ---------------------------
-def _check_common(who: str, seed: Any, offset: Any, shape: Any, start: Any,
-                  words_per_element: float) -> tuple[int, int, tuple[int, ...], int, int]:
-    seed = check_uint64(who, "seed", seed)
-    offset = check_uint64(who, "offset", offset)
-    shape = check_shape(who, "shape", shape)
+def check_state(who: str, seed: Any, offset: Any) -> tuple[int, int]:
+    """``(seed, offset)`` as ints in [0, 2**64)."""
+    return check_uint64(who, "seed", seed), check_uint64(who, "offset", offset)
+
+
+def check_extent(who: str, shape: Any, start: Any, words_per_element: float, align: int = 1,
+                 shape_arg: str = "shape") -> tuple[tuple[int, ...], int, int]:
+    """Validate ``shape`` and ``start``: ``(shape, start, count)``, the draw inside the stream.
+
+    Elements are produced in groups of ``align`` (Box-Muller pairs), each element taking
+    ``words_per_element`` words, so the last word used is below
+    ``ceil(ceil((start + count) / align) * align * words_per_element)`` <= 2**66.
+    """
+    shape = check_shape(who, shape_arg, shape)
     start = check_int(who, "start", start, 0)
     count = math.prod(shape)
-    if math.ceil((start + count) * words_per_element) + 4 > STREAM_WORDS:
-        raise fail_value(who, "start", "small enough that the draw fits in the 2**66-word stream", start)
-    return seed, offset, shape, start, count
+    end_words = math.ceil(-(-(start + count) // align) * align * words_per_element)
+    if end_words > STREAM_WORDS:
+        limit = int(STREAM_WORDS // (words_per_element * align)) * align
+        if start == 0:
+            raise fail_value(who, shape_arg, f"at most {limit} elements to fit in the 2**66-word stream",
+                             Shown(f"{count} elements"))
+        raise fail_value(who, "start", f"at most {limit - count} for {count} elements in the 2**66-word stream",
+                         start)
+    return shape, start, count
 
 
-def _check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype:
+def _check_float_bounds(who: str, names: tuple[str, str], low: Any, high: Any, dt: np.dtype) -> tuple[float, float]:
+    """Finite bounds, ``low <= high``, representable in ``dt`` with a finite difference."""
+    low = check_finite(who, names[0], low)
+    high = check_finite(who, names[1], high)
+    if low > high:
+        raise fail_value(who, names[0], f"at most '{names[1]}' ({high})", low)
+    top = float(np.finfo(dt).max)
+    for name, v in zip(names, (low, high)):
+        if abs(v) > top:
+            raise fail_value(who, name, f"within the range of {dt} (|x| <= {top:g})", v)
+    if not math.isfinite(float(dt.type(high) - dt.type(low))) if dt != np.float64 else not math.isfinite(high - low):
+        raise fail_value(who, names[1], f"such that 'high' - 'low' is finite in {dt}", Shown(f"{high!r} - {low!r}"))
+    return low, high
+
+
+def check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype:
+    """``dtype`` as one of ``allowed`` (None is refused: NumPy would read it as float64)."""
     try:
+        if dtype is None:
+            raise TypeError
         dt = np.dtype(dtype)
     except TypeError:
         raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", dtype) from None
@@ -129,27 +164,35 @@ def _uniform_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
     run_parallel(out.shape[0], body)
 
 
+def prepare_uniform(who: str, shape: Any, low: Any = 0.0, high: Any = 1.0, dtype: Any = np.float32,
+                    start: Any = 0, shape_arg: str = "shape") -> Compute:
+    """Validate a uniform draw's arguments; return ``compute(seed, offset)`` that cannot fail."""
+    dt = check_dtype(who, dtype, FLOAT_DTYPES)
+    shape, start, _ = check_extent(who, shape, start, dt.itemsize / 4, shape_arg=shape_arg)
+    low, high = _check_float_bounds(who, ("low", "high"), low, high, dt)
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        out = np.empty(shape, dt)
+        flat = out.reshape(-1)
+        _uniform_into(flat, seed, offset, start)
+        if (low, high) != (0.0, 1.0):
+            _scale_into(flat, low, high)
+        return out
+    return compute
+
+
 def uniform(seed: int, offset: int, shape: Any, low: float = 0.0, high: float = 1.0,
             dtype: Any = np.float32, start: int = 0) -> np.ndarray:
     """Uniform values in ``[low, high)`` (float32: 23 random bits; float64: 52).
 
     Args:
         seed, offset: the stream, ints in [0, 2**64).
-        shape: output shape. low, high: finite bounds, ``low <= high``.
+        shape: output shape. low, high: finite bounds, ``low <= high``, representable in
+            ``dtype`` with a finite difference.
         dtype: float32 or float64. start: index of the first element in the whole draw.
     """
-    dt = _check_dtype("uniform", dtype, FLOAT_DTYPES)
-    seed, offset, shape, start, _ = _check_common("uniform", seed, offset, shape, start, dt.itemsize / 4)
-    low = check_finite("uniform", "low", low)
-    high = check_finite("uniform", "high", high)
-    if low > high:
-        raise fail_value("uniform", "low", f"at most 'high' ({high})", low)
-    out = np.empty(shape, dt)
-    flat = out.reshape(-1)
-    _uniform_into(flat, seed, offset, start)
-    if (low, high) != (0.0, 1.0):
-        _scale_into(flat, low, high)
-    return out
+    compute = prepare_uniform("uniform", shape, low, high, dtype, start)
+    return compute(*check_state("uniform", seed, offset))
 
 
 def _scale_into(flat: np.ndarray, low: float, high: float) -> None:
@@ -192,6 +235,27 @@ def _normal_into(out: np.ndarray, seed: int, offset: int, start: int) -> None:
     run_parallel(out.shape[0], body, align=2)
 
 
+def prepare_normal(who: str, shape: Any, mean: Any = 0.0, std: Any = 1.0, dtype: Any = np.float32,
+                   start: Any = 0, shape_arg: str = "shape") -> Compute:
+    """Validate a normal draw's arguments; return ``compute(seed, offset)`` that cannot fail."""
+    dt = check_dtype(who, dtype, FLOAT_DTYPES)
+    shape, start, _ = check_extent(who, shape, start, dt.itemsize / 4, align=2, shape_arg=shape_arg)
+    mean = check_finite(who, "mean", mean)
+    std = check_finite(who, "std", std)
+    if std < 0:
+        raise fail_value(who, "std", "a float >= 0", std)
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        out = np.empty(shape, dt)
+        flat = out.reshape(-1)
+        _normal_into(flat, seed, offset, start)
+        if (mean, std) != (0.0, 1.0):
+            flat *= dt.type(std)
+            flat += dt.type(mean)
+        return out
+    return compute
+
+
 def normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std: float = 1.0,
            dtype: Any = np.float32, start: int = 0) -> np.ndarray:
     """Normal values ``mean + std * z`` with ``z`` from Box-Muller (see the module docstring).
@@ -200,24 +264,53 @@ def normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std: float = 1
         seed, offset: the stream. shape: output shape. mean: finite. std: finite, >= 0.
         dtype: float32 or float64. start: index of the first element (odd is fine).
     """
-    dt = _check_dtype("normal", dtype, FLOAT_DTYPES)
-    seed, offset, shape, start, _ = _check_common("normal", seed, offset, shape, start, dt.itemsize / 4 + 1)
-    mean = check_finite("normal", "mean", mean)
-    std = check_finite("normal", "std", std)
-    if std < 0:
-        raise fail_value("normal", "std", "a float >= 0", std)
-    out = np.empty(shape, dt)
-    flat = out.reshape(-1)
-    _normal_into(flat, seed, offset, start)
-    if (mean, std) != (0.0, 1.0):
-        flat *= dt.type(std)
-        flat += dt.type(mean)
-    return out
+    compute = prepare_normal("normal", shape, mean, std, dtype, start)
+    return compute(*check_state("normal", seed, offset))
 
 
 def _phi(x: float) -> float:
     """Standard normal CDF, accurate in both tails (math.erfc)."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def prepare_truncated_normal(who: str, shape: Any, mean: Any = 0.0, std: Any = 1.0, a: Any = -2.0,
+                             b: Any = 2.0, dtype: Any = np.float32, start: Any = 0) -> Compute:
+    """Validate a truncated normal draw's arguments; return ``compute(seed, offset)``."""
+    dt = check_dtype(who, dtype, FLOAT_DTYPES)
+    shape, start, count = check_extent(who, shape, start, 2)
+    mean, std = check_finite(who, "mean", mean), check_finite(who, "std", std)
+    if std <= 0:
+        raise fail_value(who, "std", "a float > 0", std)
+    a, b = _check_float_bounds(who, ("a", "b"), a, b, dt)
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    mirrored = alpha > 0
+    if mirrored:
+        alpha, beta = -beta, -alpha
+    p_lo, p_hi = _phi(alpha), _phi(beta)
+    if p_hi <= p_lo and a < b:
+        raise fail_value(who, "[a, b]", f"an interval with float64 probability mass under Normal({mean}, {std})",
+                         Shown(f"[{a}, {b}]"))
+
+    def compute(seed: int, offset: int) -> np.ndarray:
+        values = np.empty(count, np.float64)
+
+        def body(lo: int, hi: int) -> None:
+            for x, y in _chunks(lo, hi):
+                u = _u64_from(_words(seed, offset, 2 * (start + x), 2 * (y - x)))
+                u += 2.0 ** -53  # midpoint of the 2**-52 cell: u in (0, 1)
+                p = p_lo + u * (p_hi - p_lo)
+                np.clip(p, _SMALLEST, _BELOW_ONE, out=p)  # rounding must not reach 0 or 1
+                values[x:y] = ndtri(p) if a < b else np.full(y - x, alpha)
+
+        run_parallel(count, body)
+        if mirrored:
+            np.negative(values, out=values)
+        values *= std
+        values += mean
+        out = np.clip(values, a, b).astype(dt).reshape(shape)
+        return np.clip(out, dt.type(a) if dt.type(a) >= a else np.nextafter(dt.type(a), dt.type(b)),
+                       dt.type(b) if dt.type(b) <= b else np.nextafter(dt.type(b), dt.type(a)))
+    return compute
 
 
 def truncated_normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std: float = 1.0,
@@ -231,39 +324,5 @@ def truncated_normal(seed: int, offset: int, shape: Any, mean: float = 0.0, std:
         seed, offset: the stream. shape: output shape. mean: finite. std: finite, > 0.
         a, b: finite bounds, ``a <= b``. dtype: float32 or float64. start: first element's index.
     """
-    who = "truncated_normal"
-    dt = _check_dtype(who, dtype, FLOAT_DTYPES)
-    seed, offset, shape, start, count = _check_common(who, seed, offset, shape, start, 2)
-    mean, std = check_finite(who, "mean", mean), check_finite(who, "std", std)
-    a, b = check_finite(who, "a", a), check_finite(who, "b", b)
-    if std <= 0:
-        raise fail_value(who, "std", "a float > 0", std)
-    if a > b:
-        raise fail_value(who, "a", f"at most 'b' ({b})", a)
-    alpha, beta = (a - mean) / std, (b - mean) / std
-    mirrored = alpha > 0
-    if mirrored:
-        alpha, beta = -beta, -alpha
-    p_lo, p_hi = _phi(alpha), _phi(beta)
-    if p_hi <= p_lo and a < b:
-        raise ValueError(f"For '{who}', the interval [{a}, {b}] is too far in the tail of "
-                         f"Normal({mean}, {std}) to carry float64 probability mass.")
-    values = np.empty(count, np.float64)
-
-    def body(lo: int, hi: int) -> None:
-        for x, y in _chunks(lo, hi):
-            u = _u64_from(_words(seed, offset, 2 * (start + x), 2 * (y - x)))
-            u += 2.0 ** -53  # midpoint of the 2**-52 cell: u in (0, 1)
-            p = p_lo + u * (p_hi - p_lo)
-            np.clip(p, _SMALLEST, _BELOW_ONE, out=p)  # rounding must not reach 0 or 1
-            z = ndtri(p) if a < b else np.full(y - x, alpha)
-            values[x:y] = z
-
-    run_parallel(count, body)
-    if mirrored:
-        np.negative(values, out=values)
-    values *= std
-    values += mean
-    out = np.clip(values, a, b).astype(dt).reshape(shape)
-    return np.clip(out, dt.type(a) if dt.type(a) >= a else np.nextafter(dt.type(a), dt.type(b)),
-                   dt.type(b) if dt.type(b) <= b else np.nextafter(dt.type(b), dt.type(a)))
+    compute = prepare_truncated_normal("truncated_normal", shape, mean, std, a, b, dtype, start)
+    return compute(*check_state("truncated_normal", seed, offset))

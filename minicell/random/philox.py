@@ -33,6 +33,7 @@ PHILOX_M1 = 0xCD9E8D57
 # from Random123 philox.h (PHILOX_W32_0, PHILOX_W32_1).
 PHILOX_W0 = 0x9E3779B9
 PHILOX_W1 = 0xBB67AE85
+MAX_ROUNDS = 16  # Random123 philox.h instantiates Philox for 0 to 16 rounds
 DEFAULT_ROUNDS = 10  # Random123's recommended count for Philox4x32 ("Crush-resistant" with margin)
 
 MASK32 = 0xFFFFFFFF
@@ -66,7 +67,7 @@ def philox4x32(counter: Any, key: Any, rounds: int = DEFAULT_ROUNDS) -> np.ndarr
     Returns:
         uint32 array of the counter's shape: the blocks after the last round.
     """
-    rounds = check_int("philox4x32", "rounds", rounds, 0)
+    rounds = check_int("philox4x32", "rounds", rounds, 0, MAX_ROUNDS + 1)
     ctr = np.asarray(counter)
     k = np.asarray(key)
     for name, array, width in (("counter", ctr, 4), ("key", k, 2)):
