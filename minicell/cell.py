@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterator
 
+from minicell._checks import fail_type
 from minicell.parameter import Parameter
 
 
@@ -25,27 +26,56 @@ def _check_attr_name(owner: str, kind: str, name: Any) -> str:
     return name
 
 
+def name_prefixes(cell: "Cell", prefix: str) -> Iterator[tuple["Cell", str]]:
+    """``(sub_cell, the prefix of its Parameters' names)`` for ``cell`` and each sub-cell, once.
+
+    A child's prefix is its parent's prefix plus the child's attribute name when the parent has
+    ``auto_prefix=True`` (MindSpore's rule), and the parent's prefix unchanged otherwise.
+    """
+    seen: set[int] = set()
+    stack = [(cell, prefix)]
+    while stack:
+        current, scope = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current, scope
+        for name, child in reversed(current._cells.items()):
+            child_scope = (f"{scope}.{name}" if scope else name) if current._auto_prefix else scope
+            stack.append((child, child_scope))
+
+
 def relative_names(cell: "Cell") -> Iterator[tuple[str, Parameter]]:
-    """Each Parameter's name relative to ``cell``: its path there, ending in its own leaf name."""
-    for path, param in cell.parameters_and_names():
-        parent = path.rpartition(".")[0]
-        yield (f"{parent}.{param._leaf_name}" if parent else param._leaf_name), param
+    """Each Parameter's name relative to ``cell`` by the auto-prefix rule, ending in its leaf name."""
+    for sub, prefix in name_prefixes(cell, ""):
+        for param in sub._params.values():
+            yield (f"{prefix}.{param._leaf_name}" if prefix else param._leaf_name), param
 
 
 def set_scopes(cell: "Cell", scope: str) -> None:
-    """Record each sub-cell's dotted path, so Parameters added later get the right prefix."""
-    for path, sub in cell.cells_and_names():
-        object.__setattr__(sub, "_scope", f"{scope}.{path}" if path else scope)
+    """Record each sub-cell's name prefix, so Parameters added later get the right name."""
+    for sub, prefix in name_prefixes(cell, scope):
+        object.__setattr__(sub, "_scope", prefix)
 
 
 class Cell:
-    """Base class for layers and models: owns Parameters and child Cells, runs ``construct``."""
+    """Base class for layers and models: owns Parameters and child Cells, runs ``construct``.
 
-    def __init__(self) -> None:
+    Args:
+        auto_prefix: whether the names of a child's Parameters gain the child's attribute name
+            as a prefix (MindSpore's ``auto_prefix``). Wrappers that should not rename what they
+            wrap (``WithLossCell``, ``TrainOneStepCell``, optimizers) pass False, so a network's
+            Parameter names are fixed when it is built, whatever wraps it later.
+    """
+
+    def __init__(self, auto_prefix: bool = True) -> None:
+        if not isinstance(auto_prefix, bool):
+            raise fail_type(type(self).__name__, "auto_prefix", "a bool", auto_prefix)
         object.__setattr__(self, "_params", OrderedDict())
         object.__setattr__(self, "_cells", OrderedDict())
         object.__setattr__(self, "training", False)
-        object.__setattr__(self, "_scope", "")  # this cell's dotted path in its model
+        object.__setattr__(self, "_auto_prefix", auto_prefix)
+        object.__setattr__(self, "_scope", "")  # the prefix of this cell's Parameters' names
 
     # ----- registration ------------------------------------------------------------------------
     def _registries(self) -> tuple[OrderedDict, OrderedDict]:
@@ -91,7 +121,8 @@ class Cell:
             param._leaf_name = param_name
             param.name = f"{self._scope}.{param_name}" if self._scope else param_name
         params[param_name] = param
-        object.__setattr__(self, param_name, param)
+        if not hasattr(type(self), param_name):  # never hide a method (Generator.seed stays callable)
+            object.__setattr__(self, param_name, param)
 
     def insert_child_to_cell(self, child_name: str, child_cell: "Cell") -> None:
         """Register ``child_cell`` under ``child_name`` and prefix its Parameters' names."""
@@ -107,10 +138,11 @@ class Cell:
             raise ValueError(f"For '{type(self).__name__}', a Cell cannot be its own child.")
         cells[child_name] = child_cell
         object.__setattr__(self, child_name, child_cell)
-        scope = f"{self._scope}.{child_name}" if self._scope else child_name
-        for current, param in relative_names(child_cell):
-            if param.name == current:  # not yet placed under another parent (shared parameters)
-                param.name = f"{scope}.{current}"
+        scope = (f"{self._scope}.{child_name}" if self._scope else child_name) if self._auto_prefix else self._scope
+        if scope:
+            for current, param in relative_names(child_cell):
+                if param.name == current:  # not yet placed under another parent (shared parameters)
+                    param.name = f"{scope}.{current}"
         set_scopes(child_cell, scope)
 
     # ----- running -----------------------------------------------------------------------------

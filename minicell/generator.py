@@ -70,10 +70,8 @@ class Generator(Cell):
     def __init__(self) -> None:
         super().__init__()
         for name in ("seed", "offset"):
-            param = Parameter(np.uint64(0), name=name, requires_grad=False)
-            # registered without an attribute: ``gen.seed`` stays the method, as in MindSpore
-            self._params[name] = param
-            param._leaf_name = name
+            # no attribute is made for them: ``gen.seed`` stays the method, as in MindSpore
+            self.insert_param_to_cell(name, Parameter(np.uint64(0), requires_grad=False))
 
     @property
     def _seed_param(self) -> Parameter:

@@ -17,7 +17,7 @@ class WithLossCell(Cell):
     """
 
     def __init__(self, backbone: Cell, loss_fn: Any) -> None:
-        super().__init__()
+        super().__init__(auto_prefix=False)
         if not isinstance(backbone, Cell):
             raise TypeError(f"For 'WithLossCell', 'backbone' must be a Cell, but got {type(backbone).__name__}.")
         if not callable(loss_fn):
@@ -41,7 +41,7 @@ class TrainOneStepCell(Cell):
     """
 
     def __init__(self, network: Cell, optimizer: Optimizer) -> None:
-        super().__init__()
+        super().__init__(auto_prefix=False)
         if not isinstance(network, Cell):
             raise TypeError(f"For 'TrainOneStepCell', 'network' must be a Cell, but got {type(network).__name__}.")
         if not isinstance(optimizer, Optimizer):

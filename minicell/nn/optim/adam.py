@@ -38,8 +38,8 @@ class Adam(Optimizer):
         self.eps = check_real(who, "eps", eps, 0.0)
         if self.eps <= 0:
             raise ValueError(f"For '{who}', 'eps' must be a float > 0, but got {eps!r}.")
-        self.moment1 = ParameterStore(self.parameters)
-        self.moment2 = ParameterStore(self.parameters)
+        self.moment1 = ParameterStore("moment1", self.parameters)
+        self.moment2 = ParameterStore("moment2", self.parameters)
         object.__setattr__(self, "_m", self.moment1.arrays())
         object.__setattr__(self, "_v", self.moment2.arrays())
 

@@ -19,13 +19,14 @@ from minicell.tensor import DTYPE_NAMES, Tensor
 
 
 class ParameterStore(Cell):
-    """Zero-initialized copies of parameters, keyed by their names (dots allowed)."""
+    """Zero-initialized copies of parameters, keyed by their names (dots allowed) and named
+    ``<kind>.<param name>`` as MindSpore names optimizer state (``moment1.fc1.weight``)."""
 
-    def __init__(self, params: tuple[Parameter, ...]) -> None:
-        super().__init__()
+    def __init__(self, kind: str, params: tuple[Parameter, ...]) -> None:
+        super().__init__(auto_prefix=False)
         for p in params:
-            state = Parameter(np.zeros_like(p._data), name=p.name, requires_grad=False)
-            self._params[p.name] = state
+            state = Parameter(np.zeros_like(p._data), name=f"{kind}.{p.name}", requires_grad=False)
+            self.insert_param_to_cell(str(p.name), state, check_name_contain_dot=False)
 
     def arrays(self) -> list[np.ndarray]:
         return [p._data for p in self._params.values()]
@@ -41,7 +42,7 @@ class Optimizer(Cell):
     """
 
     def __init__(self, learning_rate: float, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
-        super().__init__()
+        super().__init__(auto_prefix=False)
         who = type(self).__name__
         if isinstance(params, (Parameter, Cell)) or not hasattr(params, "__iter__"):
             raise TypeError(f"For '{who}', 'params' must be an iterable of Parameters "

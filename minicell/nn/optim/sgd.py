@@ -33,7 +33,7 @@ class SGD(Optimizer):
             raise ValueError(f"For '{who}', 'nesterov' needs momentum > 0, but got momentum=0.")
         self.nesterov = nesterov
         if self.momentum > 0:
-            self.moments = ParameterStore(self.parameters)
+            self.moments = ParameterStore("moments", self.parameters)
             object.__setattr__(self, "_buffers", self.moments.arrays())
 
     def update(self, index: int, weight: np.ndarray, grad: np.ndarray, step: int) -> None:
