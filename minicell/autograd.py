@@ -61,8 +61,8 @@ def _weight_list(weights: Any, who: str) -> tuple[list[Tensor], bool]:
     return items, single
 
 
-def _make_inputs(args: tuple, positions: tuple[int, ...], who: str) -> tuple[list, list[Tensor]]:
-    args = list(args)
+def _make_inputs(given: tuple, positions: tuple[int, ...], who: str) -> tuple[list, list[Tensor]]:
+    args = list(given)
     leaves = []
     for p in positions:
         value = args[p]
@@ -112,12 +112,13 @@ def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: s
             fresh = g.dtype == t.dtype and g.flags.writeable and g.flags.c_contiguous and g.base is None
             return Tensor._wrap(g if fresh else np.array(g, dtype=t.dtype))
 
-        input_grads = tuple(gradient_of(leaf) for leaf in leaves)
+        input_grads: Any = tuple(gradient_of(leaf) for leaf in leaves)
         if positions is not None and not isinstance(grad_position, tuple):
             input_grads = input_grads[0]
-        weight_grads = tuple(gradient_of(w) for w in weight_list)
+        weight_grads: Any = tuple(gradient_of(w) for w in weight_list)
         if single_weight:
             weight_grads = weight_grads[0]
+        grads: Any
         if positions is None:
             grads = weight_grads
         elif weights is None:

@@ -49,7 +49,8 @@ def relative_names(cell: "Cell") -> Iterator[tuple[str, Parameter]]:
     """Each Parameter's name relative to ``cell`` by the auto-prefix rule, ending in its leaf name."""
     for sub, prefix in name_prefixes(cell, ""):
         for param in sub._params.values():
-            yield (f"{prefix}.{param._leaf_name}" if prefix else param._leaf_name), param
+            leaf = str(param._leaf_name)
+            yield (f"{prefix}.{leaf}" if prefix else leaf), param
 
 
 def set_scopes(cell: "Cell", scope: str) -> None:
@@ -67,6 +68,12 @@ class Cell:
             wrap (``WithLossCell``, ``TrainOneStepCell``, optimizers) pass False, so a network's
             Parameter names are fixed when it is built, whatever wraps it later.
     """
+
+    _params: "OrderedDict[str, Parameter]"
+    _cells: "OrderedDict[str, Cell]"
+    _auto_prefix: bool
+    _scope: str
+    training: bool
 
     def __init__(self, auto_prefix: bool = True) -> None:
         if not isinstance(auto_prefix, bool):

@@ -5,7 +5,7 @@
 ``'xavier_normal'``, ``'he_uniform'``, ``'he_normal'``, ``'orthogonal'``, ``'identity'``,
 ``'dirac'``, ``'sparse'``), a number or an array, and returns a Tensor.
 """
-from minicell.initializer.base import Initializer, calculate_gain, initializer
+from minicell.initializer.base import Initializer, calculate_gain, initializer, plan_initializer
 from minicell.initializer.deterministic import Constant, Dirac, Identity, One, Zero
 from minicell.initializer.random_init import (HeNormal, HeUniform, Normal, Orthogonal, Sparse,
                                               TruncatedNormal, Uniform, VarianceScaling,
@@ -14,5 +14,5 @@ from minicell.initializer.random_init import (HeNormal, HeUniform, Normal, Ortho
 __all__ = [
     "Constant", "Dirac", "HeNormal", "HeUniform", "Identity", "Initializer", "Normal", "One",
     "Orthogonal", "Sparse", "TruncatedNormal", "Uniform", "VarianceScaling", "XavierNormal",
-    "XavierUniform", "Zero", "calculate_gain", "initializer",
+    "XavierUniform", "Zero", "calculate_gain", "initializer", "plan_initializer",
 ]

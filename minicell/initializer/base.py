@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import check_option, check_shape, fail_type, fail_value
+from minicell._checks import Shown, check_option, check_shape, checked_cast, fail_type, fail_value
 from minicell.generator import Generator, resolve
 from minicell.random.distributions import Compute, check_dtype
 from minicell.tensor import DTYPE_NAMES, Tensor
@@ -79,18 +79,28 @@ class Initializer:
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Raise if this initializer cannot fill ``shape`` (before any step is reserved)."""
 
-    def __call__(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> np.ndarray:
+    def plan(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> Callable[[], np.ndarray]:
+        """Validate every argument now; return a function that reserves (if random) and fills.
+
+        Layers plan all their initializers before running any, so a bad one draws nothing.
+        """
         who = type(self).__name__
         shape = check_shape(who, "shape", shape)
         dt = check_dtype(who, dtype, FLOAT_DTYPES if self.random else tuple(DTYPE_NAMES))
         self.check_shape(shape)
         if not self.random:
-            return self.fill(shape, dt)
+            return lambda: self.fill(shape, dt)
         gen = resolve(generator, who)
         draw_dtype = np.dtype(np.float64 if dt == np.float64 else np.float32)  # float16 is drawn as float32
         compute = self.prepare(shape, draw_dtype)
-        seed, offset = gen(1)
-        return compute(seed, offset).astype(dt, copy=False)  # float16: a plain cast (beyond 65504: inf)
+
+        def run() -> np.ndarray:
+            seed, offset = gen(1)
+            return compute(seed, offset).astype(dt, copy=False)  # float16: a plain cast (beyond 65504: inf)
+        return run
+
+    def __call__(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> np.ndarray:
+        return self.plan(shape, dtype, generator)()
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -104,6 +114,34 @@ def register_alias(name: str, factory: Callable[[], Initializer]) -> None:
     _ALIASES[name.lower()] = factory
 
 
+def plan_initializer(init: Any, shape: Any, dtype: Any = np.float32,
+                     generator: Generator | None = None) -> Callable[[], Tensor]:
+    """Validate ``initializer``'s arguments now; return a function that makes the Tensor."""
+    shape = check_shape("initializer", "shape", shape)
+    if isinstance(init, str):
+        factory = _ALIASES.get(init.lower())
+        if factory is None:
+            raise fail_value("initializer", "init", f"an Initializer or one of {sorted(_ALIASES)}", init)
+        init = factory()
+    if isinstance(init, Initializer):
+        fill = init.plan(shape, dtype, generator)
+        return lambda: Tensor._wrap(fill())
+    dt = check_dtype("initializer", dtype, tuple(DTYPE_NAMES))
+    if isinstance(init, (bool, np.bool_)):
+        raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
+    if isinstance(init, (int, float, np.integer, np.floating)):
+        value = checked_cast("initializer", "init", np.asarray(init), dt)
+        return lambda: Tensor._wrap(np.full(shape, value, dtype=dt))
+    if isinstance(init, (Tensor, np.ndarray)):
+        array = init._data if isinstance(init, Tensor) else np.asarray(init)
+        if array.shape != shape:
+            raise fail_value("initializer", "init", f"an array of shape {list(shape)}",
+                             Shown(f"an array of shape {list(array.shape)}"))
+        values = checked_cast("initializer", "init", array, dt)
+        return lambda: Tensor._wrap(np.array(values, dtype=dt))
+    raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
+
+
 def initializer(init: Any, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> Tensor:
     """Make a Tensor of ``shape`` from an Initializer, an alias, a number, or an array/Tensor.
 
@@ -113,22 +151,4 @@ def initializer(init: Any, shape: Any, dtype: Any = np.float32, generator: Gener
         shape: the output shape. dtype: the output dtype.
         generator: where random initializers draw (the default generator when None).
     """
-    shape = check_shape("initializer", "shape", shape)
-    if isinstance(init, str):
-        factory = _ALIASES.get(init.lower())
-        if factory is None:
-            raise fail_value("initializer", "init", f"an Initializer or one of {sorted(_ALIASES)}", init)
-        init = factory()
-    if isinstance(init, Initializer):
-        return Tensor(init(shape, dtype, generator))
-    if isinstance(init, (bool, np.bool_)):
-        raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
-    if isinstance(init, (int, float, np.integer, np.floating)):
-        return Tensor(np.full(shape, init, dtype=dtype))
-    if isinstance(init, (Tensor, np.ndarray)):
-        array = init._data if isinstance(init, Tensor) else init
-        if array.shape != shape:
-            raise fail_value("initializer", "init", f"an array of shape {list(shape)}",
-                             f"an array of shape {list(array.shape)}")
-        return Tensor(np.array(array, dtype=dtype))
-    raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
+    return plan_initializer(init, shape, dtype, generator)()

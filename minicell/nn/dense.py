@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int
+from minicell._checks import check_int, fail_type
 from minicell.cell import Cell
-from minicell.initializer import HeUniform, Uniform, initializer
+from minicell.initializer import HeUniform, Uniform, plan_initializer
 from minicell.nn.activation import get_activation
 from minicell.ops._linear import linear
 from minicell.parameter import Parameter
@@ -41,18 +41,18 @@ class Dense(Cell):
         self.in_channels = check_int("Dense", "in_channels", in_channels, 1)
         self.out_channels = check_int("Dense", "out_channels", out_channels, 1)
         if not isinstance(has_bias, bool):
-            raise TypeError(f"For 'Dense', 'has_bias' must be a bool, but got {has_bias!r}.")
+            raise fail_type("Dense", "has_bias", "a bool", has_bias)
         self.has_bias = has_bias
         act = get_activation(activation, "Dense")
         if weight_init is None:
             weight_init = HeUniform(negative_slope=math.sqrt(5))
-        self.weight = Parameter(initializer(weight_init, (out_channels, in_channels), dtype, generator))
-        if has_bias:
-            if bias_init is None:
-                bias_init = Uniform(1 / math.sqrt(in_channels))
-            self.bias = Parameter(initializer(bias_init, (out_channels,), dtype, generator))
-        else:
-            self.bias = None
+        make_weight = plan_initializer(weight_init, (out_channels, in_channels), dtype, generator)
+        make_bias = None
+        if has_bias:  # planned before anything is drawn: a bad bias_init draws no weight
+            make_bias = plan_initializer(Uniform(1 / math.sqrt(in_channels)) if bias_init is None else bias_init,
+                                         (out_channels,), dtype, generator)
+        self.weight = Parameter(make_weight())
+        self.bias: Parameter | None = None if make_bias is None else Parameter(make_bias())
         self.activation = act
 
     def construct(self, x: Tensor) -> Tensor:

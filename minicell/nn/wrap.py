@@ -30,6 +30,8 @@ class WithLossCell(Cell):
 
 
 class TrainOneStepCell(Cell):
+    _grad_fn: Any
+
     """One call runs forward, backward and the optimizer update, and returns the loss.
 
     Equivalent to MindSpore 2.x's idiom

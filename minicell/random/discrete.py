@@ -190,7 +190,7 @@ def prepare_bernoulli(who: str, shape: Any, p: Any, dtype: Any = np.float32, sta
             raise fail_value(who, "p", f"broadcastable to {shape}", Shown(f"shape {p.shape}")) from None
         thresholds = np.round(probs * 2.0 ** 32).astype(np.uint64)
     else:
-        thresholds = np.uint64(round(check_probability(who, "p", p) * 2 ** 32))
+        thresholds = np.asarray(round(check_probability(who, "p", p) * 2 ** 32), dtype=np.uint64)
     dt = check_dtype(who, dtype, BERNOULLI_DTYPES)
 
     def compute(seed: int, offset: int) -> np.ndarray:

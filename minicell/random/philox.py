@@ -128,9 +128,9 @@ def _fill_blocks(dest: np.ndarray, first_block: int, keys: list[tuple[int, int]]
         np.bitwise_xor(c0, c1, out=c0)
         np.bitwise_xor(c0, np.uint64(k0), out=c0)
         np.right_shift(p0, _SHIFT, out=c2)
-        if c3_scalar is not None:
+        if c3_scalar >= 0:  # c3 is still the scalar of round 1
             np.bitwise_xor(c2, np.uint64(c3_scalar ^ k1), out=c2)
-            c3_scalar = None
+            c3_scalar = -1
         else:
             np.bitwise_xor(c2, c3, out=c2)
             np.bitwise_xor(c2, np.uint64(k1), out=c2)

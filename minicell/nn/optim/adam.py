@@ -28,6 +28,8 @@ class Adam(Optimizer):
     """
 
     decoupled = False
+    _m: list[np.ndarray]
+    _v: list[np.ndarray]
 
     def __init__(self, params: Iterable[Parameter], learning_rate: float = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
@@ -53,8 +55,11 @@ class Adam(Optimizer):
         shrink = 1 - self.learning_rate * self.weight_decay if self.decoupled else 1.0
         l2 = 0.0 if self.decoupled else self.weight_decay
         flat = [a.reshape(-1) for a in (weight, np.ascontiguousarray(grad), m, v)]  # views: all contiguous
-        run_parallel(weight.size, lambda lo, hi: self._update_range(
-            *(a[lo:hi] for a in flat), step_size, eps, shrink, l2))
+        w, g, m_flat, v_flat = flat
+
+        def update_range(lo: int, hi: int) -> None:
+            self._update_range(w[lo:hi], g[lo:hi], m_flat[lo:hi], v_flat[lo:hi], step_size, eps, shrink, l2)
+        run_parallel(weight.size, update_range)
 
     def _update_range(self, w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
                       step_size: float, eps: float, shrink: float, l2: float) -> None:

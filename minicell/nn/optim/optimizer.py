@@ -41,6 +41,8 @@ class Optimizer(Cell):
         weight_decay: L2 coefficient >= 0.
     """
 
+    parameters: tuple[Parameter, ...]
+
     def __init__(self, learning_rate: float, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
         super().__init__(auto_prefix=False)
         who = type(self).__name__

@@ -22,6 +22,8 @@ class SGD(Optimizer):
         weight_decay: >= 0. nesterov: Nesterov momentum (needs momentum > 0).
     """
 
+    _buffers: list[np.ndarray]
+
     def __init__(self, params: Iterable[Parameter], learning_rate: float = 0.1, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate, params, weight_decay)
