@@ -56,16 +56,30 @@ def check_int(owner: str, arg: str, value: Any, low: int | None = None, high: in
     return value
 
 
+def check_bool(owner: str, arg: str, value: Any) -> bool:
+    """Validate a bool (Python or NumPy); ints such as 0 and 1 are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise fail_type(owner, arg, "a bool", value)
+    return bool(value)
+
+
 def check_real(owner: str, arg: str, value: Any, low: float | None = None, high: float | None = None,
                *, closed_high: bool = True) -> float:
-    """Validate a finite real number in ``[low, high]`` (``[low, high)`` if not closed_high)."""
+    """Validate a finite real number in ``[low, high]`` (``[low, high)`` if not closed_high).
+
+    inf and NaN are always refused (an infinite learning rate or gain is never meant), and so
+    are ints too large for a float.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise fail_type(owner, arg, "a real number", value)
-    value = float(value)
-    bad = math.isnan(value) or (low is not None and value < low)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise fail_value(owner, arg, "a finite float", value) from None
+    bad = not math.isfinite(value) or (low is not None and value < low)
     if high is not None:
         bad = bad or (value > high if closed_high else value >= high)
-    if bad or (low is None and high is None and not math.isfinite(value)):
+    if bad:
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         bracket = "]" if closed_high else ")"

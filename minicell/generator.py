@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from minicell._checks import UINT64_LIMIT, describe, is_integer
+from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
@@ -26,37 +26,31 @@ _STATE_LOCK = threading.Lock()  # one lock for all generators: updates are a few
 SEED_MIN = -(1 << 63)
 
 
-def _as_int(who: str, arg: str, value: Any) -> int:
+def _as_int(who: str, arg: str, value: Any) -> Any:
+    """A one-element integer Tensor as its int (MindSpore passes state as Tensors); else as given."""
     if isinstance(value, Tensor):
         if value.dtype.kind not in "iu" or value.size != 1:
-            raise TypeError(f"For '{who}', '{arg}' must be an int or a one-element integer Tensor, "
-                            f"but got a Tensor of dtype {value.dtype} and shape {list(value.shape)}.")
+            raise fail_type(who, arg, "an int or a one-element integer Tensor",
+                            Shown(f"a Tensor of dtype {value.dtype} and shape {list(value.shape)}"))
         return int(value._data.reshape(()))
-    if not is_integer(value):
-        raise TypeError(f"For '{who}', '{arg}' must be an int, but got {describe(value)}.")
-    return int(value)
+    return value
 
 
 def check_seed(who: str, seed: Any) -> int:
     """A seed in [-2**63, 2**64), negatives taken modulo 2**64."""
-    value = _as_int(who, "seed", seed)
-    if not SEED_MIN <= value < UINT64_LIMIT:
-        raise ValueError(f"For '{who}', 'seed' must be in [-2**63, 2**64), but got {value}.")
-    return value % UINT64_LIMIT
+    return check_int(who, "seed", _as_int(who, "seed", seed), SEED_MIN, UINT64_LIMIT) % UINT64_LIMIT
 
 
 def check_offset(who: str, offset: Any) -> int:
-    value = _as_int(who, "offset", offset)
-    if not 0 <= value < UINT64_LIMIT:
-        raise ValueError(f"For '{who}', 'offset' must be in [0, 2**64), but got {value}.")
-    return value
+    """An offset in [0, 2**64)."""
+    return check_uint64(who, "offset", _as_int(who, "offset", offset))
 
 
 def _check_room(offset: int, step: int) -> None:
     """The offset never wraps: reserving past 2**64 - 1 is an OverflowError."""
     if offset + step >= UINT64_LIMIT:
-        raise OverflowError(f"For 'Generator', offset {offset} + step {step} would reach 2**64; "
-                            f"reseed with manual_seed().")
+        raise OverflowError(f"For 'Generator', 'step' must leave the offset below 2**64, but got {step} "
+                            f"at offset {offset}; reseed with manual_seed().")
 
 
 class Generator(Cell):
@@ -90,10 +84,7 @@ class Generator(Cell):
 
     def construct(self, step: int = 1) -> tuple[int, int]:
         """Return ``(seed, offset)`` and add ``step`` to the offset, atomically."""
-        if not is_integer(step) or int(step) < 0:
-            raise (ValueError if is_integer(step) else TypeError)(
-                f"For 'Generator', 'step' must be a non-negative int, but got {describe(step)}.")
-        step = int(step)
+        step = check_int("Generator", "step", step, 0)
         with _STATE_LOCK:
             seed, offset = self._read()
             _check_room(offset, step)
@@ -159,7 +150,7 @@ def resolve(generator: Any, who: str) -> Generator:
     if generator is None:
         return default_generator()
     if not isinstance(generator, Generator):
-        raise TypeError(f"For '{who}', 'generator' must be a Generator or None, but got {type(generator).__name__}.")
+        raise fail_type(who, "generator", "a Generator or None", generator)
     return generator
 
 
@@ -192,10 +183,12 @@ def set_rng_state(seed: Any, offset: Any = None) -> Generator:
 def fork_rng(generators: Iterable[Generator] | None = None) -> Iterator[None]:
     """Save the state of the default generator (or of ``generators``) and restore it on exit,
     on an exception too."""
+    if generators is not None and (isinstance(generators, (Generator, str, bytes)) or not hasattr(generators, "__iter__")):
+        raise fail_type("fork_rng", "generators", "None or an iterable of Generators", generators)
     gens = [default_generator()] if generators is None else list(generators)
     for g in gens:
         if not isinstance(g, Generator):
-            raise TypeError(f"For 'fork_rng', 'generators' must hold Generators, but got {type(g).__name__}.")
+            raise fail_type("fork_rng", "generators", "an iterable of Generators", g)
     saved = [g.get_state() for g in gens]
     try:
         yield
