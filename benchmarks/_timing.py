@@ -40,14 +40,14 @@ def parse_and_load_torch(description: str, add_arguments: Callable[[argparse.Arg
 
     Returns ``(args, torch or None, threads)``; without torch it says so and returns None.
     """
-    import minicell.random
+    import minicell
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
     add_arguments(parser)
     args = parser.parse_args()
-    if args.threads:
-        minicell.random.set_num_threads(args.threads)
-    threads = minicell.random.get_num_threads()
+    # pins minicell's pool and NumPy's BLAS together, so neither side oversubscribes the cores
+    minicell.set_num_threads(args.threads or minicell.get_num_threads())
+    threads = minicell.get_num_threads()
     try:
         import torch
     except ImportError:

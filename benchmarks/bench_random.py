@@ -15,6 +15,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import compare  # noqa: E402
 
+import minicell as mc  # noqa: E402
 import minicell.random as R  # noqa: E402
 
 
@@ -24,9 +25,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="minicell's threads (default: all cores)")
     args = parser.parse_args()
     if args.threads:
-        R.set_num_threads(args.threads)
+        mc.set_num_threads(args.threads)
     n = args.size
-    print(f"n = {n}, minicell threads = {R.get_num_threads()}, numpy {np.__version__}")
+    print(f"n = {n}, minicell threads = {mc.get_num_threads()}, numpy {np.__version__}")
     words_out = np.empty(n, np.uint32)
     gen = np.random.Generator(np.random.Philox(12345))
     peers = [("numpy", gen)]
