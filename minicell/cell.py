@@ -26,23 +26,29 @@ def _check_attr_name(owner: str, kind: str, name: Any) -> str:
     return name
 
 
-def name_prefixes(cell: "Cell", prefix: str) -> Iterator[tuple["Cell", str]]:
-    """``(sub_cell, the prefix of its Parameters' names)`` for ``cell`` and each sub-cell, once.
+def walk(cell: "Cell", name: str, by_prefix: bool) -> Iterator[tuple["Cell", str]]:
+    """``(sub_cell, its name)`` for ``cell`` (named ``name``) and each sub-cell, once, depth first.
 
-    A child's prefix is its parent's prefix plus the child's attribute name when the parent has
+    The name is the dotted path, or with ``by_prefix`` the prefix of the cell's Parameter names:
+    a child's prefix is its parent's plus the child's attribute name when the parent has
     ``auto_prefix=True`` (MindSpore's rule), and the parent's prefix unchanged otherwise.
     """
     seen: set[int] = set()
-    stack = [(cell, prefix)]
+    stack = [(cell, name)]
     while stack:
-        current, scope = stack.pop()
+        current, path = stack.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
-        yield current, scope
-        for name, child in reversed(current._cells.items()):
-            child_scope = (f"{scope}.{name}" if scope else name) if current._auto_prefix else scope
-            stack.append((child, child_scope))
+        yield current, path
+        extend = current._auto_prefix or not by_prefix
+        for child_name, child in reversed(current._cells.items()):
+            stack.append((child, (f"{path}.{child_name}" if path else child_name) if extend else path))
+
+
+def name_prefixes(cell: "Cell", prefix: str) -> Iterator[tuple["Cell", str]]:
+    """``(sub_cell, the prefix of its Parameters' names)`` for ``cell`` and each sub-cell, once."""
+    return walk(cell, prefix, by_prefix=True)
 
 
 def relative_names(cell: "Cell") -> Iterator[tuple[str, Parameter]]:
@@ -171,17 +177,8 @@ class Cell:
     # ----- traversal ---------------------------------------------------------------------------
     def cells_and_names(self, cell_name: str = "") -> Iterator[tuple[str, "Cell"]]:
         """``(dotted_name, cell)`` for this cell (name ``cell_name``) and every sub-cell, once each."""
-        seen: set[int] = set()
-        stack = [(cell_name, self)]
-        while stack:
-            name, cell = stack.pop()
-            if id(cell) in seen:
-                continue
-            seen.add(id(cell))
+        for cell, name in walk(self, cell_name, by_prefix=False):
             yield name, cell
-            children = [(f"{name}.{child_name}" if name else child_name, child)
-                        for child_name, child in cell._cells.items()]
-            stack.extend(reversed(children))
 
     def parameters_and_names(self, name_prefix: str = "", expand: bool = True) -> Iterator[tuple[str, Parameter]]:
         """``(dotted_name, param)`` in definition order; a shared Parameter appears once."""
