@@ -4,13 +4,16 @@ from minicell.containers import CellDict, CellList, SequentialCell
 from minicell.nn.activation import GELU, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minicell.nn.dense import Dense
 from minicell.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
+from minicell.nn.learning_rate_schedule import (CosineDecayLR, ExponentialDecayLR, LearningRateSchedule,
+                                                PolynomialDecayLR, WarmUpLR)
 from minicell.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss
 from minicell.nn.optim import SGD, Adam, AdamW, Momentum, Optimizer
 from minicell.nn.wrap import TrainOneStepCell, WithLossCell
 from minicell.generator import Generator
 
 __all__ = [
-    "Adam", "AdamW", "BCEWithLogitsLoss", "Cell", "CellDict", "CellList", "CrossEntropyLoss", "Dense",
+    "Adam", "AdamW", "BCEWithLogitsLoss", "Cell", "CellDict", "CellList", "CosineDecayLR", "CrossEntropyLoss", "Dense",
+    "ExponentialDecayLR", "LearningRateSchedule", "PolynomialDecayLR", "WarmUpLR",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "GELU", "Generator", "L1Loss",
     "LogSoftmax", "LossBase", "MSELoss", "Momentum", "Optimizer", "ReLU", "SGD", "SequentialCell",
     "Sigmoid", "Softmax", "Tanh", "TrainOneStepCell", "WithLossCell",

@@ -7,12 +7,13 @@ from minicell.ops._reduce import max, mean, min, sum  # noqa: A004
 from minicell.ops._shape import (concat, flatten, reshape, squeeze, stack, swapaxes, transpose,
                                  unsqueeze, where)
 
+from minicell.ops.clip import clip_by_global_norm
 from minicell.ops.dropout import dropout
 from minicell.ops.random import bernoulli, normal, rand, randint, randn, randperm, uniform
 
 __all__ = [
     "bernoulli", "dropout", "normal", "rand", "randint", "randn", "randperm", "uniform",
-    "abs", "add", "clip", "concat", "div", "exp", "flatten", "gelu", "linear", "log", "log_softmax", "matmul",
+    "abs", "add", "clip", "clip_by_global_norm", "concat", "div", "exp", "flatten", "gelu", "linear", "log", "log_softmax", "matmul",
     "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape", "sigmoid",
     "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose",
     "unsqueeze", "where",

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from minicell._checks import check_real
+from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
 from minicell._parallel import run_parallel, scratch
@@ -23,7 +24,7 @@ class Adam(Optimizer):
         w -= lr * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)
 
     Args:
-        params: trainable Parameters. learning_rate: >= 0. beta1, beta2: in [0, 1).
+        params: trainable Parameters. learning_rate: >= 0, or a LearningRateSchedule. beta1, beta2: in [0, 1).
         eps: > 0. weight_decay: >= 0.
     """
 
@@ -31,7 +32,7 @@ class Adam(Optimizer):
     _m: list[np.ndarray]
     _v: list[np.ndarray]
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float = 1e-3, beta1: float = 0.9,
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(learning_rate, params, weight_decay)
         who = type(self).__name__
@@ -50,9 +51,9 @@ class Adam(Optimizer):
         bias1 = 1 - self.beta1 ** step
         root_bias2 = math.sqrt(1 - self.beta2 ** step)
         # lr * (m / b1) / (sqrt(v / b2) + eps) == (lr * sqrt(b2) / b1) * m / (sqrt(v) + eps * sqrt(b2))
-        step_size = self.learning_rate * root_bias2 / bias1
+        step_size = self.current_lr * root_bias2 / bias1
         eps = self.eps * root_bias2
-        shrink = 1 - self.learning_rate * self.weight_decay if self.decoupled else 1.0
+        shrink = 1 - self.current_lr * self.weight_decay if self.decoupled else 1.0
         l2 = 0.0 if self.decoupled else self.weight_decay
         flat = [a.reshape(-1) for a in (weight, np.ascontiguousarray(grad), m, v)]  # views: all contiguous
         w, g, m_flat, v_flat = flat
@@ -103,6 +104,6 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float = 1e-3, beta1: float = 0.9,
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
         super().__init__(params, learning_rate, beta1, beta2, eps, weight_decay)

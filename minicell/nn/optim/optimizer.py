@@ -14,6 +14,7 @@ import numpy as np
 
 from minicell._checks import check_real
 from minicell.cell import Cell
+from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.parameter import Parameter
 from minicell.tensor import DTYPE_NAMES, Tensor
 
@@ -36,14 +37,16 @@ class Optimizer(Cell):
     """Base class: validates ``params`` and hyper-parameters, keeps the step counter.
 
     Args:
-        learning_rate: a float >= 0.
+        learning_rate: a float >= 0, or a ``LearningRateSchedule`` Cell (``nn.CosineDecayLR``, ...)
+            evaluated at ``global_step`` before each update increments it, as MindSpore's
+            ``Optimizer.get_lr``: the first update uses ``schedule(0)``.
         params: an iterable of trainable Parameters (for example ``net.trainable_params()``).
         weight_decay: L2 coefficient >= 0.
     """
 
     parameters: tuple[Parameter, ...]
 
-    def __init__(self, learning_rate: float, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
+    def __init__(self, learning_rate: float | LearningRateSchedule, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
         super().__init__(auto_prefix=False)
         who = type(self).__name__
         if isinstance(params, (Parameter, Cell)) or not hasattr(params, "__iter__"):
@@ -61,10 +64,17 @@ class Optimizer(Cell):
             if p.name in names:
                 raise ValueError(f"For '{who}', two parameters share the name '{p.name}': give them unique names.")
             names.add(p.name)
-        self.learning_rate = check_real(who, "learning_rate", learning_rate, 0.0)
+        if isinstance(learning_rate, LearningRateSchedule):
+            self.learning_rate = learning_rate  # registered as the sub-cell 'learning_rate'
+        elif isinstance(learning_rate, Cell):
+            raise TypeError(f"For '{who}', 'learning_rate' must be a float >= 0 or a LearningRateSchedule, "
+                            f"but got {type(learning_rate).__name__}.")
+        else:
+            self.learning_rate = check_real(who, "learning_rate", learning_rate, 0.0)
         self.weight_decay = check_real(who, "weight_decay", weight_decay, 0.0)
         object.__setattr__(self, "parameters", params)  # a plain tuple: not registered here
         self.global_step = Parameter(np.array(0, np.int64), requires_grad=False)
+        self.current_lr = self.get_lr()  # the rate of the latest (or, before any, the first) update
 
     def _grad_arrays(self, grads: Any) -> list[np.ndarray]:
         who = type(self).__name__
@@ -88,14 +98,21 @@ class Optimizer(Cell):
     def construct(self, grads: Any) -> bool:
         """Apply one update to ``self.parameters`` from ``grads`` (one per parameter)."""
         arrays = self._grad_arrays(grads)
+        object.__setattr__(self, "current_lr", self.get_lr())
         step = int(self.global_step._data) + 1
         for i, (p, g) in enumerate(zip(self.parameters, arrays)):
             self.update(i, p._data, g, step)
         self.global_step._data[...] = step
         return True
 
+    def get_lr(self) -> float:
+        """The learning rate of the coming update: the float, or the schedule at ``global_step``."""
+        if isinstance(self.learning_rate, LearningRateSchedule):
+            return float(self.learning_rate(int(self.global_step._data)))
+        return self.learning_rate
+
     def update(self, index: int, weight: np.ndarray, grad: np.ndarray, step: int) -> None:
-        """Update ``weight`` in place (subclasses)."""
+        """Update ``weight`` in place with the rate ``self.current_lr`` (subclasses)."""
         raise NotImplementedError
 
     def decayed(self, weight: np.ndarray, grad: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Iterable
 import numpy as np
 
 from minicell._checks import check_real
+from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
 
@@ -18,13 +19,13 @@ class SGD(Optimizer):
         w -= lr * (g + momentum * v if nesterov else v)
 
     Args:
-        params: trainable Parameters. learning_rate: >= 0. momentum: >= 0.
+        params: trainable Parameters. learning_rate: >= 0, or a LearningRateSchedule. momentum: >= 0.
         weight_decay: >= 0. nesterov: Nesterov momentum (needs momentum > 0).
     """
 
     _buffers: list[np.ndarray]
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float = 0.1, momentum: float = 0.0,
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 0.1, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate, params, weight_decay)
         who = type(self).__name__
@@ -39,7 +40,7 @@ class SGD(Optimizer):
             object.__setattr__(self, "_buffers", self.moments.arrays())
 
     def update(self, index: int, weight: np.ndarray, grad: np.ndarray, step: int) -> None:
-        lr = weight.dtype.type(self.learning_rate)
+        lr = weight.dtype.type(self.current_lr)
         g = self.decayed(weight, grad)
         if self.momentum == 0:
             weight -= lr * g
@@ -58,11 +59,11 @@ class Momentum(SGD):
     """MindSpore's Momentum: ``v = momentum * v + g``, ``w -= lr * v`` (or Nesterov).
 
     Args:
-        params: trainable Parameters. learning_rate: >= 0. momentum: >= 0.
+        params: trainable Parameters. learning_rate: >= 0, or a LearningRateSchedule. momentum: >= 0.
         weight_decay: >= 0. use_nesterov: Nesterov momentum.
     """
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float, momentum: float,
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule, momentum: float,
                  weight_decay: float = 0.0, use_nesterov: bool = False) -> None:
         super().__init__(params, learning_rate, momentum, weight_decay, use_nesterov)
         if self.momentum == 0:

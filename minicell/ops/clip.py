@@ -1,0 +1,42 @@
+"""``clip_by_global_norm`` (MindSpore's ``mindspore.ops.clip_by_global_norm``), differentiable.
+
+See ``minicell.primitives.clip`` for the formula and the reproducible float64 norm.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minicell._checks import check_real, fail_type, fail_value
+from minicell.primitives import clip as _clip
+from minicell.tensor import Tensor, record
+
+
+def clip_by_global_norm(x: Any, clip_norm: float = 1.0, use_norm: Any = None) -> tuple[Tensor, ...]:
+    """Scale every Tensor of ``x`` by ``clip_norm / max(global_norm, clip_norm)``.
+
+    Args:
+        x: a tuple or list of floating-point Tensors (for example gradients).
+        clip_norm: the largest global norm allowed, > 0.
+        use_norm: None (compute the global norm of ``x``, in float64), or a given global norm
+            (a real >= 0, treated as a constant: MindSpore accepts only None).
+
+    Returns:
+        A tuple of Tensors with the shapes and dtypes of ``x``.
+    """
+    who = "clip_by_global_norm"
+    if not isinstance(x, (tuple, list)):
+        raise fail_type(who, "x", "a tuple or list of Tensors", x)
+    for i, t in enumerate(x):
+        if not isinstance(t, Tensor) or t.dtype.kind != "f":
+            raise TypeError(f"For '{who}', every element of 'x' must be a floating-point Tensor, "
+                            f"but x[{i}] is {type(t).__name__ if not isinstance(t, Tensor) else t.dtype}.")
+    clip_norm = check_real(who, "clip_norm", clip_norm, 0.0)
+    if not 0 < clip_norm < float("inf"):
+        raise fail_value(who, "clip_norm", "a finite float > 0", clip_norm)
+    if use_norm is not None:
+        use_norm = check_real(who, "use_norm", float(use_norm) if isinstance(use_norm, Tensor) else use_norm, 0.0)
+    outs, backward = _clip.clip_by_global_norm([t._data for t in x], clip_norm, use_norm)
+    operands = tuple(x)
+    return tuple(record(np.asarray(out), operands, lambda g, i=i: backward(i, g)) for i, out in enumerate(outs))

@@ -1,0 +1,46 @@
+"""Clipping by the global norm of several arrays (array level).
+
+``global_norm = sqrt(sum_i sum(x_i ** 2))``, accumulated in float64 in a fixed order (arrays in
+the order given, each by NumPy's pairwise sum of its float64 squares), so the same inputs give
+the same norm bit for bit whatever produced them. Each output is
+``y_i = x_i * clip_norm / max(global_norm, clip_norm)`` (TensorFlow's and MindSpore's
+``clip_by_global_norm``): unchanged when the norm is at most ``clip_norm``.
+
+Gradient, when the norm ``n`` exceeds ``c = clip_norm`` and is computed from the inputs:
+``dy_i/dx_k . g = (c / n) g [i == k] - (c / n**3) <g, x_i> x_k``; otherwise a plain scaling.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def global_norm(arrays: Sequence[np.ndarray]) -> float:
+    """The Euclidean norm of all elements of ``arrays`` together, in float64, in a fixed order."""
+    total = 0.0
+    for a in arrays:
+        flat = np.asarray(a, dtype=np.float64).reshape(-1)
+        total += float(np.sum(flat * flat))
+    return float(np.sqrt(total))
+
+
+def clip_by_global_norm(arrays: Sequence[np.ndarray], clip_norm: float, use_norm: float | None
+                        ) -> tuple[list[np.ndarray], Callable[[int, np.ndarray], list]]:
+    """Clipped copies of ``arrays`` and ``backward(i, g)``: the gradients of output ``i`` (incoming
+    gradient ``g``) with respect to every input (None where zero)."""
+    norm = global_norm(arrays) if use_norm is None else float(use_norm)
+    scale = clip_norm / max(norm, clip_norm)
+    outs = [(np.asarray(a, dtype=np.float64) * scale).astype(a.dtype) for a in arrays]
+    clipped = use_norm is None and norm > clip_norm
+
+    def backward(i: int, g: np.ndarray) -> list:
+        wide: list = [None] * len(arrays)
+        wide[i] = np.asarray(g, np.float64) * scale
+        if clipped:
+            factor = clip_norm / norm ** 3 * float(np.sum(np.asarray(g, np.float64) * np.asarray(arrays[i], np.float64)))
+            for k, x in enumerate(arrays):
+                term = np.asarray(x, np.float64) * factor
+                wide[k] = -term if wide[k] is None else wide[k] - term
+        return [None if w is None else w.astype(x.dtype) for w, x in zip(wide, arrays)]
+    return outs, backward
