@@ -1,6 +1,7 @@
 """Layers, losses, optimizers and training cells, plus the Cell machinery, under ``minicell.nn``."""
 from minicell.cell import Cell
 from minicell.containers import CellDict, CellList, SequentialCell
+from minicell.nn.attention import MultiheadAttention
 from minicell.nn.activation import GELU, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minicell.nn.dense import Dense
 from minicell.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -15,6 +16,6 @@ __all__ = [
     "Adam", "AdamW", "BCEWithLogitsLoss", "Cell", "CellDict", "CellList", "CosineDecayLR", "CrossEntropyLoss", "Dense",
     "ExponentialDecayLR", "LearningRateSchedule", "PolynomialDecayLR", "WarmUpLR",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "GELU", "Generator", "L1Loss",
-    "LogSoftmax", "LossBase", "MSELoss", "Momentum", "Optimizer", "ReLU", "SGD", "SequentialCell",
+    "LogSoftmax", "LossBase", "MSELoss", "Momentum", "MultiheadAttention", "Optimizer", "ReLU", "SGD", "SequentialCell",
     "Sigmoid", "Softmax", "Tanh", "TrainOneStepCell", "WithLossCell",
 ]

@@ -1,0 +1,41 @@
+"""Tensor-level scaled dot-product attention with counter-based dropout on the probabilities.
+
+``dot_product_attention(q, k, v, bias, dropout_p, seed, offset, start)``: see
+``minicell.primitives.attention`` for the formulas. The dropout mask of element ``e`` of the
+probability tensor (row-major over ``(B, H, L, S)``, so ``e = ((b H + h) L + i) S + j``) is the
+keep-mask of DESIGN.md section 2.3 at element ``start + e`` of the stream ``(seed, offset)``:
+a shard holding batch rows ``[a, b)`` passes ``start = a * H * L * S`` and gets exactly its slice
+of the whole batch's masks. The mask is never stored; the backward recomputes it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from minicell.primitives import attention as _attention
+from minicell.random.discrete import masked_scale_into
+from minicell.tensor import Tensor, record, unwrap
+
+
+def _dropper(p: float, seed: int, offset: int, start: int):
+    def drop(x: np.ndarray) -> np.ndarray:
+        flat = np.ascontiguousarray(x).reshape(-1)
+        out = np.empty_like(flat)
+        masked_scale_into(flat, out, seed, offset, p, start)
+        return out.reshape(x.shape)
+    return drop
+
+
+def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: Optional[np.ndarray], scale: float,
+                          dropout_p: float = 0.0, seed: int = 0, offset: int = 0, start: int = 0,
+                          ) -> tuple[Tensor, Tensor]:
+    """``(out, weights)`` for ``q (B, H, L, D)``, ``k (B, H, S, D)``, ``v (B, H, S, Dv)``.
+
+    ``bias`` is an additive float array broadcastable to ``(B, H, L, S)`` (-inf where masked) or
+    None; ``dropout_p == 0`` applies no dropout (and ``seed``, ``offset`` are unused). ``weights``
+    (the dropped-out probabilities) are returned outside the graph.
+    """
+    drop = _dropper(dropout_p, seed, offset, start) if dropout_p > 0 else None
+    out, weights, backward = _attention.attention(unwrap(q), unwrap(k), unwrap(v), bias, scale, drop)
+    return record(out, (q, k, v), backward), Tensor._wrap(weights)

@@ -1,0 +1,66 @@
+"""Scaled dot-product attention on arrays (Vaswani et al., "Attention Is All You Need", 2017).
+
+Forward, for ``q`` of shape ``(..., L, D)``, ``k`` ``(..., S, D)``, ``v`` ``(..., S, Dv)``::
+
+    scores = scale * q @ k^T + bias            (bias: additive mask, -inf where masked)
+    P      = softmax(scores, axis=-1)          (max-subtracted, so it never overflows)
+    Pd     = drop(P)                           (the dropout on probabilities, or the identity)
+    out    = Pd @ v
+
+``drop`` is any *linear elementwise* map (dropout: ``x * keep * scale`` with a counter-based
+mask), so its transpose is itself: the backward applies the same ``drop`` to the gradient, and
+nothing but ``P`` (and the inputs) is kept between forward and backward; ``Pd`` is recomputed.
+Backward (``dO`` the gradient of ``out``)::
+
+    dv = Pd^T @ dO;   dP = drop(dO @ v^T);   dS = P * (dP - rowsum(dP * P));
+    dq = scale * dS @ k;   dk = scale * dS^T @ q
+
+A row whose keys are all masked has no defined softmax and gives NaN (as PyTorch does).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+Drop = Callable[[np.ndarray], np.ndarray]
+
+
+def softmax_last(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in place on ``scores`` (returned)."""
+    with np.errstate(invalid="ignore"):
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
+
+
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: Optional[np.ndarray], scale: float,
+              drop: Optional[Drop] = None) -> tuple[np.ndarray, np.ndarray, Callable]:
+    """``(out, Pd, backward)``: the attention output, the (dropped-out) probabilities, and
+    ``backward(dO) -> (dq, dk, dv)``."""
+    dtype = q.dtype
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= dtype.type(scale)
+    if bias is not None:
+        scores += bias
+    probs = softmax_last(scores)
+    dropped = probs if drop is None else drop(probs)
+    out = np.matmul(dropped, v)
+
+    def backward(grad_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        g = np.asarray(grad_out, dtype=dtype)
+        kept = probs if drop is None else drop(probs)
+        dv = np.matmul(np.swapaxes(kept, -1, -2), g)
+        del kept
+        dp = np.matmul(g, np.swapaxes(v, -1, -2))
+        if drop is not None:
+            dp = drop(dp)
+        ds = dp
+        ds -= (dp * probs).sum(axis=-1, keepdims=True)
+        ds *= probs
+        ds *= dtype.type(scale)
+        dq = np.matmul(ds, k)
+        dk = np.matmul(np.swapaxes(ds, -1, -2), q)
+        return dq, dk, dv
+    return out, dropped, backward
