@@ -22,3 +22,15 @@ def no_grad() -> Iterator[None]:
         yield
     finally:
         _state.enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Context manager under which operations record the graph, even inside ``no_grad()``
+    (used by ``Cell.recompute`` to rebuild a cell's graph during the backward pass)."""
+    previous = is_grad_enabled()
+    _state.enabled = True
+    try:
+        yield
+    finally:
+        _state.enabled = previous

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterator
 
+from minicell import _recompute
 from minicell._checks import fail_type
+from minicell._grad_mode import is_grad_enabled
 from minicell.parameter import Parameter
 
 
@@ -164,7 +166,25 @@ class Cell:
         raise NotImplementedError(f"For '{type(self).__name__}', define construct() to run the cell.")
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
+        if self.__dict__.get("_recompute_on") and is_grad_enabled():
+            return _recompute.run_recomputed(self.construct, inputs, kwargs, self.trainable_params(),
+                                             self.untrainable_params())
         return self.construct(*inputs, **kwargs)
+
+    def recompute(self, **kwargs: Any) -> "Cell":
+        """Keep no activations of this cell for backward: recompute its forward during backward
+        (MindSpore's ``Cell.recompute``; see ``minicell._recompute``). Dropout masks are replayed
+        from the forward's reserved offsets, so gradients are bit-identical. MindSpore's keyword
+        flags (``mp_comm_recompute``, ``parallel_optimizer_comm_recompute``,
+        ``recompute_slice_activation``) are accepted as bools and have no effect. Returns self.
+        """
+        for key, value in kwargs.items():
+            if key not in ("mp_comm_recompute", "parallel_optimizer_comm_recompute", "recompute_slice_activation"):
+                raise TypeError(f"For '{type(self).__name__}.recompute', got an unexpected keyword argument {key!r}.")
+            if not isinstance(value, bool):
+                raise TypeError(f"For '{type(self).__name__}.recompute', '{key}' must be a bool, but got {value!r}.")
+        object.__setattr__(self, "_recompute_on", True)
+        return self
 
     def set_train(self, mode: bool = True) -> "Cell":
         """Set training mode on this cell and every sub-cell; returns self."""

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type
+from minicell._recompute import note, replayed
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
@@ -85,10 +86,14 @@ class Generator(Cell):
     def construct(self, step: int = 1) -> tuple[int, int]:
         """Return ``(seed, offset)`` and add ``step`` to the offset, atomically."""
         step = check_int("Generator", "step", step, 0)
+        logged = replayed(self, step)  # a recomputing cell reuses its forward's offsets
+        if logged is not None:
+            return logged
         with _STATE_LOCK:
             seed, offset = self._read()
             _check_room(offset, step)
             self._offset_param._data[...] = np.uint64(offset + step)
+        note(self, step, seed, offset)
         return seed, offset
 
     def manual_seed(self, seed: Any) -> "Generator":

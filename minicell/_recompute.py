@@ -1,0 +1,177 @@
+"""Recomputation (activation checkpointing) behind ``Cell.recompute()``, and generator replay.
+
+A cell marked with ``recompute()`` runs its ``construct`` under ``no_grad`` on detached inputs,
+so none of its intermediate results are kept, and records ONE graph node per float output whose
+operands are the cell's Tensor inputs and its trainable Parameters. That node's backward
+re-runs ``construct`` with the graph on (on fresh leaf copies of the inputs and on the cell's
+own Parameters), back-propagates the incoming gradient through the rebuilt subgraph, and
+returns one gradient per operand: the outer backward then routes the Parameters' gradients to
+the very same Parameter objects as without recompute, bit for bit.
+
+Randomness is replayed, not redrawn. Every reservation a Generator makes (``gen(step)`` or
+``gen.draw``) while a recomputed forward runs is logged on this thread; during the recompute the
+same reservations are served from that log in order, without touching any generator. Since a
+dropout mask is a pure function of ``(seed, offset, index)``, the recomputed masks are the
+forward's, and the generators end where the forward left them. A recompute that asks for
+different reservations than the forward (construct is not deterministic in its random calls)
+is a RuntimeError. Other state is protected too: every untrainable Parameter of the cell
+(BatchNorm's moving statistics, generator states) is snapshotted before the recompute and
+restored after it, so running statistics are updated once, by the forward.
+
+Limits: Tensors reach ``construct`` only as top-level positional or keyword arguments (a
+Tensor requiring grad captured any other way, or a Parameter of another cell, is a
+RuntimeError at backward time); outputs are a Tensor or a tuple/list of them (a tuple is
+recomputed once per differentiated output); the cell's training mode must not change between
+forward and backward.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from minicell._grad_mode import enable_grad, is_grad_enabled, no_grad
+from minicell.autograd import _backprop
+from minicell.tensor import Tensor, record
+
+_local = threading.local()
+
+
+class _Recording:
+    """Reservations ``(generator, step, seed, offset)`` made while a recomputed forward runs."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, int, int, int]] = []
+
+
+class _Replay:
+    """Serves logged reservations in order during a recompute."""
+
+    def __init__(self, entries: list[tuple[Any, int, int, int]]) -> None:
+        self.entries, self.position = entries, 0
+
+
+def _frames() -> list:
+    frames = getattr(_local, "frames", None)
+    if frames is None:
+        frames = _local.frames = []
+    return frames
+
+
+def replayed(generator: Any, step: int) -> tuple[int, int] | None:
+    """The logged ``(seed, offset)`` for this reservation if a recompute is replaying, else None."""
+    frames = _frames()
+    for index in range(len(frames) - 1, -1, -1):
+        frame = frames[index]
+        if isinstance(frame, _Replay):
+            if frame.position >= len(frame.entries):
+                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved more random offsets "
+                                   "than the forward pass did: construct must be deterministic.")
+            gen, logged_step, seed, offset = frame.entries[frame.position]
+            if gen is not generator or logged_step != step:
+                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved random offsets from a "
+                                   "different generator or step than the forward pass did.")
+            frame.position += 1
+            for above in frames[index + 1:]:
+                if isinstance(above, _Recording):
+                    above.entries.append((generator, step, seed, offset))
+            return seed, offset
+    return None
+
+
+def note(generator: Any, step: int, seed: int, offset: int) -> None:
+    """Log a fresh reservation into every recording on this thread."""
+    for frame in _frames():
+        if isinstance(frame, _Recording):
+            frame.entries.append((generator, step, seed, offset))
+
+
+def _with_frame(frame: Any, run: Callable[[], Any]) -> Any:
+    frames = _frames()
+    frames.append(frame)
+    try:
+        return run()
+    finally:
+        frames.pop()
+
+
+def _substitute(args: tuple, kwargs: dict, make: Callable[[Tensor], Tensor]) -> tuple[tuple, dict, list]:
+    """Replace each top-level Tensor argument by ``make(t)``; also return the replacements."""
+    made: list[Tensor] = []
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, Tensor):
+            made.append(make(value))
+            return made[-1]
+        return value
+    new_args = tuple(swap(a) for a in args)
+    new_kwargs = {k: swap(v) for k, v in kwargs.items()}
+    return new_args, new_kwargs, made
+
+
+def _detached(t: Tensor) -> Tensor:
+    return Tensor._wrap(t._data)
+
+
+def _leaf_like(t: Tensor) -> Tensor:
+    leaf = Tensor._wrap(t._data)
+    leaf._requires_grad = t._requires_grad
+    return leaf
+
+
+def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, params: list,
+                   untrainable: Iterable) -> Any:
+    """Run ``construct`` keeping no activations; record nodes that recompute it in backward.
+
+    Args:
+        construct: the cell's bound ``construct``. args, kwargs: the call's arguments.
+        params: the cell's trainable Parameters (the nodes' extra operands).
+        untrainable: the cell's untrainable Parameters, restored around each recompute.
+    """
+    inputs = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
+    call_args, call_kwargs, _ = _substitute(args, kwargs, _detached)
+    recording = _Recording()
+    with no_grad():
+        result = _with_frame(recording, lambda: construct(*call_args, **call_kwargs))
+    outputs = result if isinstance(result, (tuple, list)) else (result,)
+    if not all(isinstance(o, Tensor) for o in outputs):
+        raise TypeError(f"For 'Cell.recompute', construct must return a Tensor or a tuple of Tensors, "
+                        f"but got {type(result).__name__}.")
+    operands = (*inputs, *params)
+    untrainable = list(untrainable)
+
+    def backward_of(index: int) -> Callable[[np.ndarray], list]:
+        def backward(g: np.ndarray) -> list:
+            saved = [np.array(p._data, copy=True) for p in untrainable]
+            leaf_args, leaf_kwargs, leaves = _substitute(args, kwargs, _leaf_like)
+            replay = _Replay(recording.entries)
+            try:
+                with enable_grad():
+                    again = _with_frame(replay, lambda: construct(*leaf_args, **leaf_kwargs))
+            finally:
+                for p, data in zip(untrainable, saved):
+                    p._data[...] = data
+            if replay.position != len(replay.entries):
+                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved fewer random offsets "
+                                   "than the forward pass did: construct must be deterministic.")
+            out = (again if isinstance(again, (tuple, list)) else (again,))[index]
+            if not out._requires_grad:
+                return [None] * len(operands)
+            if out._backward is not None:  # an op's result: the walk never reads its data
+                out._data = np.broadcast_to(np.zeros((), out.dtype), out.shape)
+            found = _backprop(out, np.asarray(g))
+            known = {id(t) for t in (*leaves, *params)}
+            for leaf, _ in found.values():
+                if id(leaf) not in known:
+                    raise RuntimeError("For 'Cell.recompute', construct used a Tensor that requires grad but is "
+                                       "neither an input nor a Parameter of the cell; pass it as an argument.")
+            return [found[id(t)][1] if id(t) in found else None for t in (*leaves, *params)]
+        return backward
+
+    if not is_grad_enabled():
+        return result
+    wrapped = [record(o._data, operands, backward_of(i)) if o.dtype.kind == "f" else o for i, o in enumerate(outputs)]
+    if isinstance(result, (tuple, list)):
+        return type(result)(wrapped)
+    return wrapped[0]
