@@ -7,7 +7,7 @@ from minicell.ops._reduce import max, mean, min, sum  # noqa: A004
 from minicell.ops._shape import (concat, flatten, reshape, squeeze, stack, swapaxes, transpose,
                                  unsqueeze, where)
 
-from minicell.ops.clip import clip_by_global_norm
+from minicell.ops.global_norm import clip_by_global_norm
 from minicell.ops.dropout import dropout
 from minicell.ops.random import bernoulli, normal, rand, randint, randn, randperm, uniform
 

@@ -1,4 +1,4 @@
-"""Clipping by the global norm of several arrays (array level).
+"""Clipping by the global norm of several arrays (array level; ``ops.clip_by_global_norm``).
 
 ``global_norm = sqrt(sum_i sum(x_i ** 2))``, accumulated in float64 in a fixed order (arrays in
 the order given, each by NumPy's pairwise sum of its float64 squares), so the same inputs give

@@ -1,6 +1,6 @@
 """``clip_by_global_norm`` (MindSpore's ``mindspore.ops.clip_by_global_norm``), differentiable.
 
-See ``minicell.primitives.clip`` for the formula and the reproducible float64 norm.
+See ``minicell.primitives.global_norm`` for the formula and the reproducible float64 norm.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import check_real, fail_type, fail_value
-from minicell.primitives import clip as _clip
+from minicell.primitives import global_norm as _clip
 from minicell.tensor import Tensor, record
 
 
