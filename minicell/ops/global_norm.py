@@ -4,7 +4,7 @@ See ``minicell.primitives.global_norm`` for the formula and the reproducible flo
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,4 +39,7 @@ def clip_by_global_norm(x: Any, clip_norm: float = 1.0, use_norm: Any = None) ->
         use_norm = check_real(who, "use_norm", float(use_norm) if isinstance(use_norm, Tensor) else use_norm, 0.0)
     outs, backward = _clip.clip_by_global_norm([t._data for t in x], clip_norm, use_norm)
     operands = tuple(x)
-    return tuple(record(np.asarray(out), operands, lambda g, i=i: backward(i, g)) for i, out in enumerate(outs))
+
+    def backward_of(i: int) -> Callable[[np.ndarray], list]:
+        return lambda g: backward(i, g)
+    return tuple(record(np.asarray(out), operands, backward_of(i)) for i, out in enumerate(outs))

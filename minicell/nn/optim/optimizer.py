@@ -64,6 +64,7 @@ class Optimizer(Cell):
             if p.name in names:
                 raise ValueError(f"For '{who}', two parameters share the name '{p.name}': give them unique names.")
             names.add(p.name)
+        self.learning_rate: float | LearningRateSchedule
         if isinstance(learning_rate, LearningRateSchedule):
             self.learning_rate = learning_rate  # registered as the sub-cell 'learning_rate'
         elif isinstance(learning_rate, Cell):
