@@ -9,22 +9,18 @@ of the whole batch's masks. The mask is never stored; the backward recomputes it
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from minicell.primitives import attention as _attention
-from minicell.random.discrete import masked_scale_into
+from minicell.ops.dropout import _masked_scale as masked_scale
 from minicell.tensor import Tensor, record, unwrap
 
 
-def _dropper(p: float, seed: int, offset: int, start: int):
-    def drop(x: np.ndarray) -> np.ndarray:
-        flat = np.ascontiguousarray(x).reshape(-1)
-        out = np.empty_like(flat)
-        masked_scale_into(flat, out, seed, offset, p, start)
-        return out.reshape(x.shape)
-    return drop
+def _dropper(p: float, seed: int, offset: int, start: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Dropout's mask-and-scale at ``(seed, offset, start)``: linear, so it is its own transpose."""
+    return lambda x: masked_scale(x, seed, offset, p, start)
 
 
 def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: Optional[np.ndarray], scale: float,
