@@ -27,15 +27,21 @@ def reference(m, q, k, v, bias=None):
         wq, wk, wv = p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"]
     bq, bk, bv = np.split(p["in_proj_bias"], 3) if m.has_bias else (0, 0, 0)
     out = np.zeros(q.shape[:2] + (e,))
-    weights = np.zeros((q.shape[0], h, q.shape[1], k.shape[1]))
+    extra = int(m.add_bias_kv) + int(m.add_zero_attn)
+    weights = np.zeros((q.shape[0], h, q.shape[1], k.shape[1] + extra))
     for b in range(q.shape[0]):
         qp, kp, vp = q[b] @ wq.T + bq, k[b] @ wk.T + bk, v[b] @ wv.T + bv
+        if m.add_bias_kv:
+            kp, vp = np.vstack([kp, p["bias_k"][0]]), np.vstack([vp, p["bias_v"][0]])
+        if m.add_zero_attn:
+            kp, vp = np.vstack([kp, np.zeros(e)]), np.vstack([vp, np.zeros(e)])
         heads = []
         for hh in range(h):
             cols = slice(hh * d, (hh + 1) * d)
             scores = qp[:, cols] @ kp[:, cols].T / math.sqrt(d)
             if bias is not None:
-                scores = scores + np.broadcast_to(bias, (q.shape[0], h) + scores.shape)[b, hh]
+                full = np.broadcast_to(bias, (q.shape[0], h, q.shape[1], k.shape[1]))[b, hh]
+                scores = scores + np.pad(full, [(0, 0), (0, extra)])
             probs = np.exp(scores - scores.max(axis=1, keepdims=True))
             probs /= probs.sum(axis=1, keepdims=True)
             weights[b, hh] = probs
@@ -65,6 +71,21 @@ def test_forward_matches_numpy_reference(n, l, s, dims, batch_first, has_bias, s
     np.testing.assert_allclose(w.asnumpy(), want_w, rtol=1e-10, atol=1e-12)
     _, avg = m(t(q), t(k), t(v))
     np.testing.assert_allclose(avg.asnumpy(), want_w.mean(axis=1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bias_kv, zero_attn", [(True, False), (False, True), (True, True)])
+def test_bias_kv_and_zero_attention_match_the_reference_with_masks(bias_kv, zero_attn):
+    rng = np.random.default_rng(4)
+    m = nn.MultiheadAttention(4, 2, add_bias_kv=bias_kv, add_zero_attn=zero_attn, batch_first=True,
+                              dtype=np.float64, generator=nn.Generator().manual_seed(3))
+    q, kv = data(rng, 2, 3, 4), data(rng, 2, 5, 4)
+    pad = np.array([[False] * 4 + [True], [False] * 5])
+    out, w = m(mc.Tensor(q), mc.Tensor(kv), mc.Tensor(kv), key_padding_mask=pad, average_attn_weights=False)
+    want, want_w = reference(m, q, kv, kv, bias=np.where(pad, -np.inf, 0.0)[:, None, None, :])
+    np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.asnumpy(), want_w, rtol=1e-10, atol=1e-12)
+    assert w.shape == (2, 2, 3, 5 + bias_kv + zero_attn)
+    assert_grads_match(lambda a, c: m(a, c, c, is_causal=True)[0], q[:1], kv[:1, :3])
 
 
 def test_unbatched_and_separate_key_value_widths():
@@ -210,7 +231,7 @@ X3 = mc.Tensor(np.zeros((3, 2, 4), np.float32))
     (lambda: nn.MultiheadAttention(0, 1), ValueError, r"'embed_dim' must be an int in \[1, inf\), but got 0"),
     (lambda: nn.MultiheadAttention(4, 2.0), TypeError, r"'num_heads' must be an int, but got 2.0"),
     (lambda: nn.MultiheadAttention(4, 2, dropout=1.5), ValueError, r"For 'MultiheadAttention', 'p' must be a float in \[0, 1\]"),
-    (lambda: nn.MultiheadAttention(4, 2, add_bias_kv=True), ValueError, r"'add_bias_kv' must be False \(True is not supported\)"),
+    (lambda: nn.MultiheadAttention(4, 2, add_zero_attn=0), TypeError, r"'add_zero_attn' must be a bool, but got 0"),
     (lambda: nn.MultiheadAttention(4, 2, batch_first=1), TypeError, r"'batch_first' must be a bool, but got 1"),
     (lambda: nn.MultiheadAttention(4, 2, generator=3), TypeError, r"'generator' must be a Generator or None, but got 3"),
     (lambda: nn.MultiheadAttention(4, 2)(X3, X3, np.zeros((3, 2, 4))), TypeError, r"'value' must be a floating-point Tensor"),

@@ -21,7 +21,10 @@ result is the 1-tuple ``(attn_output,)`` as in MindSpore (PyTorch: ``(attn_outpu
 the returned weights are the dropped-out probabilities (as PyTorch) but outside the graph (no
 gradient flows through them); ``is_causal=True`` *builds* the causal mask (in PyTorch it is only
 a hint about ``attn_mask``) and may not be combined with ``attn_mask``; ``batch_start`` and
-``generator`` are minicell's. ``add_bias_kv`` and ``add_zero_attn`` are accepted only as False.
+``generator`` are minicell's. ``add_bias_kv`` appends the learned ``bias_k``, ``bias_v``
+(XavierNormal, shape ``(1, 1, E)``) and ``add_zero_attn`` a zero vector to the key and value
+sequences (after the projection), as PyTorch and MindSpore do: S grows by one for each, masks
+get a zero (visible) column, and the weights cover the extra keys.
 Masks follow MindSpore/PyTorch: a bool mask is True where attention is *not* allowed, a float
 mask is added to the scores; masks are not differentiated.
 """
@@ -35,7 +38,7 @@ import numpy as np
 from minicell._checks import check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import Generator, resolve
-from minicell.initializer import HeUniform, Uniform, XavierUniform, initializer
+from minicell.initializer import HeUniform, Uniform, XavierNormal, XavierUniform, initializer
 from minicell.nn.dense import Dense
 from minicell.ops import _shape
 from minicell.ops._linear import linear
@@ -75,7 +78,8 @@ class MultiheadAttention(Cell):
         embed_dim: model width E, >= 1. num_heads: H, >= 1, dividing ``embed_dim``.
         dropout: drop probability of the attention weights, in [0, 1].
         has_bias: add biases in the input and output projections.
-        add_bias_kv, add_zero_attn: only False is supported.
+        add_bias_kv: append learned biases to the key and value sequences.
+        add_zero_attn: append a zero key and value (after the biases).
         kdim, vdim: feature sizes of key and value (default ``embed_dim``).
         batch_first: inputs are ``(N, L, E)`` instead of ``(L, N, E)``.
         dtype: the Parameters' float dtype.
@@ -104,9 +108,8 @@ class MultiheadAttention(Cell):
             raise fail_value(WHO, "embed_dim", f"divisible by 'num_heads' ({num_heads})", embed_dim)
         self.dropout = check_p(WHO, dropout)
         self.has_bias = _bool("has_bias", has_bias)
-        for arg, value in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
-            if _bool(arg, value):
-                raise fail_value(WHO, arg, "False (True is not supported)", value)
+        self.add_bias_kv = _bool("add_bias_kv", add_bias_kv)
+        self.add_zero_attn = _bool("add_zero_attn", add_zero_attn)
         self.kdim = embed_dim if kdim is None else check_int(WHO, "kdim", kdim, 1)
         self.vdim = embed_dim if vdim is None else check_int(WHO, "vdim", vdim, 1)
         self.batch_first = _bool("batch_first", batch_first)
@@ -126,6 +129,9 @@ class MultiheadAttention(Cell):
         self.in_proj_bias = Parameter(initializer("zeros", (3 * e,), dtype)) if has_bias else None
         self.out_proj = Dense(e, e, weight_init=HeUniform(math.sqrt(5)), bias_init=Uniform(1 / math.sqrt(e)),
                               has_bias=has_bias, dtype=dtype, generator=generator)
+        if add_bias_kv:
+            self.bias_k = Parameter(initializer(XavierNormal(), (1, 1, e), dtype, generator))
+            self.bias_v = Parameter(initializer(XavierNormal(), (1, 1, e), dtype, generator))
         self.generator = generator  # a Generator registers as the sub-cell 'generator'
 
     def _weights(self) -> tuple[Tensor, Tensor, Tensor]:
@@ -176,7 +182,8 @@ class MultiheadAttention(Cell):
         total = terms[0]
         for term in terms[1:]:
             total = total + term
-        return total
+        extra = int(self.add_bias_kv) + int(self.add_zero_attn)  # appended keys: visible to every query
+        return np.pad(total, [(0, 0)] * 3 + [(0, extra)]) if extra else total
 
     def construct(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any = None,
                   need_weights: bool = True, attn_mask: Any = None, average_attn_weights: bool = True,
@@ -204,8 +211,17 @@ class MultiheadAttention(Cell):
 
         (wq, wk, wv), (bq, bk, bv) = self._weights(), self._biases()
         q = heads(linear(batch_first(query), wq, bq), l)
-        k = heads(linear(batch_first(key), wk, bk), s)
-        v = heads(linear(batch_first(value), wv, bv), s)
+        k, v = linear(batch_first(key), wk, bk), linear(batch_first(value), wv, bv)
+        if self.add_bias_kv:  # (N, S, E) -> (N, S + 1, E)
+            ones = np.ones((n, 1, 1), dtype=dtype)
+            k = _shape.concat([k, self.bias_k * ones], axis=1)
+            v = _shape.concat([v, self.bias_v * ones], axis=1)
+            s += 1
+        k, v = heads(k, s), heads(v, s)
+        if self.add_zero_attn:  # (N, H, S, D) -> (N, H, S + 1, D)
+            zeros = Tensor._wrap(np.zeros((n, h, 1, d), dtype=dtype))
+            k, v = _shape.concat([k, zeros], axis=2), _shape.concat([v, zeros], axis=2)
+            s += 1
         out, weights = dot_product_attention(q, k, v, bias, 1.0 / math.sqrt(d), self.dropout if active else 0.0,
                                              seed, offset, batch_start * h * l * s)
         out = self.out_proj(_shape.reshape(_shape.transpose(out, 0, 2, 1, 3), n, l, self.embed_dim))
