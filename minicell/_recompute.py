@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from minicell._grad_mode import enable_grad, is_grad_enabled, no_grad
-from minicell.autograd import _backprop
+from minicell._graph import backprop
 from minicell.tensor import Tensor, record
 
 _local = threading.local()
@@ -160,7 +160,7 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
                 return [None] * len(operands)
             if out._backward is not None:  # an op's result: the walk never reads its data
                 out._data = np.broadcast_to(np.zeros((), out.dtype), out.shape)
-            found = _backprop(out, np.asarray(g))
+            found = backprop(out, np.asarray(g))
             known = {id(t) for t in (*leaves, *params)}
             for leaf, _ in found.values():
                 if id(leaf) not in known:

@@ -137,14 +137,14 @@ class MultiheadAttention(Cell):
     def _weights(self) -> tuple[Tensor, Tensor, Tensor]:
         if self.fused:
             e, w = self.embed_dim, self.in_proj_weight
-            return _shape.getitem(w, slice(0, e)), _shape.getitem(w, slice(e, 2 * e)), _shape.getitem(w, slice(2 * e, None))
+            return w[0:e], w[e:2 * e], w[2 * e:]
         return self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
 
     def _biases(self) -> tuple[Any, Any, Any]:
         if self.in_proj_bias is None:
             return None, None, None
         e, b = self.embed_dim, self.in_proj_bias
-        return _shape.getitem(b, slice(0, e)), _shape.getitem(b, slice(e, 2 * e)), _shape.getitem(b, slice(2 * e, None))
+        return b[0:e], b[e:2 * e], b[2 * e:]
 
     def _check_inputs(self, query: Any, key: Any, value: Any) -> tuple[int, int, int, bool]:
         for arg, t, width in (("query", query, self.embed_dim), ("key", key, self.kdim), ("value", value, self.vdim)):
