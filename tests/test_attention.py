@@ -114,6 +114,10 @@ def test_attention_gradients_match_finite_differences_with_dropout(b, l, s, seed
         return dot_product_attention(qt, kt, vt, bias, 0.7, p, seed=9, offset=seed, start=5)[0]
     assert_grads_match(fn, q, k, v, rtol=1e-5, atol=1e-7)
 
+    def weights(qt, kt):  # the returned (dropped-out) probabilities are differentiable too
+        return dot_product_attention(qt, kt, mc.Tensor(v), bias, 0.7, p, seed=9, offset=seed, start=5)[1]
+    assert_grads_match(weights, q, k, rtol=1e-5, atol=1e-7)
+
 
 def test_layer_gradients_match_finite_differences_for_inputs_and_parameters():
     rng = np.random.default_rng(3)
@@ -121,6 +125,7 @@ def test_layer_gradients_match_finite_differences_for_inputs_and_parameters():
     q, k = data(rng, 3, 2, 4), data(rng, 2, 2, 4)
     mask = np.array([[False, True], [False, False]])
     assert_grads_match(lambda a, c: m(a, c, c, key_padding_mask=mask)[0], q, k)
+    assert_grads_match(lambda a, c: m(a, c, c, key_padding_mask=mask)[1], q, k)
     weights = m.trainable_params()
     grads = mc.grad(lambda: (m(mc.Tensor(q), mc.Tensor(k), mc.Tensor(k))[0] ** 2).sum(), None, weights)()
     for w, g in zip(weights, grads):

@@ -18,8 +18,7 @@ never stored (the backward recomputes it).
 Differences from PyTorch's ``torch.nn.MultiheadAttention``: ``has_bias`` (PyTorch: ``bias``);
 a new Cell is in eval mode (no dropout until ``set_train()``); with ``need_weights=False`` the
 result is the 1-tuple ``(attn_output,)`` as in MindSpore (PyTorch: ``(attn_output, None)``);
-the returned weights are the dropped-out probabilities (as PyTorch) but outside the graph (no
-gradient flows through them); ``is_causal=True`` *builds* the causal mask (in PyTorch it is only
+the returned weights are the dropped-out probabilities (as PyTorch), differentiable; ``is_causal=True`` *builds* the causal mask (in PyTorch it is only
 a hint about ``attn_mask``) and may not be combined with ``attn_mask``; ``batch_start`` and
 ``generator`` are minicell's. ``add_bias_kv`` appends the learned ``bias_k``, ``bias_v``
 (XavierNormal, shape ``(1, 1, E)``) and ``add_zero_attn`` a zero vector to the key and value
@@ -231,8 +230,8 @@ class MultiheadAttention(Cell):
             out = _shape.swapaxes(out, 0, 1)
         if not need_weights:
             return (out,)
-        w = weights._data.mean(axis=1) if average_attn_weights else weights._data
-        return out, Tensor._wrap(w if batched else w[0])
+        w = weights.mean(axis=1) if average_attn_weights else weights
+        return out, (w if batched else w[0])
 
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "

@@ -30,8 +30,9 @@ def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: Optional[np.nda
 
     ``bias`` is an additive float array broadcastable to ``(B, H, L, S)`` (-inf where masked) or
     None; ``dropout_p == 0`` applies no dropout (and ``seed``, ``offset`` are unused). ``weights``
-    (the dropped-out probabilities) are returned outside the graph.
+    are the dropped-out probabilities ``(B, H, L, S)``, differentiable with respect to q and k.
     """
     drop = _dropper(dropout_p, seed, offset, start) if dropout_p > 0 else None
-    out, weights, backward = _attention.attention(unwrap(q), unwrap(k), unwrap(v), bias, scale, drop)
-    return record(out, (q, k, v), backward), Tensor._wrap(weights)
+    out, weights, backward, weights_backward = _attention.attention(unwrap(q), unwrap(k), unwrap(v), bias,
+                                                                    scale, drop)
+    return record(out, (q, k, v), backward), record(weights, (q, k, v), weights_backward)

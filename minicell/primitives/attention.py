@@ -12,8 +12,10 @@ mask), so its transpose is itself: the backward applies the same ``drop`` to the
 nothing but ``P`` (and the inputs) is kept between forward and backward; ``Pd`` is recomputed.
 Backward (``dO`` the gradient of ``out``)::
 
-    dv = Pd^T @ dO;   dP = drop(dO @ v^T);   dS = P * (dP - rowsum(dP * P));
+    dv = Pd^T @ dO;   dP = drop(dO @ v^T);   dS = P * dP - P * rowsum(P * dP);
     dq = scale * dS @ k;   dk = scale * dS^T @ q
+
+The returned probabilities ``Pd`` are differentiable too (``dP = drop(dPd)``, then the same).
 
 A row whose keys are all masked has no defined softmax and gives NaN (as PyTorch does).
 """
@@ -36,9 +38,10 @@ def softmax_last(scores: np.ndarray) -> np.ndarray:
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: Optional[np.ndarray], scale: float,
-              drop: Optional[Drop] = None) -> tuple[np.ndarray, np.ndarray, Callable]:
-    """``(out, Pd, backward)``: the attention output, the (dropped-out) probabilities, and
-    ``backward(dO) -> (dq, dk, dv)``."""
+              drop: Optional[Drop] = None) -> tuple[np.ndarray, np.ndarray, Callable, Callable]:
+    """``(out, Pd, backward, weights_backward)``: the attention output, the (dropped-out)
+    probabilities, ``backward(dO) -> (dq, dk, dv)`` and ``weights_backward(dPd) -> (dq, dk, None)``
+    (the gradient through the returned probabilities)."""
     dtype = q.dtype
     scores = np.matmul(q, np.swapaxes(k, -1, -2))
     scores *= dtype.type(scale)
@@ -48,19 +51,22 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: Optional[np.nda
     dropped = probs if drop is None else drop(probs)
     out = np.matmul(dropped, v)
 
+    def through_softmax(d_dropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dp = d_dropped if drop is None else drop(d_dropped)
+        ds = dp * probs  # a fresh array: d_dropped is never modified
+        ds -= probs * ds.sum(axis=-1, keepdims=True)
+        ds *= dtype.type(scale)
+        return np.matmul(ds, k), np.matmul(np.swapaxes(ds, -1, -2), q)
+
     def backward(grad_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         g = np.asarray(grad_out, dtype=dtype)
         kept = probs if drop is None else drop(probs)
         dv = np.matmul(np.swapaxes(kept, -1, -2), g)
         del kept
-        dp = np.matmul(g, np.swapaxes(v, -1, -2))
-        if drop is not None:
-            dp = drop(dp)
-        ds = dp
-        ds -= (dp * probs).sum(axis=-1, keepdims=True)
-        ds *= probs
-        ds *= dtype.type(scale)
-        dq = np.matmul(ds, k)
-        dk = np.matmul(np.swapaxes(ds, -1, -2), q)
+        dq, dk = through_softmax(np.matmul(g, np.swapaxes(v, -1, -2)))
         return dq, dk, dv
-    return out, dropped, backward
+
+    def weights_backward(grad_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
+        dq, dk = through_softmax(np.asarray(grad_weights, dtype=dtype))
+        return dq, dk, None
+    return out, dropped, backward, weights_backward
