@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterator
 
-from minicell import _recompute
 from minicell._checks import fail_type
+from minicell._recompute import run_recomputed
 from minicell._grad_mode import is_grad_enabled
 from minicell.parameter import Parameter
 
@@ -167,7 +167,7 @@ class Cell:
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         if self.__dict__.get("_recompute_on") and is_grad_enabled():
-            return _recompute.run_recomputed(self.construct, inputs, kwargs, self.trainable_params(),
+            return run_recomputed(self.construct, inputs, kwargs, self.trainable_params(),
                                              self.untrainable_params())
         return self.construct(*inputs, **kwargs)
 
