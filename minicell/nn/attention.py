@@ -166,7 +166,8 @@ class MultiheadAttention(Cell):
 
     def _bias(self, n: int, l: int, s: int, batched: bool, key_padding_mask: Any, attn_mask: Any,
               is_causal: bool, dtype: np.dtype) -> np.ndarray | None:
-        h, terms = self.num_heads, []
+        h = self.num_heads
+        terms: list[np.ndarray] = []
         if attn_mask is not None:
             mask = _mask_array("attn_mask", attn_mask, [(l, s), (n * h, l, s)], dtype)
             terms.append(mask.reshape((1, 1, l, s) if mask.ndim == 2 else (n, h, l, s)))
