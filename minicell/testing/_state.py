@@ -1,0 +1,45 @@
+"""Save and restore everything random or trainable a check must start from, again and again.
+
+A ``Snapshot`` holds copies of: the default generator's ``(seed, offset)``, the state of extra
+Generators, and every Parameter of some Cells (a Cell's own Generators are Cells whose seed and
+offset are Parameters, so restoring the Cell's parameters restores them too). ``restore()`` puts
+all of it back in place, as often as asked; it never replaces objects, so references users hold
+stay valid.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from minicell.cell import Cell
+from minicell.generator import Generator, default_generator
+from minicell.parameter import Parameter
+
+
+class Snapshot:
+    """Copies of the default generator, ``generators`` and the Parameters of ``cells``."""
+
+    def __init__(self, who: str, cells: Iterable[Any] = (), generators: Iterable[Any] = ()) -> None:
+        gens = [default_generator()]
+        for g in generators:
+            if not isinstance(g, Generator):
+                raise TypeError(f"For '{who}', 'generators' must hold Generators, but got {type(g).__name__}.")
+            gens.append(g)
+        self._generators = [(g, g.get_state()) for g in gens]
+        params: dict[int, tuple[Parameter, np.ndarray]] = {}
+        for cell in cells:
+            if isinstance(cell, Cell):
+                for _, p in cell.parameters_and_names():
+                    params.setdefault(id(p), (p, p._data.copy()))
+        self._params = list(params.values())
+
+    def restore(self) -> None:
+        for param, saved in self._params:
+            np.copyto(param._data, saved)
+        for gen, (seed, offset) in self._generators:
+            gen.set_state(seed, offset)
+
+    def generator_states(self) -> list[tuple[int, int]]:
+        """The current ``(seed, offset)`` of every saved generator, default one first."""
+        return [(int(s), int(o)) for s, o in (g.get_state() for g, _ in self._generators)]

@@ -1,0 +1,73 @@
+"""pytest plugin (entry point ``pytest11: minicell``): a per-test Generator and a replay flag.
+
+- Fixture ``minicell_generator``: a new ``minicell.Generator`` seeded with the test's seed and
+  offset 0. The seed is derived from the test's node id (``"tests/test_x.py::test_y[param]"``)
+  as the first 8 bytes of its SHA-256, read as a big-endian unsigned integer::
+
+      seed = int(hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:16], 16)
+
+  so each test has its own stream, stable across runs, machines and test orders.
+- When such a test fails, its report gets a section ``minicell`` with the seed and the command
+  line flag that replays it.
+- ``--minicell-seed N`` gives every ``minicell_generator`` the seed N instead (replaying a
+  failure seen elsewhere, or trying another seed).
+
+The plugin imports only pytest and the standard library until the fixture is used, so it costs
+other projects nothing. Under ``@hypothesis.given`` a function-scoped fixture is shared by all
+examples; draw Generators with ``minicell.testing.strategies.generators()`` there instead.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterator
+
+import pytest
+
+SEED_KEY = pytest.StashKey[int]()
+UINT64_LIMIT = 1 << 64
+
+
+def seed_from_nodeid(nodeid: str) -> int:
+    """The seed of a test: the first 8 bytes of SHA-256 of its node id, big-endian."""
+    return int(hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:16], 16)
+
+
+def _seed_option(text: str) -> int:
+    value = int(text, 0)
+    if not 0 <= value < UINT64_LIMIT:
+        raise ValueError(text)
+    return value
+
+
+def pytest_addoption(parser: Any) -> None:
+    group = parser.getgroup("minicell")
+    group.addoption("--minicell-seed", type=_seed_option, default=None, metavar="N",
+                    help="seed every minicell_generator fixture with N (an int in [0, 2**64)) instead of "
+                         "the seed derived from the test's node id")
+
+
+def pytest_report_header(config: Any) -> str | None:
+    seed = config.getoption("minicell_seed", None)
+    return None if seed is None else f"minicell: every minicell_generator seeded with {seed}"
+
+
+@pytest.fixture
+def minicell_generator(request: Any) -> Iterator[Any]:
+    """A ``minicell.Generator`` seeded from the test's node id (or ``--minicell-seed``)."""
+    from minicell.generator import Generator
+
+    chosen = request.config.getoption("minicell_seed", None)
+    seed = seed_from_nodeid(request.node.nodeid) if chosen is None else chosen
+    request.node.stash[SEED_KEY] = seed
+    request.node.user_properties.append(("minicell_seed", seed))
+    yield Generator().manual_seed(seed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    seed = item.stash.get(SEED_KEY, None)
+    if seed is not None and report.failed:
+        report.sections.append(("minicell", f"minicell_generator seed: {seed}\n"
+                                            f"replay with: pytest {item.nodeid!r} --minicell-seed {seed}"))

@@ -1,0 +1,108 @@
+"""``assert_resume_exact``: stopping, checkpointing and resuming changes nothing.
+
+The check runs the same training three ways and compares the fingerprints of the results:
+
+1. ``state = make_state()``, then ``step(state, i)`` for ``i`` in ``range(total)``;
+2. another ``make_state()``, ``step`` for ``i < stop_at``, ``save_checkpoint`` to a temporary file;
+3. a third ``make_state()`` (as a new process would build it), ``load_param_into_net`` from that
+   file (``strict_load=True``), ``step`` for ``stop_at <= i < total``.
+
+Runs 1 and 2 start from the same default-generator and NumPy global states. Before run 3
+resumes, both are set to states of their own (as in a new process, where the default generator
+is seeded afresh): a training state that draws from the default generator, from NumPy's global
+state, or from a Generator it does not hold as a Parameter does not resume exactly, and the
+check says so. All those states are restored at the end.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Callable
+
+import numpy as np
+
+from minicell._checks import check_int, fail_type, fail_value
+from minicell.cell import Cell
+from minicell.generator import default_generator
+from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
+from minicell.testing.compare import failure_text, tree_differences
+from minicell.testing._tree import cell_parameters
+from minicell.testing.fingerprint import fingerprint
+
+# The default-generator seed and NumPy seed of the "new process" that resumes (any fixed values
+# other than the running process's own would do).
+RESUME_SEED = 0x5EED_2E5E
+WHO = "assert_resume_exact"
+
+
+def _fresh(make_state: Callable[[], Cell]) -> Cell:
+    state = make_state()
+    if not isinstance(state, Cell):
+        raise TypeError(f"For '{WHO}', 'make_state' must return a Cell, but returned {type(state).__name__}.")
+    return state
+
+
+def _run(state: Cell, step: Callable[[Cell, int], Any], first: int, stop: int) -> Cell:
+    for i in range(first, stop):
+        step(state, i)
+    return state
+
+
+def _mismatch(what: str, a: Cell, b: Cell) -> AssertionError:
+    differences = tree_differences(cell_parameters(a, WHO), cell_parameters(b, WHO))
+    return AssertionError(f"{what}: fingerprint {fingerprint(a)} vs {fingerprint(b)}. "
+                          + failure_text(differences, "parameters"))
+
+
+def assert_resume_exact(make_state: Callable[[], Cell], step: Callable[[Cell, int], Any], total: int,
+                        stop_at: int) -> str:
+    """Check that ``total`` steps equal ``stop_at`` steps, a checkpoint, a fresh state loaded from
+    it and the remaining steps, by fingerprint (see the module docstring for the three runs).
+
+    Args:
+        make_state: builds a fresh training state: a Cell holding everything a run needs as
+            Parameters (model, optimizer state, Generators, counters). Called three times; two
+            calls must give equal states.
+        step: ``step(state, i)`` performs global step ``i`` (0-based) on ``state``.
+        total: the number of steps, >= 0.
+        stop_at: where the interrupted run stops and checkpoints, in ``[0, total]``.
+
+    Returns:
+        The fingerprint of the final state.
+    """
+    __tracebackhide__ = True
+    for arg, fn in (("make_state", make_state), ("step", step)):
+        if not callable(fn):
+            raise fail_type(WHO, arg, "callable", fn)
+    total = check_int(WHO, "total", total, 0)
+    stop_at = check_int(WHO, "stop_at", stop_at, 0)
+    if stop_at > total:
+        raise fail_value(WHO, "stop_at", f"an int in [0, total] = [0, {total}]", stop_at)
+    gen = default_generator()
+    saved_gen, saved_numpy = gen.get_state(), np.random.get_state()
+    try:
+        straight, interrupted = _fresh(make_state), _fresh(make_state)
+        if straight is interrupted:
+            raise ValueError(f"For '{WHO}', 'make_state' must build a new state on every call, but it returned "
+                             f"the same {type(straight).__name__} twice.")
+        if fingerprint(straight) != fingerprint(interrupted):
+            raise _mismatch("make_state() is not deterministic: two fresh states differ", straight, interrupted)
+        _run(straight, step, 0, total)
+        gen.set_state(*saved_gen)
+        np.random.set_state(saved_numpy)
+        _run(interrupted, step, 0, stop_at)
+        with tempfile.TemporaryDirectory(prefix="minicell-resume-") as folder:
+            path = os.path.join(folder, "state.ckpt")
+            save_checkpoint(interrupted, path)
+            resumed = _fresh(make_state)
+            load_param_into_net(resumed, load_checkpoint(path), strict_load=True)
+        gen.manual_seed(RESUME_SEED)
+        np.random.seed(RESUME_SEED)
+        _run(resumed, step, stop_at, total)
+    finally:
+        gen.set_state(*saved_gen)
+        np.random.set_state(saved_numpy)
+    if fingerprint(straight) != fingerprint(resumed):
+        raise _mismatch(f"Resume not exact: {total} steps in one go differ from {stop_at} steps, a checkpoint "
+                        f"and {total - stop_at} steps on a fresh state loaded from it", straight, resumed)
+    return fingerprint(resumed)
