@@ -90,8 +90,8 @@ def describe(a: np.ndarray, b: np.ndarray) -> str | None:
     flat_a, flat_b = a.reshape(-1), b.reshape(-1)
     va, vb = flat_a[first:first + 1], flat_b[first:first + 1]
     largest, ulps, nans = _stats(flat_a[mask], flat_b[mask])
-    text = (f"{count} of {a.size} elements differ; first at index {index}: {va[0]} ({_bits(va)}) vs "
-            f"{vb[0]} ({_bits(vb)})")
+    text = (f"{count} of {a.size} elements differ; first at index {index}: {str(va[0])} ({_bits(va)}) vs "
+            f"{str(vb[0])} ({_bits(vb)})")
     if largest:
         text += f"; largest abs difference {largest}"
     if ulps:

@@ -12,8 +12,8 @@
 - ``--minicell-seed N`` gives every ``minicell_generator`` the seed N instead (replaying a
   failure seen elsewhere, or trying another seed).
 
-The plugin imports only pytest and the standard library until the fixture is used, so it costs
-other projects nothing. Under ``@hypothesis.given`` a function-scoped fixture is shared by all
+Loading the plugin imports minicell (and NumPy); it adds no autouse fixture and no hook that
+acts on tests without the fixture, so other projects' runs are unchanged. Under ``@hypothesis.given`` a function-scoped fixture is shared by all
 examples; draw Generators with ``minicell.testing.strategies.generators()`` there instead.
 """
 from __future__ import annotations
@@ -22,6 +22,8 @@ import hashlib
 from typing import Any, Iterator
 
 import pytest
+
+from minicell.generator import Generator
 
 SEED_KEY = pytest.StashKey[int]()
 UINT64_LIMIT = 1 << 64
@@ -54,8 +56,6 @@ def pytest_report_header(config: Any) -> str | None:
 @pytest.fixture
 def minicell_generator(request: Any) -> Iterator[Any]:
     """A ``minicell.Generator`` seeded from the test's node id (or ``--minicell-seed``)."""
-    from minicell.generator import Generator
-
     chosen = request.config.getoption("minicell_seed", None)
     seed = seed_from_nodeid(request.node.nodeid) if chosen is None else chosen
     request.node.stash[SEED_KEY] = seed
