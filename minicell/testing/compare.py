@@ -69,6 +69,21 @@ def failure_text(differences: list[tuple[str, str]], unit: str) -> str:
     return "\n".join(lines)
 
 
+def cell_differences(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> list[str]:
+    """Lines naming the parameters only on one side, then each parameter that differs."""
+    lines = []
+    only_a, only_b = [n for n in left if n not in right], [n for n in right if n not in left]
+    if only_a:
+        lines.append(f"parameters only in the first Cell: {_names(only_a)}")
+    if only_b:
+        lines.append(f"parameters only in the second Cell: {_names(only_b)}")
+    differences = [(repr(name), text) for name in left if name in right
+                   for text in [describe(left[name], right[name])] if text is not None]
+    if differences:
+        lines.append(failure_text(differences, "parameters"))
+    return lines
+
+
 def assert_bitwise_equal(x: Any, y: Any) -> None:
     """Raise ``AssertionError`` unless ``x`` and ``y`` are equal to the bit.
 
@@ -99,16 +114,6 @@ def assert_cells_equal(a: Cell, b: Cell) -> None:
     for arg, value in (("a", a), ("b", b)):
         if not isinstance(value, Cell):
             raise TypeError(f"For 'assert_cells_equal', '{arg}' must be a Cell, but got {type(value).__name__}.")
-    left, right = cell_parameters(a, "assert_cells_equal"), cell_parameters(b, "assert_cells_equal")
-    lines = []
-    only_a, only_b = [n for n in left if n not in right], [n for n in right if n not in left]
-    if only_a:
-        lines.append(f"parameters only in the first Cell: {_names(only_a)}")
-    if only_b:
-        lines.append(f"parameters only in the second Cell: {_names(only_b)}")
-    differences = [(name, text) for name in left if name in right
-                   for text in [describe(left[name], right[name])] if text is not None]
-    if differences:
-        lines.append(failure_text([(repr(n), t) for n, t in differences], "parameters"))
+    lines = cell_differences(cell_parameters(a, "assert_cells_equal"), cell_parameters(b, "assert_cells_equal"))
     if lines:
         raise AssertionError(f"Cells {type(a).__name__} and {type(b).__name__} differ. " + "\n".join(lines))

@@ -25,7 +25,7 @@ from minicell._checks import check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import default_generator
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
-from minicell.testing.compare import failure_text, tree_differences
+from minicell.testing.compare import cell_differences
 from minicell.testing._tree import cell_parameters
 from minicell.testing.fingerprint import fingerprint
 
@@ -49,9 +49,8 @@ def _run(state: Cell, step: Callable[[Cell, int], Any], first: int, stop: int) -
 
 
 def _mismatch(what: str, a: Cell, b: Cell) -> AssertionError:
-    differences = tree_differences(cell_parameters(a, WHO), cell_parameters(b, WHO))
-    return AssertionError(f"{what}: fingerprint {fingerprint(a)} vs {fingerprint(b)}. "
-                          + failure_text(differences, "parameters"))
+    lines = cell_differences(cell_parameters(a, WHO), cell_parameters(b, WHO))
+    return AssertionError(f"{what}: fingerprint {fingerprint(a)} vs {fingerprint(b)}. " + "\n".join(lines))
 
 
 def assert_resume_exact(make_state: Callable[[], Cell], step: Callable[[Cell, int], Any], total: int,
