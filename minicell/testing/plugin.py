@@ -34,7 +34,8 @@ def seed_from_nodeid(nodeid: str) -> int:
     return int(hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:16], 16)
 
 
-def _seed_option(text: str) -> int:
+def uint64(text: str) -> int:
+    """An int in [0, 2**64) from the command line (decimal, or 0x hex)."""
     value = int(text, 0)
     if not 0 <= value < UINT64_LIMIT:
         raise ValueError(text)
@@ -43,7 +44,7 @@ def _seed_option(text: str) -> int:
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("minicell")
-    group.addoption("--minicell-seed", type=_seed_option, default=None, metavar="N",
+    group.addoption("--minicell-seed", type=uint64, default=None, metavar="N",
                     help="seed every minicell_generator fixture with N (an int in [0, 2**64)) instead of "
                          "the seed derived from the test's node id")
 
