@@ -199,7 +199,7 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
         raise ValueError(f"For '{who}', 'row_offset' must be given with training=True: this minicell has no "
                          f"context that tells nn.Dropout the global row of a slice.")
     enter = context if context is not None else (lambda row: nullcontext())
-    modes = [(c, c.training) for _, c in cell.cells_and_names()]
+    modes = [(c, bool(getattr(c, "training"))) for _, c in cell.cells_and_names()]
     snapshot = Snapshot(who, cells=[cell])
     try:
         cell.set_train(training)

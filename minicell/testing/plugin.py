@@ -65,8 +65,8 @@ def minicell_generator(request: Any) -> Iterator[Any]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
-    outcome = yield
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[Any]:
+    outcome: Any = yield
     report = outcome.get_result()
     seed = item.stash.get(SEED_KEY, None)
     if seed is not None and report.failed:
