@@ -10,18 +10,15 @@ from minicell.testing import assert_resume_exact, fingerprint
 
 
 class TrainState(nn.Cell):
-    """Model, Adam, and the Dropout generator as Parameters; ``keep`` chooses what it forgets."""
+    """Model, Adam, and the Dropout generator as Parameters; ``dropout`` chooses its generator."""
 
-    def __init__(self, seed=0, keep="all"):
+    def __init__(self, seed=0, dropout="own"):
         super().__init__()
         dropout_gen = mc.Generator().manual_seed(seed + 1)
-        if keep == "all":
-            drop = nn.Dropout(0.3, generator=dropout_gen)
-        elif keep == "no-generator":  # the generator is used but not registered: not in the checkpoint
-            drop = nn.Dropout(0.3)
+        drop = nn.Dropout(0.3, generator=None if dropout == "default" else dropout_gen)
+        if dropout == "forgotten":  # used but not registered, so not in the checkpoint
+            del drop.generator
             object.__setattr__(drop, "generator", dropout_gen)
-        else:  # "default-generator": Dropout draws from the process-wide generator
-            drop = nn.Dropout(0.3)
         self.model = nn.SequentialCell(nn.Dense(3, 8, generator=mc.Generator().manual_seed(seed)), nn.ReLU(), drop,
                                        nn.Dense(8, 2, generator=mc.Generator().manual_seed(seed)))
         optimizer = nn.Adam(self.model.trainable_params(), learning_rate=1e-2)
@@ -49,17 +46,27 @@ def test_a_state_that_holds_everything_resumes_exactly(total, data):
 
 def test_negative_control_a_state_that_forgets_its_dropout_generator():
     with pytest.raises(AssertionError) as info:
-        assert_resume_exact(lambda: TrainState(keep="no-generator"), step, 3, 1)
+        assert_resume_exact(lambda: TrainState(dropout="forgotten"), step, 3, 1)
     message = str(info.value)
     assert message.startswith("Resume not exact: 3 steps in one go differ from 1 steps, a checkpoint and 2 steps "
                               "on a fresh state loaded from it: fingerprint ")
     assert "'model.0.weight': " in message and "elements differ" in message
 
 
-def test_negative_control_a_state_that_draws_from_the_default_generator():
+def test_a_dropout_on_the_default_generator_holds_it_and_resumes_exactly():
+    mc.manual_seed(8)
+    assert "model.2.generator.offset" in TrainState(dropout="default").parameters_dict()
+    assert_resume_exact(lambda: TrainState(dropout="default"), step, 3, 1)
+    assert [int(v) for v in mc.get_rng_state()] == [8, 0]
+
+
+def test_negative_control_a_step_that_draws_from_the_default_generator_it_does_not_hold():
+    def noisy_step(state, i):
+        x = mc.Tensor(R.normal(100, i, (4, 3))) + mc.randn(4, 3) * 0.1  # the default generator
+        state.train(x, mc.Tensor(R.uniform(200, i, (4, 2))))
     mc.manual_seed(8)
     with pytest.raises(AssertionError, match=r"^Resume not exact: 2 steps in one go differ from 1 steps"):
-        assert_resume_exact(lambda: TrainState(keep="default-generator"), step, 2, 1)
+        assert_resume_exact(TrainState, noisy_step, 2, 1)
     assert [int(v) for v in mc.get_rng_state()] == [8, 0]
 
 

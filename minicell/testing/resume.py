@@ -7,11 +7,14 @@ The check runs the same training three ways and compares the fingerprints of the
 3. a third ``make_state()`` (as a new process would build it), ``load_param_into_net`` from that
    file (``strict_load=True``), ``step`` for ``stop_at <= i < total``.
 
-Runs 1 and 2 start from the same default-generator and NumPy global states. Before run 3
-resumes, both are set to states of their own (as in a new process, where the default generator
-is seeded afresh): a training state that draws from the default generator, from NumPy's global
-state, or from a Generator it does not hold as a Parameter does not resume exactly, and the
-check says so. All those states are restored at the end.
+Runs 1 and 2 start from the same default-generator and NumPy global states. Run 3 starts with
+both reseeded to states of their own, as in a new process (where the default generator is
+seeded afresh): a training state that draws from the default generator or NumPy's global state
+without holding it, or from a Generator it does not hold as a Parameter, does not resume exactly,
+and the check says so. (A Dropout built without a generator registers the default generator as
+its sub-cell, so a state holding it does hold the default generator.) Parameters are copied as
+soon as each run ends, so states that share objects (the default generator) still compare
+correctly. The default generator and NumPy's global state are restored at the end.
 """
 from __future__ import annotations
 
@@ -48,9 +51,10 @@ def _run(state: Cell, step: Callable[[Cell, int], Any], first: int, stop: int) -
     return state
 
 
-def _mismatch(what: str, a: Cell, b: Cell) -> AssertionError:
-    lines = cell_differences(cell_parameters(a, WHO), cell_parameters(b, WHO))
-    return AssertionError(f"{what}: fingerprint {fingerprint(a)} vs {fingerprint(b)}. " + "\n".join(lines))
+def _mismatch(what: str, a: dict, b: dict) -> AssertionError:
+    """A failure comparing two parameter snapshots (``cell_parameters``)."""
+    return AssertionError(f"{what}: fingerprint {fingerprint(a)} vs {fingerprint(b)}. "
+                          + "\n".join(cell_differences(a, b)))
 
 
 def assert_resume_exact(make_state: Callable[[], Cell], step: Callable[[Cell, int], Any], total: int,
@@ -84,24 +88,25 @@ def assert_resume_exact(make_state: Callable[[], Cell], step: Callable[[Cell, in
         if straight is interrupted:
             raise ValueError(f"For '{WHO}', 'make_state' must build a new state on every call, but it returned "
                              f"the same {type(straight).__name__} twice.")
-        if fingerprint(straight) != fingerprint(interrupted):
-            raise _mismatch("make_state() is not deterministic: two fresh states differ", straight, interrupted)
-        _run(straight, step, 0, total)
-        gen.set_state(*saved_gen)
+        first, second = cell_parameters(straight, WHO), cell_parameters(interrupted, WHO)
+        if fingerprint(first) != fingerprint(second):
+            raise _mismatch("make_state() is not deterministic: two fresh states differ", first, second)
+        expected = cell_parameters(_run(straight, step, 0, total), WHO)  # copies, taken now: the
+        gen.set_state(*saved_gen)                                          # states may share objects
         np.random.set_state(saved_numpy)
         _run(interrupted, step, 0, stop_at)
         with tempfile.TemporaryDirectory(prefix="minicell-resume-") as folder:
             path = os.path.join(folder, "state.ckpt")
             save_checkpoint(interrupted, path)
+            gen.manual_seed(RESUME_SEED)  # a new process: its own default generator and NumPy state
+            np.random.seed(RESUME_SEED)
             resumed = _fresh(make_state)
             load_param_into_net(resumed, load_checkpoint(path), strict_load=True)
-        gen.manual_seed(RESUME_SEED)
-        np.random.seed(RESUME_SEED)
-        _run(resumed, step, stop_at, total)
+        got = cell_parameters(_run(resumed, step, stop_at, total), WHO)
     finally:
         gen.set_state(*saved_gen)
         np.random.set_state(saved_numpy)
-    if fingerprint(straight) != fingerprint(resumed):
+    if fingerprint(expected) != fingerprint(got):
         raise _mismatch(f"Resume not exact: {total} steps in one go differ from {stop_at} steps, a checkpoint "
-                        f"and {total - stop_at} steps on a fresh state loaded from it", straight, resumed)
-    return fingerprint(resumed)
+                        f"and {total - stop_at} steps on a fresh state loaded from it", expected, got)
+    return fingerprint(got)
