@@ -3,18 +3,32 @@
 ``assert_batch_invariant(..., training=True)`` evaluates row slices of a batch and needs each
 Dropout to draw at the element indices of those rows in the whole batch (DESIGN.md section 6:
 a slice holding global rows ``[a, b)`` of rows of ``k`` elements uses ``start = a * k``).
-``ops.dropout`` takes that ``start`` as an argument, but the layer ``nn.Dropout`` has no way to
-receive it in this version of minicell, so ``library_row_offset()`` returns None and a caller
-must pass its own ``row_offset`` context (a callable ``row_offset(first_row)`` returning a
-context manager that its Dropout layers consult).
+``ops.dropout`` takes that ``start`` as an argument; the layers learn it from
+``minicell.ops.dropout.sample_indexed(reservations, first_row)``, the context the micro-batching
+``TrainOneStepCell`` opens around each micro-batch (inside it the k-th dropout call of a forward
+pass also reuses the k-th reservation of the step). Versions of minicell without it give no way
+to tell ``nn.Dropout`` its rows: ``library_row_offset()`` then returns None, and a caller must
+pass its own ``row_offset`` context for layers of its own that honour one.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable, ContextManager
+
+# by module path: the package attribute ``minicell.ops.dropout`` is the function, not the module
+dropout_ops = importlib.import_module("minicell.ops.dropout")
 
 RowOffset = Callable[[int], ContextManager]
 
 
 def library_row_offset() -> RowOffset | None:
-    """minicell's own row-offset context for Dropout layers, or None when it has none."""
-    return None
+    """``row_offset(first_row)`` built on minicell's own sample-indexing context, one
+    reservation list per call (one "step"), or None when this minicell has no such context."""
+    sample_indexed = getattr(dropout_ops, "sample_indexed", None)
+    if sample_indexed is None:
+        return None
+    reservations: list = []
+
+    def row_offset(first_row: int) -> ContextManager:
+        return sample_indexed(reservations, first_row)
+    return row_offset

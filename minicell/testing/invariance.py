@@ -173,9 +173,10 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
     are restored at the end. In training mode the random layers must draw each row's randomness
     at the row's index in the whole batch (DESIGN.md section 6): each slice is evaluated inside
     ``row_offset(a)``, a context that tells the Dropout layers the global index of the slice's
-    first row. minicell's own ``nn.Dropout`` has no such context yet (see
-    ``minicell.testing._row_offset``): with ``training=True`` pass ``row_offset`` for layers of
-    your own that honour one, else this raises ``ValueError``.
+    first row. By default that is minicell's own (``ops.dropout.sample_indexed``, which the
+    micro-batching ``TrainOneStepCell`` uses); in a minicell without one, ``training=True``
+    needs a ``row_offset`` for layers of your own that honour it, else this raises ``ValueError``
+    (see ``minicell.testing._row_offset``).
 
     Args:
         cell: the Cell under test.
