@@ -8,6 +8,8 @@ from hypothesis import given, strategies as st
 import minicell as mc
 from minicell import nn, ops
 from minicell import random as R
+from minicell.testing import assert_bitwise_equal, assert_slice_invariant, shard_split
+from minicell.testing.strategies import world_sizes
 from tests.stats import binomial_bounds
 
 U64 = st.integers(0, 2**64 - 1)
@@ -48,7 +50,7 @@ def test_same_seed_and_offset_same_mask_and_p_one_gives_zeros():
     b = nn.Dropout(0.3, generator=mc.Generator().manual_seed(9)).set_train()
     x = ones(4, 50)
     first = a(x).asnumpy()
-    assert np.array_equal(first, b(x).asnumpy())
+    assert_bitwise_equal(first, b(x))
     assert not np.array_equal(first, a(x).asnumpy())  # the next call draws at the next offset
     assert not nn.Dropout(1.0, generator=mc.Generator()).set_train()(x).asnumpy().any()
 
@@ -88,17 +90,21 @@ def test_kept_fraction_and_scaled_expectation(p):
 def test_start_gives_the_slice_of_the_whole_mask(seed, a, b):
     a, b = min(a, b), max(a, b)
     x = mc.Tensor(np.arange(400, dtype=np.float32) + 1)
-    whole = ops.dropout(x, 0.4, generator=mc.Generator().manual_seed(seed)).asnumpy()
-    part = ops.dropout(x[a:b], 0.4, generator=mc.Generator().manual_seed(seed), start=a).asnumpy()
-    assert np.array_equal(part, whole[a:b])
+    gen = mc.Generator().manual_seed(seed)  # restored before every draw
+
+    def draw(start, count):
+        return ops.dropout(x[start:start + count], 0.4, generator=gen, start=start)
+    assert_slice_invariant(draw, 400, [a, b - a, 400 - b], generators=[gen])
 
 
-def test_sharded_batch_equals_single_process_batch():
+@given(world=world_sizes(), unit=st.integers(1, 8))
+def test_sharded_batch_equals_single_process_batch(world, unit):
     x = mc.Tensor(np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32))
-    whole = ops.dropout(x, 0.25, generator=mc.Generator().manual_seed(1)).asnumpy()
-    shards = [ops.dropout(x[i:i + 2], 0.25, generator=mc.Generator().manual_seed(1), start=i * 16).asnumpy()
-              for i in range(0, 8, 2)]
-    assert np.array_equal(np.concatenate(shards), whole)
+    gen = mc.Generator().manual_seed(1)
+
+    def shard(start, count):  # what the rank holding rows [start, start + count) computes
+        return ops.dropout(x[start:start + count], 0.25, generator=gen, start=start * 16)
+    assert_slice_invariant(shard, 8, shard_split(8, world, unit), generators=[gen])
 
 
 @pytest.mark.parametrize("cls,shape", [(nn.Dropout1d, (3, 4, 5)), (nn.Dropout1d, (4, 5)), (nn.Dropout2d, (2, 6, 3, 3)),

@@ -7,6 +7,7 @@ import pytest
 import minicell as mc
 from minicell import initializer as I
 from minicell import random as R
+from minicell.testing import assert_bitwise_equal, assert_reproducible
 from tests.stats import ks_pvalue, normal_cdf
 
 
@@ -104,7 +105,8 @@ def test_random_initializers_match_the_stateless_draw():
     gen = mc.Generator().manual_seed(5)
     gen(3)
     w = I.initializer(I.Normal(0.5), (4, 4), generator=gen).asnumpy()
-    assert np.array_equal(w, R.normal(5, 3, (4, 4), 0.0, 0.5)) and int(gen.get_state()[1]) == 4
+    assert_bitwise_equal(w, R.normal(5, 3, (4, 4), 0.0, 0.5))
+    assert int(gen.get_state()[1]) == 4
 
 
 def test_aliases():
@@ -150,3 +152,11 @@ def test_failed_initializer_reserves_nothing():
     with pytest.raises(ValueError):
         I.initializer(I.Orthogonal(), (5,), generator=gen)
     assert int(gen.get_state()[1]) == 0
+
+
+@pytest.mark.parametrize("init", ["uniform", "normal", "truncatedNormal", "xavier_uniform", "he_normal",
+                                  "orthogonal", "sparse"])
+def test_random_initializers_are_reproducible_from_the_generator_state(init):
+    gen = mc.Generator().manual_seed(3)
+    assert_reproducible(lambda: I.initializer(init, (6, 5), generator=gen), generators=[gen])
+    assert int(gen.get_state()[1]) == 0  # restored

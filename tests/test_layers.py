@@ -7,6 +7,7 @@ import pytest
 import minicell as mc
 from minicell import nn
 from minicell.initializer import HeUniform, Uniform, initializer
+from minicell.testing import assert_bitwise_equal, assert_cells_equal
 from tests.gradcheck import assert_grads_match
 
 
@@ -21,10 +22,10 @@ def test_dense_defaults_are_pytorch_linear_drawn_from_the_generator():
     layer = nn.Dense(16, 8, generator=gen)
     assert layer.weight.shape == (8, 16) and layer.bias.shape == (8,) and int(gen.get_state()[1]) == 2
     w = initializer(HeUniform(negative_slope=math.sqrt(5)), (8, 16), generator=mc.Generator().manual_seed(1))
-    assert np.array_equal(layer.weight.asnumpy(), w.asnumpy())
+    assert_bitwise_equal(layer.weight, w)
     assert np.abs(layer.weight.asnumpy()).max() <= 0.25 and np.abs(layer.bias.asnumpy()).max() <= 0.25
     b = initializer(Uniform(0.25), (8,), generator=mc.Generator().manual_seed(1).set_state(1, 1))
-    assert np.array_equal(layer.bias.asnumpy(), b.asnumpy())
+    assert_bitwise_equal(layer.bias, b)
 
 
 def test_dense_forward_and_gradients():
@@ -39,11 +40,10 @@ def test_dense_forward_and_gradients():
 
 def test_same_seed_same_model_and_width_change_leaves_other_layers():
     a, b = build(5), build(5)
-    assert all(np.array_equal(p.asnumpy(), q.asnumpy()) for p, q in zip(a.get_parameters(), b.get_parameters()))
+    assert_cells_equal(a, b)
     wide = build(9)
-    assert np.array_equal(a[3].weight.asnumpy(), wide[3].weight.asnumpy())
-    assert np.array_equal(a[3].bias.asnumpy(), wide[3].bias.asnumpy())
-    assert np.array_equal(a[0].weight.asnumpy(), wide[0].weight.asnumpy()[:5])  # rows are index-stable too
+    assert_cells_equal(a[3], wide[3])
+    assert_bitwise_equal(a[0].weight, wide[0].weight.asnumpy()[:5])  # rows are index-stable too
 
 
 def test_activations():
