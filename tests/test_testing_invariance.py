@@ -83,6 +83,20 @@ def test_reproducible_catches_a_varying_number_of_reserved_offsets():
     assert state() == (2, 0)
 
 
+def test_reproducible_catches_a_cell_left_in_a_different_state():
+    model = nn.Dense(2, 2, generator=mc.Generator())
+    initial = model.bias.asnumpy()
+    calls = []
+
+    def fn(cell):  # returns nothing, but its update depends on a call counter
+        calls.append(1)
+        cell.bias.set_data(cell.bias.asnumpy() + np.float32(len(calls)))
+    message = failure(assert_reproducible, fn, model)
+    assert message.startswith("Not reproducible: after run 2 of 2 the Cells' Parameters differ from those after run 1. "
+                              "['args[0].bias']: 2 of 2 elements differ")
+    assert np.array_equal(model.bias.asnumpy(), initial)  # restored
+
+
 def test_reproducible_restores_the_state_when_fn_raises():
     mc.manual_seed(4)
 

@@ -18,24 +18,28 @@ from minicell.parameter import Parameter
 
 
 class Snapshot:
-    """Copies of the default generator, ``generators`` and the Parameters of ``cells``."""
+    """Copies of the default generator, ``generators`` and the Parameters of ``cells``.
 
-    def __init__(self, who: str, cells: Iterable[Any] = (), generators: Iterable[Any] = ()) -> None:
+    ``cells`` holds ``(label, object)`` pairs; objects that are not Cells are skipped. A
+    Parameter shared by several Cells is saved once, under its first label.
+    """
+
+    def __init__(self, who: str, cells: Iterable[tuple[str, Any]] = (), generators: Iterable[Any] = ()) -> None:
         gens = [default_generator()]
         for g in generators:
             if not isinstance(g, Generator):
                 raise TypeError(f"For '{who}', 'generators' must hold Generators, but got {type(g).__name__}.")
             gens.append(g)
         self._generators = [(g, g.get_state()) for g in gens]
-        params: dict[int, tuple[Parameter, np.ndarray]] = {}
-        for cell in cells:
+        params: dict[int, tuple[str, Parameter, np.ndarray]] = {}
+        for label, cell in cells:
             if isinstance(cell, Cell):
-                for _, p in cell.parameters_and_names():
-                    params.setdefault(id(p), (p, p._data.copy()))
+                for name, p in cell.parameters_and_names():
+                    params.setdefault(id(p), (f"{label}.{name}", p, p._data.copy()))
         self._params = list(params.values())
 
     def restore(self) -> None:
-        for param, saved in self._params:
+        for _, param, saved in self._params:
             np.copyto(param._data, saved)
         for gen, (seed, offset) in self._generators:
             gen.set_state(seed, offset)
@@ -43,3 +47,7 @@ class Snapshot:
     def generator_states(self) -> list[tuple[int, int]]:
         """The current ``(seed, offset)`` of every saved generator, default one first."""
         return [(int(s), int(o)) for s, o in (g.get_state() for g, _ in self._generators)]
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Copies of the current values of the saved Parameters, by label and name."""
+        return {label: param._data.copy() for label, param, _ in self._params}

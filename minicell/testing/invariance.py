@@ -76,7 +76,8 @@ def assert_reproducible(fn: Callable[..., Any], *args: Any, runs: int = 2,
     Before each run the default generator, the ``generators`` given and every Parameter of the
     Cells among ``fn`` and ``args`` (their Generators included) are put back as they were at the
     call; they are restored once more at the end. The check also fails if a run leaves the
-    generators at different offsets than the first run (``fn`` reserved a varying number).
+    generators at different offsets, or those Parameters at different values, than the first run
+    (``fn`` reserved a varying number of offsets, or updated a model differently).
     Catches draws from anything outside that state, such as NumPy's global random state.
 
     Args:
@@ -92,8 +93,9 @@ def assert_reproducible(fn: Callable[..., Any], *args: Any, runs: int = 2,
     who = "assert_reproducible"
     _check_callable(who, "fn", fn)
     runs = check_int(who, "runs", runs, 2)
-    snapshot = Snapshot(who, cells=[fn, *args], generators=generators)
-    outputs, states, first = [], [], None
+    cells = [("fn", fn)] + [(f"args[{i}]", arg) for i, arg in enumerate(args)]
+    snapshot = Snapshot(who, cells=cells, generators=generators)
+    outputs, states, params, first = [], [], [], None
     try:
         for k in range(runs):
             snapshot.restore()
@@ -101,6 +103,7 @@ def assert_reproducible(fn: Callable[..., Any], *args: Any, runs: int = 2,
             first = out if k == 0 else first
             outputs.append(canonical(out, who))
             states.append(snapshot.generator_states())
+            params.append(snapshot.parameters())
     finally:
         snapshot.restore()
     for k in range(1, runs):
@@ -111,6 +114,10 @@ def assert_reproducible(fn: Callable[..., Any], *args: Any, runs: int = 2,
         if states[k] != states[0]:
             raise AssertionError(f"Not reproducible: after run {k + 1} the generators are at (seed, offset) "
                                  f"{states[k]}, after run 1 at {states[0]}.")
+        differences = tree_differences(params[0], params[k])
+        if differences:
+            raise AssertionError(f"Not reproducible: after run {k + 1} of {runs} the Cells' Parameters differ from "
+                                 f"those after run 1. " + failure_text(differences, "places"))
     return first
 
 
@@ -201,7 +208,7 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
                          f"context that tells nn.Dropout the global row of a slice.")
     enter = context if context is not None else (lambda row: nullcontext())
     modes = [(c, bool(getattr(c, "training"))) for _, c in cell.cells_and_names()]
-    snapshot = Snapshot(who, cells=[cell])
+    snapshot = Snapshot(who, cells=[("cell", cell)])
     try:
         cell.set_train(training)
         with no_grad():
