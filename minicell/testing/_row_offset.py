@@ -12,11 +12,13 @@ pass its own ``row_offset`` context for layers of its own that honour one.
 """
 from __future__ import annotations
 
-import importlib
+import sys
 from typing import Callable, ContextManager
 
+import minicell.ops.dropout  # noqa: F401 - the module, read below from sys.modules
+
 # by module path: the package attribute ``minicell.ops.dropout`` is the function, not the module
-dropout_ops = importlib.import_module("minicell.ops.dropout")
+dropout_ops = sys.modules["minicell.ops.dropout"]
 
 RowOffset = Callable[[int], ContextManager]
 
