@@ -11,6 +11,7 @@ Also the process-wide default generator and the module functions that act on it.
 """
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
@@ -138,6 +139,19 @@ class Generator(Cell):
 
 _default: list[Generator] = []
 _default_lock = threading.Lock()
+
+
+def _new_locks_after_fork() -> None:
+    """A child forked while another thread held a lock inherits it held by a thread that does
+    not exist there, and would wait for ever: give the child fresh locks. The state they guard
+    is consistent in the child: each write under them is one array assignment, never torn."""
+    global _STATE_LOCK, _default_lock
+    _STATE_LOCK = threading.Lock()
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def default_generator() -> Generator:
