@@ -1,18 +1,110 @@
 """Atomic file writes: temporary file in the same folder, flush, fsync, rename, fsync folder.
 
 A process killed at any moment leaves either the old file or the new one, never a torn file.
+
+A writer killed mid-write leaves its temporary file behind; the next write to the same target
+removes such leftovers. Temporary files are named, in the target's folder::
+
+    .<target basename>.<host tag>.<pid>.<16 random hex digits>.minicell-tmp
+
+where the host tag is 8 hex digits of SHA-256 of the host name and PID namespace. Before writing
+``path``, a writer removes the regular files of exactly that scheme for exactly that basename
+whose writer is gone (same host tag and the PID no longer runs, or is a zombie) or that nobody
+has modified for ``STALE_AFTER_SECONDS`` (a writer on another host, whose PID cannot be checked).
+So a live writer's file is never removed while it writes (its PID runs and it keeps writing),
+and savers to different targets never touch each other's files: a basename ending in ``.ckpt``
+cannot be a prefix of another target's temporary name with a different basename, and even if
+two names collided, only files of dead or long-idle writers are removed. Removal errors are
+ignored: cleaning is a courtesy, never a reason for a save to fail.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+import socket
+import stat
+import time
 from typing import BinaryIO, Callable
+
+TEMP_SUFFIX = ".minicell-tmp"
+STALE_AFTER_SECONDS = 3600.0
+
+
+def host_tag() -> str:
+    """8 hex digits naming this host and PID namespace (PIDs are only comparable within one)."""
+    try:
+        namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}/{namespace}".encode()).hexdigest()[:8]
+
+
+def temp_name(path: str) -> str:
+    """A fresh temporary file name for ``path``, in its folder, of the scheme above."""
+    folder, base = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{base}.{host_tag()}.{os.getpid()}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+
+
+def _temp_pattern(base: str) -> re.Pattern[str]:
+    return re.compile(r"\." + re.escape(base) + r"\.([0-9a-f]{8})\.([0-9]{1,10})\.[0-9a-f]{16}" + re.escape(TEMP_SUFFIX))
+
+
+def process_is_gone(pid: int) -> bool:
+    """True when no process ``pid`` runs here (a zombie, killed but not yet reaped, counts as gone)."""
+    if pid == os.getpid():
+        return False
+    if not 0 < pid < 1 << 31:  # no process has it (and kill(0, 0) would signal our own group)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it runs
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rpartition(b")")[2].split()[:1] == [b"Z"]
+    except OSError:
+        return False
+
+
+def remove_stale_temps(path: str) -> list[str]:
+    """Remove the temporary files of dead or long-idle writers of ``path``; return their paths."""
+    folder, base = os.path.split(os.path.abspath(path))
+    pattern, tag, now, removed = _temp_pattern(base), host_tag(), time.time(), []
+    prefix = f".{base}."
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            dead = match.group(1) == tag and process_is_gone(int(match.group(2)))
+            if dead or now - info.st_mtime > STALE_AFTER_SECONDS:
+                os.unlink(entry.path)
+                removed.append(entry.path)
+        except OSError:  # gone already (another saver cleaned it) or not ours to remove
+            continue
+    return removed
 
 
 def write_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(file)`` on a temporary file and move it over ``path`` once it is on disk."""
+    """Call ``write(file)`` on a temporary file and move it over ``path`` once it is on disk.
+
+    Leftover temporary files of earlier, killed writers of ``path`` are removed first.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
+    remove_stale_temps(path)
+    tmp = temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

@@ -149,3 +149,14 @@ def check_option(owner: str, arg: str, value: Any, options: tuple[str, ...]) -> 
     if value not in options:
         raise fail_value(owner, arg, f"one of {list(options)}", value)
     return value
+
+
+# ----- added by issue 11 (checkpoints, Parameter.set_data, containers): keep this block last -----
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` itself, or its first ``limit`` characters and its length (long names in messages)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def fail_as(error: type[Exception], owner: str, arg: str, expected: str, got: str) -> Exception:
+    """An ``error`` in the house voice with ``got`` written as given (a description, not a value)."""
+    return error(f"For '{owner}', '{arg}' must be {expected}, but got {got}.")

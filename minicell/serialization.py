@@ -1,22 +1,37 @@
 """Checkpoints: ``save_checkpoint``, ``load_checkpoint``, ``load_param_into_net``.
 
-Format: a ``.ckpt`` file that is a NumPy ``.npz`` archive with one array per parameter (named by
-its dotted name) and two entries of its own: ``__minicell_format__`` (the format version, an
-int64 scalar) and ``__minicell_meta__`` (UTF-8 JSON as uint8: the names in order and their
-``requires_grad``). It is read with ``allow_pickle=False``; object arrays are refused; every
-dtype, uint64 included, round-trips bit for bit. Files are written atomically.
+Keys are Parameter names, as in MindSpore: ``save_checkpoint(cell)`` writes each Parameter under
+``param.name`` (its structural path when it has no name), and ``load_param_into_net`` matches
+the net's Parameters by ``param.name``. So a checkpoint of a training cell loads into a fresh
+network: wrapping a network does not rename its Parameters.
+
+Format (version 1): a ``.ckpt`` file that is an uncompressed NumPy ``.npz`` archive with one
+``.npy`` member per parameter (named by the parameter's name) and two entries of its own:
+``__minicell_format__`` (the format version, the int64 scalar 1) and ``__minicell_meta__``
+(UTF-8 JSON as uint8: ``{"names": [...], "requires_grad": [...]}``, the names in order). Names
+are non-empty strs of at most ``NAME_LIMIT`` characters without ``"\\0"`` or lone surrogates
+that do not start with ``"__minicell"``; every supported dtype, uint64 included, round-trips bit
+for bit.
+
+Everything is checked before the temporary file is written, and again when reading, where
+nothing in the file is trusted (see ``minicell._npz``): every malformed file is a ``ValueError``
+naming it and what is wrong. Saving into a folder that does not exist is a
+``FileNotFoundError``, like loading a file that does not exist. Files are written atomically;
+temporary files left by killed savers are removed by the next save to the same path
+(``minicell._atomic``).
 """
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from minicell._atomic import write_atomically
+from minicell._checks import describe, fail_as, fail_type, shorten
+from minicell._npz import MalformedArchive, read_npz, write_npz
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import DTYPE_NAMES, Tensor
@@ -24,135 +39,271 @@ from minicell.tensor import DTYPE_NAMES, Tensor
 FORMAT_KEY = "__minicell_format__"
 META_KEY = "__minicell_meta__"
 FORMAT_VERSION = 1
+NAME_LIMIT = 4096
+RESERVED_PREFIX = "__minicell"
+NAME_RULE = (f"a non-empty str of at most {NAME_LIMIT} characters, without '\\0' or lone surrogates, "
+             f"not starting with '{RESERVED_PREFIX}'")
+DTYPE_RULE = f"a Tensor or an array of one of the dtypes {sorted(DTYPE_NAMES.values())}"
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a checkpoint key, or None when it can."""
+    if not isinstance(name, str):
+        return f"a {type(name).__name__}, not a str"
+    if not name:
+        return "empty"
+    if len(name) > NAME_LIMIT:
+        return f"{len(name)} characters long"
+    if "\0" in name:
+        return "it contains '\\0'"
+    if name.startswith(RESERVED_PREFIX):
+        return f"it starts with '{RESERVED_PREFIX}'"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it holds a lone surrogate"
+    return None
+
+
+def _quoted(name: Any) -> str:
+    return shorten(repr(name)) if isinstance(name, str) else describe(name)
+
+
+def _check_name(name: Any) -> str:
+    if name_problem(name) is not None:
+        raise fail_as(TypeError if not isinstance(name, str) else ValueError,
+                      "save_checkpoint", "name", NAME_RULE, _quoted(name))
+    return name
+
+
+def _as_saved_array(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value._data
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        array = np.empty(0, dtype=object)
+    if array.dtype not in DTYPE_NAMES:
+        got = f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray) else describe(value)
+        raise fail_as(TypeError, "save_checkpoint", shorten(name), DTYPE_RULE, got)
+    return array
+
+
+def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
+    """``(name, value)`` pairs of what ``save_checkpoint`` accepts; duplicate names refused."""
+    if isinstance(save_obj, Cell):
+        items, where = [], {}
+        for path, param in save_obj.parameters_and_names():
+            name = path if param.name is None else param.name
+            if isinstance(name, str) and name in where:
+                raise fail_as(ValueError, "save_checkpoint", "save_obj", "a Cell whose Parameters have distinct names",
+                              f"the name {_quoted(name)} for both '{where[name]}' and '{path}'")
+            where[name] = path
+            items.append((name, param))
+        return items
+    if isinstance(save_obj, dict):
+        return list(save_obj.items())
+    if isinstance(save_obj, list):
+        items, index = [], {}
+        for i, entry in enumerate(save_obj):
+            if not isinstance(entry, dict) or set(entry) != {"name", "data"}:
+                raise fail_type("save_checkpoint", f"save_obj[{i}]", "a dict with the keys 'name' and 'data'", entry)
+            name = entry["name"]
+            if isinstance(name, str) and name in index:
+                raise fail_as(ValueError, "save_checkpoint", "save_obj", "a list of entries with distinct names",
+                              f"the name {_quoted(name)} in entries {index[name]} and {i}")
+            index[name] = i
+            items.append((name, entry["data"]))
+        return items
+    raise fail_type("save_checkpoint", "save_obj", "a Cell, a dict or a list of dicts", save_obj)
 
 
 def _entries(save_obj: Any) -> list[tuple[str, np.ndarray, bool]]:
-    """(name, array, requires_grad) for what ``save_checkpoint`` accepts."""
-    if isinstance(save_obj, Cell):
-        return [(name, p._data, p.requires_grad) for name, p in save_obj.parameters_and_names()]
-    if isinstance(save_obj, dict):
-        items = list(save_obj.items())
-    elif isinstance(save_obj, list):
-        items = []
-        for i, entry in enumerate(save_obj):
-            if not isinstance(entry, dict) or set(entry) != {"name", "data"}:
-                raise TypeError(f"For 'save_checkpoint', save_obj[{i}] must be a dict with keys 'name' and "
-                                f"'data', but got {entry!r:.80}.")
-            items.append((entry["name"], entry["data"]))
-    else:
-        raise TypeError(f"For 'save_checkpoint', 'save_obj' must be a Cell, a dict or a list of dicts, "
-                        f"but got {type(save_obj).__name__}.")
-    entries, seen = [], set()
-    for name, value in items:
-        if not isinstance(name, str) or not name or name.startswith("__minicell"):
-            raise ValueError(f"For 'save_checkpoint', parameter names must be non-empty strs not starting "
-                             f"with '__minicell', but got {name!r}.")
-        if name in seen:
-            raise ValueError(f"For 'save_checkpoint', the name {name!r} appears twice.")
-        seen.add(name)
-        array = value._data if isinstance(value, Tensor) else np.asarray(value)
-        if array.dtype not in DTYPE_NAMES:
-            raise TypeError(f"For 'save_checkpoint', '{name}' has dtype {array.dtype}, which is not supported.")
+    """(name, array, requires_grad) for each parameter, all checked."""
+    entries = []
+    for name, value in _named_items(save_obj):
+        array = _as_saved_array(_check_name(name), value)
         entries.append((name, array, bool(getattr(value, "requires_grad", False))))
     return entries
 
 
 def _normalize_path(path: Any, who: str) -> str:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"For '{who}', 'ckpt_file_name' must be a str or a path, but got {type(path).__name__}.")
-    path = os.fspath(path)
-    return path if path.endswith(".ckpt") else path + ".ckpt"
+    """The checked file name, with ``.ckpt`` appended when missing (as MindSpore does)."""
+    text = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(text, str):
+        raise fail_type(who, "ckpt_file_name", "a str or an os.PathLike of a str", path)
+    if not text or "\0" in text or text.endswith(("/", os.sep)):
+        raise fail_as(ValueError, who, "ckpt_file_name", "a file path without '\\0'", _quoted(text))
+    return text if text.endswith(".ckpt") else text + ".ckpt"
+
+
+def _check_save_target(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise fail_as(FileNotFoundError, "save_checkpoint", "ckpt_file_name", "a file in an existing folder",
+                      f"'{path}', whose folder '{folder}' does not exist")
+    if os.path.isdir(path):
+        raise fail_as(ValueError, "save_checkpoint", "ckpt_file_name", "a file path", f"'{path}', which is a folder")
 
 
 def save_checkpoint(save_obj: Any, ckpt_file_name: Any) -> None:
-    """Save every parameter (trainable or not) under its dotted name; shared ones once.
+    """Save every parameter (trainable or not) under its name; a shared Parameter once.
 
     Args:
-        save_obj: a Cell, a dict name -> Parameter/Tensor/ndarray, or a list of
-            ``{"name": ..., "data": ...}``.
+        save_obj: a Cell (each Parameter saved under ``param.name``), a dict name ->
+            Parameter/Tensor/ndarray, or a list of ``{"name": ..., "data": ...}``.
         ckpt_file_name: the file; ``.ckpt`` is appended when missing (as MindSpore does).
+
+    Raises:
+        TypeError, ValueError: a bad name, value or path, or two Parameters with one name;
+            then nothing is written.
+        FileNotFoundError: the folder of ``ckpt_file_name`` does not exist.
     """
-    path = _normalize_path(ckpt_file_name, "save_checkpoint")
     entries = _entries(save_obj)
+    path = _normalize_path(ckpt_file_name, "save_checkpoint")
+    _check_save_target(path)
     meta = json.dumps({"names": [n for n, _, _ in entries],
                        "requires_grad": [g for _, _, g in entries]}).encode("utf-8")
-    arrays = OrderedDict((name, np.array(array, order="C", copy=True)) for name, array, _ in entries)
-    arrays[FORMAT_KEY] = np.array(FORMAT_VERSION, dtype=np.int64)
-    arrays[META_KEY] = np.frombuffer(meta, dtype=np.uint8)
-    write_atomically(path, lambda handle: np.savez(handle, **arrays))
+    members = [(name, array) for name, array, _ in entries]
+    members.append((FORMAT_KEY, np.array(FORMAT_VERSION, dtype=np.int64)))
+    members.append((META_KEY, np.frombuffer(meta, dtype=np.uint8)))
+    write_atomically(path, lambda handle: write_npz(handle, members))
 
 
-def _corrupt(path: str, why: str) -> ValueError:
-    return ValueError(f"For 'load_checkpoint', the file '{path}' is not a readable minicell checkpoint: {why}.")
+def _format_version(arrays: dict[str, np.ndarray]) -> None:
+    version = arrays.pop(FORMAT_KEY, None)
+    if version is None:
+        raise MalformedArchive("it has no minicell format entry")
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
+        shown = version.tolist() if version.size <= 4 else f"an array of shape {list(version.shape)}"
+        raise MalformedArchive(f"its format version is {shown} ({version.dtype}), not the integer {FORMAT_VERSION}")
 
 
-def load_checkpoint(ckpt_file_name: Any) -> "OrderedDict[str, Parameter]":
-    """Load a checkpoint: dotted name -> Parameter, in the saved order. Nothing is partial:
-    a truncated, corrupted or foreign file raises a ``ValueError`` naming it."""
-    path = _normalize_path(ckpt_file_name, "load_checkpoint")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"For 'load_checkpoint', the file '{path}' does not exist.")
-    if not zipfile.is_zipfile(path):
-        raise _corrupt(path, "it is not a NumPy .npz (zip) archive")
+def _refuse_constant(text: str) -> None:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _metadata(arrays: dict[str, np.ndarray]) -> tuple[list[str], list[bool]]:
+    """The names and requires_grad flags of the metadata entry, each checked against the arrays."""
+    raw = arrays.pop(META_KEY, None)
+    if raw is None:
+        raise MalformedArchive("it has no metadata entry")
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise MalformedArchive(f"its metadata entry is {raw.dtype} of shape {list(raw.shape)}, not uint8 bytes")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if FORMAT_KEY not in archive.files or META_KEY not in archive.files:
-                raise _corrupt(path, "it has no minicell format entry")
-            version = int(archive[FORMAT_KEY])
-            if version != FORMAT_VERSION:
-                raise _corrupt(path, f"format version {version} is not {FORMAT_VERSION}")
-            meta = json.loads(archive[META_KEY].tobytes().decode("utf-8"))
-            names, grads = meta["names"], meta["requires_grad"]
-            if sorted(names) != sorted(set(archive.files) - {FORMAT_KEY, META_KEY}):
-                raise _corrupt(path, "its parameter list does not match its arrays")
-            arrays = [(name, archive[name]) for name in names]
-    except ValueError as error:
-        if str(error).startswith("For 'load_checkpoint'"):
-            raise
-        raise _corrupt(path, str(error).rstrip(".")) from None
-    except (OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zipfile.LargeZipFile,
-            UnicodeDecodeError) as error:
-        raise _corrupt(path, f"{type(error).__name__}: {str(error).rstrip('.')}") from None
-    result: OrderedDict[str, Parameter] = OrderedDict()
-    for (name, array), requires_grad in zip(arrays, grads):
-        if array.dtype not in DTYPE_NAMES:
-            raise _corrupt(path, f"'{name}' has unsupported dtype {array.dtype}")
-        result[name] = Parameter(array, name=name, requires_grad=bool(requires_grad))
+        meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise MalformedArchive(f"its metadata is not UTF-8 JSON ({type(error).__name__})") from None
+    if not isinstance(meta, dict) or set(meta) != {"names", "requires_grad"}:
+        raise MalformedArchive("its metadata is not a JSON object with exactly the keys 'names' and 'requires_grad'")
+    names, grads = meta["names"], meta["requires_grad"]
+    if not isinstance(names, list) or not isinstance(grads, list):
+        raise MalformedArchive("its metadata 'names' and 'requires_grad' are not both lists")
+    if len(names) != len(grads):
+        raise MalformedArchive(f"its metadata lists {len(names)} names but {len(grads)} requires_grad flags")
+    for name in names:
+        problem = name_problem(name)
+        if problem is not None:
+            raise MalformedArchive(f"its metadata has the parameter name {_quoted(name)}: {problem}")
+    if len(set(names)) != len(names):
+        twice = next(n for i, n in enumerate(names) if n in names[:i])
+        raise MalformedArchive(f"its metadata lists the name {_quoted(twice)} twice")
+    if not all(type(g) is bool for g in grads):
+        raise MalformedArchive("its metadata 'requires_grad' holds values other than true and false")
+    if set(names) != set(arrays):
+        missing, extra = sorted(set(names) - set(arrays)), sorted(set(arrays) - set(names))
+        raise MalformedArchive(f"its metadata and its arrays disagree: names without arrays "
+                               f"{shorten(str(missing))}, arrays without names {shorten(str(extra))}")
+    return names, grads
+
+
+def _read(path: str) -> "OrderedDict[str, Parameter]":
+    with open(path, "rb") as handle:
+        arrays = read_npz(handle, DTYPE_NAMES)
+    _format_version(arrays)
+    names, grads = _metadata(arrays)
+    return OrderedDict((name, Parameter(arrays[name], name=name, requires_grad=grad))
+                       for name, grad in zip(names, grads))
+
+
+def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None,
+                    strict_load: bool = False) -> "OrderedDict[str, Parameter]":
+    """Load a checkpoint: name -> Parameter, in the saved order; into ``net`` too when given.
+
+    Args:
+        ckpt_file_name: the file; ``.ckpt`` is appended when missing.
+        net: when given, the values are also loaded into it (``load_param_into_net``).
+        strict_load: passed to ``load_param_into_net``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a minicell checkpoint, or is truncated, corrupted or
+            malformed in any way (the message names the file and the defect). Nothing is partial.
+    """
+    path = _normalize_path(ckpt_file_name, "load_checkpoint")
+    if net is not None and not isinstance(net, Cell):
+        raise fail_type("load_checkpoint", "net", "a Cell or None", net)
+    if not isinstance(strict_load, bool):
+        raise fail_type("load_checkpoint", "strict_load", "a bool", strict_load)
+    if os.path.isdir(path):
+        raise fail_as(ValueError, "load_checkpoint", "ckpt_file_name", "a checkpoint file", f"'{path}', which is a folder")
+    if not os.path.isfile(path):
+        raise fail_as(FileNotFoundError, "load_checkpoint", "ckpt_file_name", "an existing checkpoint file",
+                      f"'{path}', which does not exist")
+    try:
+        result = _read(path)
+    except MalformedArchive as error:
+        raise fail_as(ValueError, "load_checkpoint", "ckpt_file_name", "a readable minicell checkpoint",
+                      f"'{path}': {error}") from None
+    if net is not None:
+        load_param_into_net(net, result, strict_load)
     return result
 
 
 def load_param_into_net(net: Cell, parameter_dict: dict, strict_load: bool = False) -> tuple[list[str], list[str]]:
-    """Copy values into ``net``'s Parameters in place, by dotted name.
+    """Copy values into ``net``'s Parameters in place, matching them by ``param.name``.
 
     Every value is checked before any is copied: a shape or dtype mismatch raises a
     ``ValueError`` naming the parameter, and with ``strict_load=True`` so does a missing or an
     unexpected name; then nothing is changed.
 
     Returns:
-        ``(param_not_load, ckpt_not_load)``: net names absent from the dict, dict names unused.
+        ``(param_not_load, ckpt_not_load)`` as MindSpore 2.x: the names of the net's Parameters
+        absent from the dict, and the dict's names that match no Parameter.
     """
     if not isinstance(net, Cell):
-        raise TypeError(f"For 'load_param_into_net', 'net' must be a Cell, but got {type(net).__name__}.")
+        raise fail_type("load_param_into_net", "net", "a Cell", net)
     if not isinstance(parameter_dict, dict):
-        raise TypeError(f"For 'load_param_into_net', 'parameter_dict' must be a dict, "
-                        f"but got {type(parameter_dict).__name__}.")
-    targets = net.parameters_dict()
+        raise fail_type("load_param_into_net", "parameter_dict", "a dict of name -> Parameter", parameter_dict)
+    if not isinstance(strict_load, bool):
+        raise fail_type("load_param_into_net", "strict_load", "a bool", strict_load)
+    for key in parameter_dict:
+        if not isinstance(key, str):
+            raise fail_type("load_param_into_net", "parameter_dict", "a dict with str keys", key)
+    targets: OrderedDict[str, list[Parameter]] = OrderedDict()
+    for path, param in net.parameters_and_names():
+        targets.setdefault(path if param.name is None else param.name, []).append(param)
     plan = []
-    for name, param in targets.items():
+    for name, params in targets.items():
         if name not in parameter_dict:
             continue
         value = parameter_dict[name]
-        array = value._data if isinstance(value, Tensor) else np.asarray(value)
-        if array.shape != param.shape or array.dtype != param.dtype:
-            raise ValueError(f"For 'load_param_into_net', '{name}' is {list(param.shape)} "
-                             f"{DTYPE_NAMES[param.dtype]} in the net but {list(array.shape)} "
-                             f"{DTYPE_NAMES.get(array.dtype, array.dtype)} in the checkpoint.")
-        plan.append((param, array))
+        try:
+            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        except (ValueError, TypeError, OverflowError):
+            raise fail_type("load_param_into_net", f"parameter_dict[{_quoted(name)}]", DTYPE_RULE, value) from None
+        for param in params:
+            if array.shape != param.shape or array.dtype != param.dtype:
+                raise fail_as(ValueError, "load_param_into_net", f"parameter_dict[{_quoted(name)}]",
+                              f"{list(param.shape)} {DTYPE_NAMES[param.dtype]} as in the net",
+                              f"{list(array.shape)} {DTYPE_NAMES.get(array.dtype, array.dtype)}")
+            plan.append((param, array))
     param_not_load = [name for name in targets if name not in parameter_dict]
     ckpt_not_load = [name for name in parameter_dict if name not in targets]
     if strict_load and (param_not_load or ckpt_not_load):
-        raise ValueError(f"For 'load_param_into_net', with strict_load=True the names must match: "
-                         f"missing from the checkpoint {param_not_load}, unexpected {ckpt_not_load}.")
+        raise fail_as(ValueError, "load_param_into_net", "parameter_dict",
+                      "a dict with exactly the net's Parameter names when strict_load=True",
+                      f"{shorten(str(param_not_load), 400)} missing and {shorten(str(ckpt_not_load), 400)} unexpected")
     for param, array in plan:
         np.copyto(param._data, array)
     return param_not_load, ckpt_not_load

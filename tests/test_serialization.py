@@ -117,7 +117,7 @@ def test_save_errors():
         mc.save_checkpoint(3, "/tmp/never.ckpt")
     with pytest.raises(TypeError, match="'name' and 'data'"):
         mc.save_checkpoint([{"name": "a"}], "/tmp/never.ckpt")
-    with pytest.raises(ValueError, match="names"):
+    with pytest.raises(ValueError, match="'name' must be a non-empty str"):
         mc.save_checkpoint({"": np.zeros(1)}, "/tmp/never.ckpt")
     assert not os.path.exists("/tmp/never.ckpt")
 
