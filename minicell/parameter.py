@@ -6,26 +6,98 @@ in place, so every holder of the Parameter sees the new value. Integer and bool 
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from minicell._checks import describe, fail_as, fail_type, is_integer, shorten
 from minicell.tensor import DTYPE_NAMES, Tensor
+
+INT64_LIMIT = 1 << 63
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+DTYPE_LIST = sorted(DTYPE_NAMES.values())
 
 
 def _initial_array(default_input: Any) -> np.ndarray:
+    """A checked copy of ``default_input``; a Python int is int64 and a float float32."""
+    who, arg = "Parameter", "default_input"
     if isinstance(default_input, (bool, np.bool_)):
         return np.array(default_input, dtype=np.bool_)
     if isinstance(default_input, int):
+        if not -INT64_LIMIT <= default_input < INT64_LIMIT:
+            raise fail_as(ValueError, who, arg, "an int in [-2**63, 2**63) (it becomes int64)", repr(default_input))
         return np.array(default_input, dtype=np.int64)
     if isinstance(default_input, float):
+        if math.isfinite(default_input) and abs(default_input) > FLOAT32_MAX:
+            raise fail_as(ValueError, who, arg, "a float within the float32 range (it becomes float32)",
+                          repr(default_input))
         return np.array(default_input, dtype=np.float32)
     if isinstance(default_input, Tensor):
         return default_input._data.copy()
     if isinstance(default_input, (np.ndarray, np.generic)):
+        if default_input.dtype not in DTYPE_NAMES:
+            raise fail_as(TypeError, who, arg, f"of one of the dtypes {DTYPE_LIST}", f"dtype {default_input.dtype}")
         return np.array(default_input, copy=True)
-    raise TypeError(f"For 'Parameter', 'default_input' must be a Tensor, an ndarray, an int or a float, "
-                    f"but got {type(default_input).__name__}.")
+    raise fail_type(who, arg, "a Tensor, an ndarray, an int, a float or a bool", default_input)
+
+
+def _integer_range(dtype: np.dtype) -> tuple[int, int]:
+    if dtype.kind == "b":
+        return 0, 1
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def _beyond_64_bits(who: str, array: np.ndarray, dtype: np.dtype, target: str) -> np.ndarray:
+    """Python ints too large for NumPy's integers: as float64 for a float target, else refused."""
+    if dtype.kind == "f":
+        try:
+            return np.array([float(v) for v in array.flat], dtype=np.float64).reshape(array.shape)
+        except OverflowError:
+            pass
+    low, high = _integer_range(dtype) if dtype.kind in "biu" else (None, None)
+    expected = f"in [{low}, {high}] for {target}" if low is not None else f"within the range of {target}"
+    raise fail_as(ValueError, who, "data", expected, shorten(str(max(array.flat, key=abs))))
+
+
+def cast_for(who: str, name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
+    """``data`` converted to ``dtype`` in a new array, or an error if any value would change
+    kind or not fit: float data into an integer or bool target is a ``TypeError``; integers
+    outside the target's range, and finite values that would overflow a float target, are a
+    ``ValueError``. Nothing is written anywhere before this returns."""
+    target = f"the {DTYPE_NAMES[dtype]} Parameter '{name}'"
+    if isinstance(data, Tensor):
+        array = data._data
+    else:
+        try:
+            array = np.asarray(data)
+        except (ValueError, TypeError, OverflowError):
+            raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data) from None
+    if array.dtype.kind == "O" and array.size and all(is_integer(v) for v in array.flat):
+        array = _beyond_64_bits(who, array, dtype, target)
+    kind = array.dtype.kind
+    if kind == "O":
+        raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data)
+    if kind not in "biuf":
+        got = f"an array of dtype {array.dtype}" if isinstance(data, np.ndarray) else f"{describe(data)} (dtype {array.dtype})"
+        raise fail_as(TypeError, who, "data", "numbers or bools", got)
+    if kind == "f" and dtype.kind in "biu":
+        raise fail_as(TypeError, who, "data", f"integer or bool data for {target}", f"{array.dtype} data")
+    if dtype.kind in "biu" and kind in "iu" and array.size:
+        low, high = _integer_range(dtype)
+        smallest, largest = int(array.min()), int(array.max())
+        if smallest < low or largest > high:
+            raise fail_as(ValueError, who, "data", f"in [{low}, {high}] for {target}",
+                          str(smallest if smallest < low else largest))
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype, copy=True)
+    if dtype.kind == "f" and array.size and kind != "b":
+        overflowed = np.isinf(converted) & (np.isfinite(array) if kind == "f" else True)
+        if overflowed.any():
+            raise fail_as(ValueError, who, "data", f"within the range of {target} "
+                          f"(|x| <= {float(np.finfo(dtype).max):g})", repr(array[overflowed].flat[0].item()))
+    return converted
 
 
 class Parameter(Tensor):
@@ -39,31 +111,31 @@ class Parameter(Tensor):
     """
 
     def __init__(self, default_input: Any, name: str | None = None, requires_grad: bool = True) -> None:
-        array = _initial_array(default_input)
-        if array.dtype not in DTYPE_NAMES:
-            raise TypeError(f"For 'Parameter', the dtype {array.dtype} is not supported.")
         if name is not None and not isinstance(name, str):
-            raise TypeError(f"For 'Parameter', 'name' must be a str or None, but got {type(name).__name__}.")
+            raise fail_type("Parameter", "name", "a str or None", name)
         if not isinstance(requires_grad, (bool, np.bool_)):
-            raise TypeError(f"For 'Parameter', 'requires_grad' must be a bool, but got {requires_grad!r}.")
+            raise fail_type("Parameter", "requires_grad", "a bool", requires_grad)
+        array = _initial_array(default_input)
         super().__init__(array)
         self.requires_grad = bool(requires_grad) and array.dtype.kind == "f"
         self.name = name
         self._leaf_name = name  # the last component of the dotted name, kept under prefixes
 
     def set_data(self, data: Any) -> "Parameter":
-        """Overwrite the value in place (same object, same array), cast to this dtype.
+        """Overwrite the value in place (same object, same array), converted to this dtype.
 
-        A float value into an integer Parameter is a ``TypeError``; another shape a ``ValueError``.
+        The data is converted and checked in full before anything is written, so a failed call
+        leaves the Parameter as it was. Float data into an integer or bool Parameter, and
+        non-numeric data, is a ``TypeError``; another shape, an integer outside this dtype's
+        range (``2**63`` into int64) or a finite value that overflows this float dtype is a
+        ``ValueError``.
         """
-        value = data._data if isinstance(data, Tensor) else np.asarray(data)
-        if value.dtype.kind == "f" and self.dtype.kind in "iub":
-            raise TypeError(f"For 'Parameter.set_data', cannot write float data into the "
-                            f"{DTYPE_NAMES[self.dtype]} parameter '{self.name}'.")
-        if value.shape != self.shape:
-            raise ValueError(f"For 'Parameter.set_data', the shape of '{self.name}' is {list(self.shape)}, "
-                             f"but the data has shape {list(value.shape)}.")
-        np.copyto(self._data, value, casting="unsafe")
+        who = "Parameter.set_data"
+        converted = cast_for(who, self.name, data, self.dtype)
+        if converted.shape != self.shape:
+            raise fail_as(ValueError, who, "data", f"of the shape {list(self.shape)} of Parameter '{self.name}'",
+                          f"shape {list(converted.shape)}")
+        np.copyto(self._data, converted)
         return self
 
     def clone(self, prefix: str = "") -> "Parameter":
