@@ -20,10 +20,10 @@ from minicell._grad_mode import is_grad_enabled
 from minicell.parameter import Parameter
 
 
-def _check_attr_name(owner: str, kind: str, name: Any) -> str:
+def _check_attr_name(owner: str, kind: str, name: Any, allow_dot: bool = False) -> str:
     if not isinstance(name, str):
         raise TypeError(f"For '{owner}', the {kind} name must be a str, but got {type(name).__name__}.")
-    if not name or "." in name:
+    if not name or ("." in name and not allow_dot):
         raise ValueError(f"For '{owner}', the {kind} name must be non-empty and contain no '.', but got {name!r}.")
     return name
 
@@ -124,8 +124,7 @@ class Cell:
     def insert_param_to_cell(self, param_name: str, param: Parameter, check_name_contain_dot: bool = True) -> None:
         """Register ``param`` under ``param_name`` (an unnamed Parameter takes that name)."""
         params, cells = self._registries()
-        if check_name_contain_dot:
-            _check_attr_name(type(self).__name__, "parameter", param_name)
+        _check_attr_name(type(self).__name__, "parameter", param_name, allow_dot=not check_name_contain_dot)
         if not isinstance(param, Parameter):
             raise TypeError(f"For '{type(self).__name__}.insert_param_to_cell', 'param' must be a Parameter, "
                             f"but got {type(param).__name__}.")

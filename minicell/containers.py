@@ -8,8 +8,20 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator
 
-from minicell._checks import is_integer
+from minicell._checks import fail_as, fail_type, fail_value, is_integer, shorten
 from minicell.cell import Cell, relative_names, set_scopes
+
+
+def _check_key(who: str, container: Cell, key: Any) -> str:
+    """A child name given by the user: a non-empty str without '.' that names no attribute of
+    ``container`` other than a child (``'update'`` or ``'training'`` would shadow them)."""
+    if not isinstance(key, str):
+        raise fail_type(who, "key", "a str", key)
+    if not key or "." in key:
+        raise fail_value(who, "key", "a non-empty str without '.'", shorten(key))
+    if key not in container._cells and (key in container._params or hasattr(container, key)):
+        raise fail_value(who, "key", f"a name that is not already an attribute of this {type(container).__name__}", key)
+    return key
 
 
 def _rename_prefix(cell: Cell, old: str, new: str) -> None:
@@ -21,23 +33,33 @@ def _rename_prefix(cell: Cell, old: str, new: str) -> None:
 
 
 class _CellSequence(Cell):
-    """Shared list behaviour: children named by position."""
+    """Shared list behaviour: children named by position. Every mutation checks all its items
+    first, then changes the container, so a failed call leaves it as it was."""
 
     def __init__(self, cells: Iterable[Cell] = ()) -> None:
         super().__init__()
-        self.extend(cells)
+        self._extend(type(self).__name__, cells)
 
-    def _check(self, cell: Any) -> Cell:
+    def _check(self, who: str, arg: str, cell: Any) -> Cell:
         if not isinstance(cell, Cell):
-            raise TypeError(f"For '{type(self).__name__}', every item must be a Cell, but got {type(cell).__name__}.")
+            raise fail_type(who, arg, "a Cell", cell)
+        if cell is self:
+            raise fail_as(ValueError, who, arg, f"a Cell other than this {type(self).__name__}", "the container itself")
         return cell
 
-    def _index(self, index: Any) -> int:
+    def _check_room(self, who: str, count: int) -> None:
+        """Positions "0" .. count-1 must be free of Parameters registered on the container."""
+        taken = [name for name in self._params if name.isdigit() and int(name) < count]
+        if taken:
+            raise fail_as(ValueError, who, "cells", f"placeable at positions not used by Parameters of this "
+                          f"{type(self).__name__}", f"{count} cells while Parameters are named {taken}")
+
+    def _index(self, who: str, index: Any) -> int:
         if not is_integer(index):
-            raise TypeError(f"For '{type(self).__name__}', an index must be an int or a slice, but got {index!r}.")
+            raise fail_type(who, "index", "an int", index)
         n = len(self)
         if not -n <= index < n:
-            raise IndexError(f"For '{type(self).__name__}', index {index} is out of range for {n} cells.")
+            raise IndexError(f"For '{who}', 'index' must be in [{-n}, {n}), but got {index}.")
         return int(index) % n
 
     def _relabel(self, cells: list[Cell]) -> None:
@@ -66,11 +88,12 @@ class _CellSequence(Cell):
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return type(self)(list(self._cells.values())[index])
-        return list(self._cells.values())[self._index(index)]
+        return list(self._cells.values())[self._index(type(self).__name__, index)]
 
     def __setitem__(self, index: Any, cell: Cell) -> None:
+        who = type(self).__name__
         cells = list(self._cells.values())
-        cells[self._index(index)] = self._check(cell)
+        cells[self._index(who, index)] = self._check(who, "cell", cell)
         self._relabel(cells)
 
     def __delitem__(self, index: Any) -> None:
@@ -78,26 +101,41 @@ class _CellSequence(Cell):
         if isinstance(index, slice):
             del cells[index]
         else:
-            del cells[self._index(index)]
+            del cells[self._index(type(self).__name__, index)]
         self._relabel(cells)
 
     def append(self, cell: Cell) -> "_CellSequence":
-        self.insert_child_to_cell(str(len(self)), self._check(cell))
+        """Add ``cell`` at the end."""
+        who = f"{type(self).__name__}.append"
+        self._check(who, "cell", cell)
+        self._check_room(who, len(self) + 1)
+        self.insert_child_to_cell(str(len(self)), cell)
+        return self
+
+    def _extend(self, who: str, cells: Iterable[Cell]) -> "_CellSequence":
+        if isinstance(cells, (Cell, str, bytes)) or not hasattr(cells, "__iter__"):
+            raise fail_type(who, "cells", "an iterable of Cells", cells)
+        new = list(cells)
+        for i, cell in enumerate(new):
+            self._check(who, f"cells[{i}]", cell)
+        self._check_room(who, len(self) + len(new))
+        for cell in new:
+            self.insert_child_to_cell(str(len(self)), cell)
         return self
 
     def extend(self, cells: Iterable[Cell]) -> "_CellSequence":
-        if isinstance(cells, Cell) or not hasattr(cells, "__iter__"):
-            raise TypeError(f"For '{type(self).__name__}.extend', 'cells' must be an iterable of Cells, "
-                            f"but got {type(cells).__name__}.")
-        for cell in list(cells):
-            self.append(cell)
-        return self
+        """Add every Cell of ``cells`` at the end; all are checked before any is added."""
+        return self._extend(f"{type(self).__name__}.extend", cells)
 
     def insert(self, index: int, cell: Cell) -> None:
-        cells = list(self._cells.values())
+        """Insert ``cell`` before position ``index`` (later children are renumbered)."""
+        who = f"{type(self).__name__}.insert"
         if not is_integer(index):
-            raise TypeError(f"For '{type(self).__name__}.insert', 'index' must be an int, but got {index!r}.")
-        cells.insert(int(index), self._check(cell))
+            raise fail_type(who, "index", "an int", index)
+        self._check(who, "cell", cell)
+        self._check_room(who, len(self) + 1)
+        cells = list(self._cells.values())
+        cells.insert(int(index), cell)
         self._relabel(cells)
 
 
@@ -112,7 +150,10 @@ class SequentialCell(_CellSequence):
         if len(args) == 1 and isinstance(args[0], OrderedDict):
             Cell.__init__(self)
             for name, cell in args[0].items():
-                self.insert_child_to_cell(name, self._check(cell))
+                _check_key("SequentialCell", self, name)
+                self._check("SequentialCell", f"args[0][{shorten(repr(name))}]", cell)
+            for name, cell in args[0].items():
+                self.insert_child_to_cell(name, cell)
             return
         cells = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
         super().__init__(cells)
@@ -136,7 +177,7 @@ class CellDict(Cell):
     def __init__(self, cells: Any = None) -> None:
         super().__init__()
         if cells is not None:
-            self.update(cells)
+            self._update("CellDict", cells)
 
     def __getitem__(self, key: str) -> Cell:
         try:
@@ -144,7 +185,16 @@ class CellDict(Cell):
         except KeyError:
             raise KeyError(f"For 'CellDict', no cell named {key!r}; names: {list(self._cells)}.") from None
 
+    def _check_item(self, who: str, key: Any, cell: Any) -> None:
+        _check_key(who, self, key)
+        if not isinstance(cell, Cell):
+            raise fail_type(who, f"cells[{shorten(repr(key))}]", "a Cell", cell)
+        if cell is self:
+            raise fail_as(ValueError, who, f"cells[{shorten(repr(key))}]", "a Cell other than this CellDict",
+                          "the container itself")
+
     def __setitem__(self, key: str, cell: Cell) -> None:
+        self._check_item("CellDict", key, cell)
         self.insert_child_to_cell(key, cell)
 
     def __delitem__(self, key: str) -> None:
@@ -170,9 +220,21 @@ class CellDict(Cell):
         return list(self._cells.items())
 
     def update(self, cells: Any) -> None:
-        pairs = cells.items() if hasattr(cells, "items") else cells
+        """Add or replace cells from a mapping or from ``(name, Cell)`` pairs; all are checked
+        before any is added."""
+        self._update("CellDict.update", cells)
+
+    def _update(self, who: str, cells: Any) -> None:
+        foreign_cell = isinstance(cells, Cell) and not isinstance(cells, CellDict)
+        if foreign_cell or isinstance(cells, (str, bytes)) or not hasattr(cells, "items") and not hasattr(cells, "__iter__"):
+            raise fail_type(who, "cells", "a mapping of name -> Cell or an iterable of (name, Cell) pairs", cells)
+        pairs = list(cells.items()) if hasattr(cells, "items") else list(cells)
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise fail_type(who, f"cells[{i}]", "a (name, Cell) pair", pair)
+            self._check_item(who, pair[0], pair[1])
         for key, cell in pairs:
-            self[key] = cell
+            self.insert_child_to_cell(key, cell)
 
     def pop(self, key: str) -> Cell:
         cell = self[key]
