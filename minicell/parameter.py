@@ -22,8 +22,12 @@ DTYPE_LIST = sorted(DTYPE_NAMES.values())
 def _initial_array(default_input: Any) -> np.ndarray:
     """A checked copy of ``default_input``; a Python int is int64 and a float float32."""
     who, arg = "Parameter", "default_input"
-    if isinstance(default_input, (bool, np.bool_)):
+    if isinstance(default_input, bool):
         return np.array(default_input, dtype=np.bool_)
+    if isinstance(default_input, (np.ndarray, np.generic)):
+        if default_input.dtype not in DTYPE_NAMES:
+            raise fail_as(TypeError, who, arg, f"of one of the dtypes {DTYPE_LIST}", f"dtype {default_input.dtype}")
+        return np.array(default_input, copy=True)
     if isinstance(default_input, int):
         if not -INT64_LIMIT <= default_input < INT64_LIMIT:
             raise fail_as(ValueError, who, arg, "an int in [-2**63, 2**63) (it becomes int64)", repr(default_input))
@@ -35,10 +39,6 @@ def _initial_array(default_input: Any) -> np.ndarray:
         return np.array(default_input, dtype=np.float32)
     if isinstance(default_input, Tensor):
         return default_input._data.copy()
-    if isinstance(default_input, (np.ndarray, np.generic)):
-        if default_input.dtype not in DTYPE_NAMES:
-            raise fail_as(TypeError, who, arg, f"of one of the dtypes {DTYPE_LIST}", f"dtype {default_input.dtype}")
-        return np.array(default_input, copy=True)
     raise fail_type(who, arg, "a Tensor, an ndarray, an int, a float or a bool", default_input)
 
 
@@ -49,16 +49,29 @@ def _integer_range(dtype: np.dtype) -> tuple[int, int]:
     return int(info.min), int(info.max)
 
 
-def _beyond_64_bits(who: str, array: np.ndarray, dtype: np.dtype, target: str) -> np.ndarray:
-    """Python ints too large for NumPy's integers: as float64 for a float target, else refused."""
+def _python_ints(data: Any) -> np.ndarray | None:
+    """``data`` as an object array when it is (nested sequences of) Python ints, else None."""
+    try:
+        values = np.array(data, dtype=object)
+    except (ValueError, TypeError):
+        return None
+    return values if values.size and all(is_integer(v) for v in values.flat) else None
+
+
+def _from_python_ints(who: str, values: np.ndarray, dtype: np.dtype, target: str) -> np.ndarray:
+    """Exact conversion of Python ints (which NumPy may have turned into float64 or objects)."""
     if dtype.kind == "f":
         try:
-            return np.array([float(v) for v in array.flat], dtype=np.float64).reshape(array.shape)
+            return np.array([float(v) for v in values.flat], dtype=np.float64).reshape(values.shape)
         except OverflowError:
-            pass
-    low, high = _integer_range(dtype) if dtype.kind in "biu" else (None, None)
-    expected = f"in [{low}, {high}] for {target}" if low is not None else f"within the range of {target}"
-    raise fail_as(ValueError, who, "data", expected, shorten(str(max(array.flat, key=abs))))
+            raise fail_as(ValueError, who, "data", f"within the range of {target}",
+                          shorten(str(max(values.flat, key=abs)))) from None
+    low, high = _integer_range(dtype)
+    smallest, largest = min(values.flat), max(values.flat)
+    if smallest < low or largest > high:
+        raise fail_as(ValueError, who, "data", f"in [{low}, {high}] for {target}",
+                      shorten(str(smallest if smallest < low else largest)))
+    return values.astype(dtype)
 
 
 def cast_for(who: str, name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
@@ -74,8 +87,10 @@ def cast_for(who: str, name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
             array = np.asarray(data)
         except (ValueError, TypeError, OverflowError):
             raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data) from None
-    if array.dtype.kind == "O" and array.size and all(is_integer(v) for v in array.flat):
-        array = _beyond_64_bits(who, array, dtype, target)
+        if array.dtype.kind in "fO" and not isinstance(data, (np.ndarray, np.generic, float)):
+            values = _python_ints(data)  # ints NumPy could not hold, or mixed into float64
+            if values is not None:
+                array = _from_python_ints(who, values, dtype, target)
     kind = array.dtype.kind
     if kind == "O":
         raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data)
