@@ -73,7 +73,8 @@ def process_is_gone(pid: int) -> bool:
 def remove_stale_temps(path: str) -> list[str]:
     """Remove the temporary files of dead or long-idle writers of ``path``; return their paths."""
     folder, base = os.path.split(os.path.abspath(path))
-    pattern, tag, now, removed = _temp_pattern(base), host_tag(), time.time(), []
+    pattern, tag, now = _temp_pattern(base), host_tag(), time.time()
+    removed: list[str] = []
     prefix = f".{base}."
     try:
         entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]

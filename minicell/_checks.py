@@ -156,7 +156,3 @@ def shorten(text: str, limit: int = 80) -> str:
     """``text`` itself, or its first ``limit`` characters and its length (long names in messages)."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
-
-def fail_as(error: type[Exception], owner: str, arg: str, expected: str, got: str) -> Exception:
-    """An ``error`` in the house voice with ``got`` written as given (a description, not a value)."""
-    return error(f"For '{owner}', '{arg}' must be {expected}, but got {got}.")

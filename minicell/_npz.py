@@ -27,7 +27,7 @@ import os
 import struct
 import zipfile
 import zlib
-from typing import BinaryIO, Collection, Iterable
+from typing import IO, BinaryIO, Collection, Iterable, cast
 
 import numpy as np
 
@@ -70,14 +70,14 @@ def _check_layout(infos: list[zipfile.ZipInfo], archive_size: int) -> None:
         raise MalformedArchive("its zip members claim more bytes than the file holds")
 
 
-def _read_exactly(stream: BinaryIO, count: int, what: str) -> bytes:
+def _read_exactly(stream: IO[bytes], count: int, what: str) -> bytes:
     data = stream.read(count)
     if len(data) != count:
         raise MalformedArchive(f"{what} is truncated")
     return data
 
 
-def _read_header(stream: BinaryIO, member: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+def _read_header(stream: IO[bytes], member: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """``(shape, fortran_order, dtype, header_bytes)`` of one ``.npy`` member, checked."""
     prefix = _read_exactly(stream, len(MAGIC) + 2, f"the member {member!r}")
     if prefix[:len(MAGIC)] != MAGIC:
@@ -116,10 +116,10 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dtypes: Collec
             raise MalformedArchive(f"the member {member!r} claims shape {shape} of {dtype.name} "
                                    f"({claimed} bytes) but holds {held} bytes")
         array = np.empty(shape[::-1] if fortran_order else shape, dtype=dtype)
-        view = memoryview(array.reshape(-1).view(np.uint8))
+        view, reader = array.reshape(-1).view(np.uint8).data, cast(io.BufferedIOBase, stream)
         for start in range(0, claimed, READ_CHUNK):
             chunk = view[start:start + READ_CHUNK]
-            if stream.readinto(chunk) != len(chunk):
+            if reader.readinto(chunk) != len(chunk):
                 raise MalformedArchive(f"the member {member!r} is truncated")
         if stream.read(1):  # also makes zipfile check the CRC
             raise MalformedArchive(f"the member {member!r} is longer than its header says")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterable, Iterator
 
-from minicell._checks import fail_as, fail_type, fail_value, is_integer, shorten
+from minicell._checks import Shown, fail_type, fail_value, is_integer, shorten
 from minicell.cell import Cell, relative_names, set_scopes
 
 
@@ -44,15 +44,15 @@ class _CellSequence(Cell):
         if not isinstance(cell, Cell):
             raise fail_type(who, arg, "a Cell", cell)
         if cell is self:
-            raise fail_as(ValueError, who, arg, f"a Cell other than this {type(self).__name__}", "the container itself")
+            raise fail_value(who, arg, f"a Cell other than this {type(self).__name__}", Shown("the container itself"))
         return cell
 
     def _check_room(self, who: str, count: int) -> None:
         """Positions "0" .. count-1 must be free of Parameters registered on the container."""
         taken = [name for name in self._params if name.isdigit() and int(name) < count]
         if taken:
-            raise fail_as(ValueError, who, "cells", f"placeable at positions not used by Parameters of this "
-                          f"{type(self).__name__}", f"{count} cells while Parameters are named {taken}")
+            raise fail_value(who, "cells", f"placeable at positions not used by Parameters of this "
+                             f"{type(self).__name__}", Shown(f"{count} cells while Parameters are named {taken}"))
 
     def _index(self, who: str, index: Any) -> int:
         if not is_integer(index):
@@ -190,8 +190,8 @@ class CellDict(Cell):
         if not isinstance(cell, Cell):
             raise fail_type(who, f"cells[{shorten(repr(key))}]", "a Cell", cell)
         if cell is self:
-            raise fail_as(ValueError, who, f"cells[{shorten(repr(key))}]", "a Cell other than this CellDict",
-                          "the container itself")
+            raise fail_value(who, f"cells[{shorten(repr(key))}]", "a Cell other than this CellDict",
+                             Shown("the container itself"))
 
     def __setitem__(self, key: str, cell: Cell) -> None:
         self._check_item("CellDict", key, cell)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import describe, fail_as, fail_type, is_integer, shorten
+from minicell._checks import Shown, describe, fail_type, fail_value, is_integer, shorten
 from minicell.tensor import DTYPE_NAMES, Tensor
 
 INT64_LIMIT = 1 << 63
@@ -26,16 +26,16 @@ def _initial_array(default_input: Any) -> np.ndarray:
         return np.array(default_input, dtype=np.bool_)
     if isinstance(default_input, (np.ndarray, np.generic)):
         if default_input.dtype not in DTYPE_NAMES:
-            raise fail_as(TypeError, who, arg, f"of one of the dtypes {DTYPE_LIST}", f"dtype {default_input.dtype}")
+            raise fail_type(who, arg, f"of one of the dtypes {DTYPE_LIST}", Shown(f"dtype {default_input.dtype}"))
         return np.array(default_input, copy=True)
     if isinstance(default_input, int):
         if not -INT64_LIMIT <= default_input < INT64_LIMIT:
-            raise fail_as(ValueError, who, arg, "an int in [-2**63, 2**63) (it becomes int64)", repr(default_input))
+            raise fail_value(who, arg, "an int in [-2**63, 2**63) (it becomes int64)", Shown(repr(default_input)))
         return np.array(default_input, dtype=np.int64)
     if isinstance(default_input, float):
         if math.isfinite(default_input) and abs(default_input) > FLOAT32_MAX:
-            raise fail_as(ValueError, who, arg, "a float within the float32 range (it becomes float32)",
-                          repr(default_input))
+            raise fail_value(who, arg, "a float within the float32 range (it becomes float32)",
+                             Shown(repr(default_input)))
         return np.array(default_input, dtype=np.float32)
     if isinstance(default_input, Tensor):
         return default_input._data.copy()
@@ -64,13 +64,13 @@ def _from_python_ints(who: str, values: np.ndarray, dtype: np.dtype, target: str
         try:
             return np.array([float(v) for v in values.flat], dtype=np.float64).reshape(values.shape)
         except OverflowError:
-            raise fail_as(ValueError, who, "data", f"within the range of {target}",
-                          shorten(str(max(values.flat, key=abs)))) from None
+            raise fail_value(who, "data", f"within the range of {target}",
+                             Shown(shorten(str(max(values.flat, key=abs))))) from None
     low, high = _integer_range(dtype)
     smallest, largest = min(values.flat), max(values.flat)
     if smallest < low or largest > high:
-        raise fail_as(ValueError, who, "data", f"in [{low}, {high}] for {target}",
-                      shorten(str(smallest if smallest < low else largest)))
+        raise fail_value(who, "data", f"in [{low}, {high}] for {target}",
+                         Shown(shorten(str(smallest if smallest < low else largest))))
     return values.astype(dtype)
 
 
@@ -96,22 +96,22 @@ def cast_for(who: str, name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
         raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data)
     if kind not in "biuf":
         got = f"an array of dtype {array.dtype}" if isinstance(data, np.ndarray) else f"{describe(data)} (dtype {array.dtype})"
-        raise fail_as(TypeError, who, "data", "numbers or bools", got)
+        raise fail_type(who, "data", "numbers or bools", Shown(got))
     if kind == "f" and dtype.kind in "biu":
-        raise fail_as(TypeError, who, "data", f"integer or bool data for {target}", f"{array.dtype} data")
+        raise fail_type(who, "data", f"integer or bool data for {target}", Shown(f"{array.dtype} data"))
     if dtype.kind in "biu" and kind in "iu" and array.size:
         low, high = _integer_range(dtype)
         smallest, largest = int(array.min()), int(array.max())
         if smallest < low or largest > high:
-            raise fail_as(ValueError, who, "data", f"in [{low}, {high}] for {target}",
-                          str(smallest if smallest < low else largest))
+            raise fail_value(who, "data", f"in [{low}, {high}] for {target}",
+                             Shown(str(smallest if smallest < low else largest)))
     with np.errstate(over="ignore"):
         converted = array.astype(dtype, copy=True)
     if dtype.kind == "f" and array.size and kind != "b":
         overflowed = np.isinf(converted) & (np.isfinite(array) if kind == "f" else True)
         if overflowed.any():
-            raise fail_as(ValueError, who, "data", f"within the range of {target} "
-                          f"(|x| <= {float(np.finfo(dtype).max):g})", repr(array[overflowed].flat[0].item()))
+            raise fail_value(who, "data", f"within the range of {target} "
+                             f"(|x| <= {float(np.finfo(dtype).max):g})", Shown(repr(array[overflowed].flat[0].item())))
     return converted
 
 
@@ -148,8 +148,8 @@ class Parameter(Tensor):
         who = "Parameter.set_data"
         converted = cast_for(who, self.name, data, self.dtype)
         if converted.shape != self.shape:
-            raise fail_as(ValueError, who, "data", f"of the shape {list(self.shape)} of Parameter '{self.name}'",
-                          f"shape {list(converted.shape)}")
+            raise fail_value(who, "data", f"of the shape {list(self.shape)} of Parameter '{self.name}'",
+                             Shown(f"shape {list(converted.shape)}"))
         np.copyto(self._data, converted)
         return self
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from minicell._atomic import write_atomically
-from minicell._checks import describe, fail_as, fail_type, shorten
+from minicell._checks import Shown, describe, fail_type, fail_value, shorten
 from minicell._npz import MalformedArchive, read_npz, write_npz
 from minicell.cell import Cell
 from minicell.parameter import Parameter
@@ -71,8 +71,8 @@ def _quoted(name: Any) -> str:
 
 def _check_name(name: Any) -> str:
     if name_problem(name) is not None:
-        raise fail_as(TypeError if not isinstance(name, str) else ValueError,
-                      "save_checkpoint", "name", NAME_RULE, _quoted(name))
+        fail = fail_value if isinstance(name, str) else fail_type
+        raise fail("save_checkpoint", "name", NAME_RULE, Shown(_quoted(name)))
     return name
 
 
@@ -85,33 +85,35 @@ def _as_saved_array(name: str, value: Any) -> np.ndarray:
         array = np.empty(0, dtype=object)
     if array.dtype not in DTYPE_NAMES:
         got = f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray) else describe(value)
-        raise fail_as(TypeError, "save_checkpoint", shorten(name), DTYPE_RULE, got)
+        raise fail_type("save_checkpoint", shorten(name), DTYPE_RULE, Shown(got))
     return array
 
 
 def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
     """``(name, value)`` pairs of what ``save_checkpoint`` accepts; duplicate names refused."""
     if isinstance(save_obj, Cell):
-        items, where = [], {}
+        items: list[tuple[Any, Any]] = []
+        where: dict[str, str] = {}
         for path, param in save_obj.parameters_and_names():
             name = path if param.name is None else param.name
             if isinstance(name, str) and name in where:
-                raise fail_as(ValueError, "save_checkpoint", "save_obj", "a Cell whose Parameters have distinct names",
-                              f"the name {_quoted(name)} for both '{where[name]}' and '{path}'")
+                raise fail_value("save_checkpoint", "save_obj", "a Cell whose Parameters have distinct names",
+                                 Shown(f"the name {_quoted(name)} for both '{where[name]}' and '{path}'"))
             where[name] = path
             items.append((name, param))
         return items
     if isinstance(save_obj, dict):
         return list(save_obj.items())
     if isinstance(save_obj, list):
-        items, index = [], {}
+        items = []
+        index: dict[Any, int] = {}
         for i, entry in enumerate(save_obj):
             if not isinstance(entry, dict) or set(entry) != {"name", "data"}:
                 raise fail_type("save_checkpoint", f"save_obj[{i}]", "a dict with the keys 'name' and 'data'", entry)
             name = entry["name"]
             if isinstance(name, str) and name in index:
-                raise fail_as(ValueError, "save_checkpoint", "save_obj", "a list of entries with distinct names",
-                              f"the name {_quoted(name)} in entries {index[name]} and {i}")
+                raise fail_value("save_checkpoint", "save_obj", "a list of entries with distinct names",
+                                 Shown(f"the name {_quoted(name)} in entries {index[name]} and {i}"))
             index[name] = i
             items.append((name, entry["data"]))
         return items
@@ -133,17 +135,17 @@ def _normalize_path(path: Any, who: str) -> str:
     if not isinstance(text, str):
         raise fail_type(who, "ckpt_file_name", "a str or an os.PathLike of a str", path)
     if not text or "\0" in text or text.endswith(("/", os.sep)):
-        raise fail_as(ValueError, who, "ckpt_file_name", "a file path without '\\0'", _quoted(text))
+        raise fail_value(who, "ckpt_file_name", "a file path without '\\0'", Shown(_quoted(text)))
     return text if text.endswith(".ckpt") else text + ".ckpt"
 
 
 def _check_save_target(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise fail_as(FileNotFoundError, "save_checkpoint", "ckpt_file_name", "a file in an existing folder",
-                      f"'{path}', whose folder '{folder}' does not exist")
+        raise FileNotFoundError(*fail_value("save_checkpoint", "ckpt_file_name", "a file in an existing folder",
+                                            Shown(f"'{path}', whose folder '{folder}' does not exist")).args)
     if os.path.isdir(path):
-        raise fail_as(ValueError, "save_checkpoint", "ckpt_file_name", "a file path", f"'{path}', which is a folder")
+        raise fail_value("save_checkpoint", "ckpt_file_name", "a file path", Shown(f"'{path}', which is a folder"))
 
 
 def save_checkpoint(save_obj: Any, ckpt_file_name: Any) -> None:
@@ -246,15 +248,15 @@ def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None,
     if not isinstance(strict_load, bool):
         raise fail_type("load_checkpoint", "strict_load", "a bool", strict_load)
     if os.path.isdir(path):
-        raise fail_as(ValueError, "load_checkpoint", "ckpt_file_name", "a checkpoint file", f"'{path}', which is a folder")
+        raise fail_value("load_checkpoint", "ckpt_file_name", "a checkpoint file", Shown(f"'{path}', which is a folder"))
     if not os.path.isfile(path):
-        raise fail_as(FileNotFoundError, "load_checkpoint", "ckpt_file_name", "an existing checkpoint file",
-                      f"'{path}', which does not exist")
+        raise FileNotFoundError(*fail_value("load_checkpoint", "ckpt_file_name", "an existing checkpoint file",
+                                            Shown(f"'{path}', which does not exist")).args)
     try:
         result = _read(path)
     except MalformedArchive as error:
-        raise fail_as(ValueError, "load_checkpoint", "ckpt_file_name", "a readable minicell checkpoint",
-                      f"'{path}': {error}") from None
+        raise fail_value("load_checkpoint", "ckpt_file_name", "a readable minicell checkpoint",
+                         Shown(f"'{path}': {error}")) from None
     if net is not None:
         load_param_into_net(net, result, strict_load)
     return result
@@ -294,16 +296,16 @@ def load_param_into_net(net: Cell, parameter_dict: dict, strict_load: bool = Fal
             raise fail_type("load_param_into_net", f"parameter_dict[{_quoted(name)}]", DTYPE_RULE, value) from None
         for param in params:
             if array.shape != param.shape or array.dtype != param.dtype:
-                raise fail_as(ValueError, "load_param_into_net", f"parameter_dict[{_quoted(name)}]",
-                              f"{list(param.shape)} {DTYPE_NAMES[param.dtype]} as in the net",
-                              f"{list(array.shape)} {DTYPE_NAMES.get(array.dtype, array.dtype)}")
+                raise fail_value("load_param_into_net", f"parameter_dict[{_quoted(name)}]",
+                                 f"{list(param.shape)} {DTYPE_NAMES[param.dtype]} as in the net",
+                              Shown(f"{list(array.shape)} {DTYPE_NAMES.get(array.dtype, array.dtype)}"))
             plan.append((param, array))
     param_not_load = [name for name in targets if name not in parameter_dict]
     ckpt_not_load = [name for name in parameter_dict if name not in targets]
     if strict_load and (param_not_load or ckpt_not_load):
-        raise fail_as(ValueError, "load_param_into_net", "parameter_dict",
-                      "a dict with exactly the net's Parameter names when strict_load=True",
-                      f"{shorten(str(param_not_load), 400)} missing and {shorten(str(ckpt_not_load), 400)} unexpected")
+        raise fail_value("load_param_into_net", "parameter_dict",
+                         "a dict with exactly the net's Parameter names when strict_load=True",
+                      Shown(f"{shorten(str(param_not_load), 400)} missing and {shorten(str(ckpt_not_load), 400)} unexpected"))
     for param, array in plan:
         np.copyto(param._data, array)
     return param_not_load, ckpt_not_load
