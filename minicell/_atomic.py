@@ -48,7 +48,8 @@ def temp_name(path: str) -> str:
 
 
 def _temp_pattern(base: str) -> re.Pattern[str]:
-    return re.compile(r"\." + re.escape(base) + r"\.([0-9a-f]{8})\.([0-9]{1,10})\.[0-9a-f]{16}" + re.escape(TEMP_SUFFIX))
+    fields = r"\.([0-9a-f]{8})\.([0-9]{1,10})\.[0-9a-f]{16}"
+    return re.compile(r"\." + re.escape(base) + fields + re.escape(TEMP_SUFFIX))
 
 
 def process_is_gone(pid: int) -> bool:

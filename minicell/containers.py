@@ -226,7 +226,8 @@ class CellDict(Cell):
 
     def _update(self, who: str, cells: Any) -> None:
         foreign_cell = isinstance(cells, Cell) and not isinstance(cells, CellDict)
-        if foreign_cell or isinstance(cells, (str, bytes)) or not hasattr(cells, "items") and not hasattr(cells, "__iter__"):
+        iterable = hasattr(cells, "items") or hasattr(cells, "__iter__")
+        if foreign_cell or isinstance(cells, (str, bytes)) or not iterable:
             raise fail_type(who, "cells", "a mapping of name -> Cell or an iterable of (name, Cell) pairs", cells)
         pairs = list(cells.items()) if hasattr(cells, "items") else list(cells)
         for i, pair in enumerate(pairs):

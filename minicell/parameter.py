@@ -95,7 +95,8 @@ def cast_for(who: str, name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
     if kind == "O":
         raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data)
     if kind not in "biuf":
-        got = f"an array of dtype {array.dtype}" if isinstance(data, np.ndarray) else f"{describe(data)} (dtype {array.dtype})"
+        got = (f"an array of dtype {array.dtype}" if isinstance(data, np.ndarray)
+               else f"{describe(data)} (dtype {array.dtype})")
         raise fail_type(who, "data", "numbers or bools", Shown(got))
     if kind == "f" and dtype.kind in "biu":
         raise fail_type(who, "data", f"integer or bool data for {target}", Shown(f"{array.dtype} data"))

@@ -248,7 +248,8 @@ def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None,
     if not isinstance(strict_load, bool):
         raise fail_type("load_checkpoint", "strict_load", "a bool", strict_load)
     if os.path.isdir(path):
-        raise fail_value("load_checkpoint", "ckpt_file_name", "a checkpoint file", Shown(f"'{path}', which is a folder"))
+        raise fail_value("load_checkpoint", "ckpt_file_name", "a checkpoint file",
+                         Shown(f"'{path}', which is a folder"))
     if not os.path.isfile(path):
         raise FileNotFoundError(*fail_value("load_checkpoint", "ckpt_file_name", "an existing checkpoint file",
                                             Shown(f"'{path}', which does not exist")).args)
@@ -305,7 +306,8 @@ def load_param_into_net(net: Cell, parameter_dict: dict, strict_load: bool = Fal
     if strict_load and (param_not_load or ckpt_not_load):
         raise fail_value("load_param_into_net", "parameter_dict",
                          "a dict with exactly the net's Parameter names when strict_load=True",
-                      Shown(f"{shorten(str(param_not_load), 400)} missing and {shorten(str(ckpt_not_load), 400)} unexpected"))
+                         Shown(f"{shorten(str(param_not_load), 400)} missing and "
+                               f"{shorten(str(ckpt_not_load), 400)} unexpected"))
     for param, array in plan:
         np.copyto(param._data, array)
     return param_not_load, ckpt_not_load

@@ -87,7 +87,8 @@ MALFORMED = {
     "empty": (b"", "not a NumPy .npz"),
     "truncated": (GOOD[: len(GOOD) // 2], "not a NumPy .npz"),
     "member not npy": (zipped(members(**{"notes.txt": b"hello"})), "'notes.txt' is not a .npy file"),
-    "member not in npy format": (zipped(members(**{W: b"not an npy file at all"})), "'w.npy' is not in the .npy format"),
+    "member not in npy format": (zipped(members(**{W: b"not an npy file at all"})), "'w.npy' is not in the .npy "
+                                                                                    "format"),
     "empty member": (zipped(members(**{W: b""})), "'w.npy' is truncated"),
     "npy version 3.0": (zipped(members(**{W: raw_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
                                                       b"\0" * 8, version=(3, 0))})), "version 3.0, not 1.0 or 2.0"),
@@ -144,7 +145,8 @@ MALFORMED = {
                                          "lists 2 names but 1 requires_grad flags"),
     "requires_grad longer than names": (zipped(members(**{"__minicell_meta__.npy": meta(["w"], [True, False])})),
                                         "lists 1 names but 2 requires_grad flags"),
-    "requires_grad an int": (zipped(members(**{"__minicell_meta__.npy": meta(["w"], [1])})), "other than true and false"),
+    "requires_grad an int": (zipped(members(**{"__minicell_meta__.npy": meta(["w"], [1])})), "other than true and "
+                                                                                             "false"),
     "70000-character name": (zipped(members(**{"__minicell_meta__.npy": meta(["w", "n" * 70000])})),
                              "70000 characters long"),
     "name with NUL": (zipped(members(**{"__minicell_meta__.npy": meta(["w\0x"])})), r"contains '\\0'"),
@@ -224,7 +226,8 @@ def test_load_checkpoint_argument_errors(tmp_path):
         (dict(ckpt_file_name=tmp_path / "g", net=5), TypeError, "'net' must be a Cell or None, but got 5."),
         (dict(ckpt_file_name=tmp_path / "g", strict_load="yes"), TypeError, "'strict_load' must be a bool"),
         (dict(ckpt_file_name=tmp_path / "missing"), FileNotFoundError, "'ckpt_file_name' must be an existing "
-                                                                       "checkpoint file, but got .*missing.ckpt', which does not exist."),
+                                                                       "checkpoint file, but got .*missing.ckpt', "
+                                                                       "which does not exist."),
     ]
     (tmp_path / "folder.ckpt").mkdir()
     cases.append((dict(ckpt_file_name=tmp_path / "folder"), ValueError,
@@ -265,11 +268,13 @@ SAVE_CASES = [
     ({"\ud800": 1}, ValueError, NAME_RULE),
     ({5: 1}, TypeError, NAME_RULE + "5."),
     ({None: 1}, TypeError, NAME_RULE + "None."),
-    ({"ok": 1, "a": "string"}, TypeError, "'a' must be a Tensor or an array of one of the dtypes .*, but got 'string'."),
+    ({"ok": 1, "a": "string"}, TypeError, "'a' must be a Tensor or an array of one of the dtypes .*, but got "
+                                          "'string'."),
     ({"a": np.array(["x"])}, TypeError, "'a' must be a Tensor or an array .*, but got an array of dtype <U1."),
     ({"a": object()}, TypeError, "'a' must be a Tensor or an array .*, but got an object of type object."),
     ({"a": [[1], [1, 2]]}, TypeError, "'a' must be a Tensor or an array .*, but got an object of type list."),
-    ({"a": np.zeros(2, complex)}, TypeError, "'a' must be a Tensor or an array .*, but got an array of dtype complex128."),
+    ({"a": np.zeros(2, complex)}, TypeError, "'a' must be a Tensor or an array .*, but got an array of dtype "
+                                             "complex128."),
     ({"a": 2**64}, TypeError, "'a' must be a Tensor or an array .*, but got an int of 65 bits."),
     ({"a": None}, TypeError, "'a' must be a Tensor or an array .*, but got None."),
     ([{"name": "a", "data": 1}, {"name": "a", "data": 2}], ValueError,

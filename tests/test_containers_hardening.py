@@ -46,24 +46,34 @@ PAIRS = "'cells' must be a mapping of name -> Cell or an iterable of \\(name, Ce
 CASES = [
     # (make the container, the bad call, error, exact message)
     (cell_list, lambda c: c.extend([Leaf(), 5]), TypeError, f"For 'CellList.extend', 'cells\\[1\\]' {NOT_A_CELL}5."),
-    (cell_list, lambda c: c.extend([Leaf(), None]), TypeError, f"For 'CellList.extend', 'cells\\[1\\]' {NOT_A_CELL}None."),
+    (cell_list, lambda c: c.extend([Leaf(), None]), TypeError, f"For 'CellList.extend', 'cells\\[1\\]' "
+                                                               f"{NOT_A_CELL}None."),
     (cell_list, lambda c: c.extend([Leaf(), c]), ValueError,
      "For 'CellList.extend', 'cells\\[1\\]' must be a Cell other than this CellList, but got the container itself."),
     (cell_list, lambda c: c.extend(5), TypeError, f"For 'CellList.extend', {ITERABLE}5."),
     (cell_list, lambda c: c.extend("ab"), TypeError, f"For 'CellList.extend', {ITERABLE}'ab'."),
     (cell_list, lambda c: c.extend(Leaf()), TypeError, f"For 'CellList.extend', {ITERABLE}an object of type Leaf."),
-    (cell_list, lambda c: c.extend(x for x in [Leaf(), 2.5]), TypeError, f"For 'CellList.extend', 'cells\\[1\\]' {NOT_A_CELL}2.5."),
+    (cell_list, lambda c: c.extend(x for x in [Leaf(), 2.5]), TypeError, f"For 'CellList.extend', 'cells\\[1\\]' "
+                                                                         f"{NOT_A_CELL}2.5."),
     (cell_list, lambda c: c.append(5), TypeError, f"For 'CellList.append', 'cell' {NOT_A_CELL}5."),
-    (cell_list, lambda c: c.append(np.zeros(2)), TypeError, f"For 'CellList.append', 'cell' {NOT_A_CELL}an object of type ndarray."),
-    (cell_list, lambda c: c.append(c), ValueError, "For 'CellList.append', 'cell' must be a Cell other than this CellList"),
+    (cell_list, lambda c: c.append(np.zeros(2)), TypeError, f"For 'CellList.append', 'cell' {NOT_A_CELL}an object of "
+                                                            f"type ndarray."),
+    (cell_list, lambda c: c.append(c), ValueError, "For 'CellList.append', 'cell' must be a Cell other than this "
+                                                   "CellList"),
     (cell_list, lambda c: c.insert(0, 5), TypeError, f"For 'CellList.insert', 'cell' {NOT_A_CELL}5."),
-    (cell_list, lambda c: c.insert("0", Leaf()), TypeError, "For 'CellList.insert', 'index' must be an int, but got '0'."),
-    (cell_list, lambda c: c.insert(True, Leaf()), TypeError, "For 'CellList.insert', 'index' must be an int, but got True."),
-    (cell_list, lambda c: c.insert(1, c), ValueError, "For 'CellList.insert', 'cell' must be a Cell other than this CellList"),
+    (cell_list, lambda c: c.insert("0", Leaf()), TypeError, "For 'CellList.insert', 'index' must be an int, but got "
+                                                            "'0'."),
+    (cell_list, lambda c: c.insert(True, Leaf()), TypeError, "For 'CellList.insert', 'index' must be an int, but got "
+                                                             "True."),
+    (cell_list, lambda c: c.insert(1, c), ValueError, "For 'CellList.insert', 'cell' must be a Cell other than this "
+                                                      "CellList"),
     (cell_list, lambda c: c.__setitem__(0, 5), TypeError, f"For 'CellList', 'cell' {NOT_A_CELL}5."),
-    (cell_list, lambda c: c.__setitem__("a", Leaf()), TypeError, "For 'CellList', 'index' must be an int, but got 'a'."),
-    (cell_list, lambda c: c.__setitem__(2, Leaf()), IndexError, "For 'CellList', 'index' must be in \\[-2, 2\\), but got 2."),
-    (cell_list, lambda c: c.__setitem__(-3, Leaf()), IndexError, "For 'CellList', 'index' must be in \\[-2, 2\\), but got -3."),
+    (cell_list, lambda c: c.__setitem__("a", Leaf()), TypeError, "For 'CellList', 'index' must be an int, but got "
+                                                                 "'a'."),
+    (cell_list, lambda c: c.__setitem__(2, Leaf()), IndexError, "For 'CellList', 'index' must be in \\[-2, 2\\), but "
+                                                                "got 2."),
+    (cell_list, lambda c: c.__setitem__(-3, Leaf()), IndexError, "For 'CellList', 'index' must be in \\[-2, 2\\), but "
+                                                                 "got -3."),
     (cell_list, lambda c: c.__delitem__(7), IndexError, "For 'CellList', 'index' must be in \\[-2, 2\\), but got 7."),
     (cell_list, lambda c: c.__delitem__(1.0), TypeError, "For 'CellList', 'index' must be an int, but got 1.0."),
     (cell_list, lambda c: c[None], TypeError, "For 'CellList', 'index' must be an int, but got None."),
@@ -74,23 +84,31 @@ CASES = [
      "For 'CellList.extend', 'cells' must be placeable at positions not used by Parameters"),
     (lambda: with_parameter_named(cell_list(), "2"), lambda c: c.insert(0, Leaf()), ValueError,
      "For 'CellList.insert', 'cells' must be placeable at positions not used by Parameters"),
-    (sequential, lambda c: c.extend([nn.Tanh(), "relu"]), TypeError, f"For 'SequentialCell.extend', 'cells\\[1\\]' {NOT_A_CELL}'relu'."),
-    (sequential, lambda c: c.append(nn.ReLU), TypeError, f"For 'SequentialCell.append', 'cell' {NOT_A_CELL}an object of type type."),
+    (sequential, lambda c: c.extend([nn.Tanh(), "relu"]), TypeError, f"For 'SequentialCell.extend', 'cells\\[1\\]' "
+                                                                     f"{NOT_A_CELL}'relu'."),
+    (sequential, lambda c: c.append(nn.ReLU), TypeError, f"For 'SequentialCell.append', 'cell' {NOT_A_CELL}an object "
+                                                         f"of type type."),
     (sequential, lambda c: c.insert(1, 3), TypeError, f"For 'SequentialCell.insert', 'cell' {NOT_A_CELL}3."),
-    (sequential, lambda c: c.insert(0, c), ValueError, "For 'SequentialCell.insert', 'cell' must be a Cell other than this SequentialCell"),
+    (sequential, lambda c: c.insert(0, c), ValueError, "For 'SequentialCell.insert', 'cell' must be a Cell other than "
+                                                       "this SequentialCell"),
     (sequential, lambda c: c.__setitem__(1, "x"), TypeError, f"For 'SequentialCell', 'cell' {NOT_A_CELL}'x'."),
-    (cell_dict, lambda c: c.update({"x": nn.ReLU(), "y": 5}), TypeError, f"For 'CellDict.update', 'cells\\['y'\\]' {NOT_A_CELL}5."),
-    (cell_dict, lambda c: c.update({"x": nn.ReLU(), 5: nn.ReLU()}), TypeError, "For 'CellDict.update', 'key' must be a str, but got 5."),
+    (cell_dict, lambda c: c.update({"x": nn.ReLU(), "y": 5}), TypeError, f"For 'CellDict.update', 'cells\\['y'\\]' "
+                                                                         f"{NOT_A_CELL}5."),
+    (cell_dict, lambda c: c.update({"x": nn.ReLU(), 5: nn.ReLU()}), TypeError, "For 'CellDict.update', 'key' must be "
+                                                                               "a str, but got 5."),
     (cell_dict, lambda c: c.update({"x": nn.ReLU(), "a.b": nn.ReLU()}), ValueError,
      "For 'CellDict.update', 'key' must be a non-empty str without '.', but got 'a.b'."),
     (cell_dict, lambda c: c.update({"x": nn.ReLU(), "": nn.ReLU()}), ValueError,
      "For 'CellDict.update', 'key' must be a non-empty str without '.', but got ''."),
     (cell_dict, lambda c: c.update({"x": nn.ReLU(), "update": nn.ReLU()}), ValueError,
-     "For 'CellDict.update', 'key' must be a name that is not already an attribute of this CellDict, but got 'update'."),
+     "For 'CellDict.update', 'key' must be a name that is not already an attribute of this CellDict, but got "
+     "'update'."),
     (cell_dict, lambda c: c.update({"training": nn.ReLU()}), ValueError,
-     "For 'CellDict.update', 'key' must be a name that is not already an attribute of this CellDict, but got 'training'."),
+     "For 'CellDict.update', 'key' must be a name that is not already an attribute of this CellDict, but got "
+     "'training'."),
     (cell_dict, lambda c: c.update({"_params": nn.ReLU()}), ValueError,
-     "For 'CellDict.update', 'key' must be a name that is not already an attribute of this CellDict, but got '_params'."),
+     "For 'CellDict.update', 'key' must be a name that is not already an attribute of this CellDict, but got "
+     "'_params'."),
     (cell_dict, lambda c: c.update({"x": c}), ValueError,
      "For 'CellDict.update', 'cells\\['x'\\]' must be a Cell other than this CellDict, but got the container itself."),
     (cell_dict, lambda c: c.update([("x", nn.ReLU()), ("y",)]), TypeError,

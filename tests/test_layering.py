@@ -18,7 +18,7 @@ PACKAGE = ROOT / "minicell"
 
 # (layer, module-name prefixes), bottom first; a module may import only from its own layer or below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("helpers", ("minicell._checks", "minicell._atomic", "minicell._parallel", "minicell._special",
+    ("helpers", ("minicell._checks", "minicell._atomic", "minicell._npz", "minicell._parallel", "minicell._special",
                  "minicell._sharding")),
     ("primitives", ("minicell.primitives",)),
     ("random", ("minicell.random",)),

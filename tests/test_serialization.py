@@ -101,7 +101,8 @@ def test_corrupt_truncated_and_foreign_files_raise_value_errors_naming_the_file(
         np.savez(f, x=np.zeros(2))
     pickled = tmp_path / "pickled.ckpt"
     with open(pickled, "wb") as f:
-        np.savez(f, __minicell_format__=np.array(1), __minicell_meta__=np.frombuffer(b'{"names": ["x"], "requires_grad": [false]}', np.uint8),
+        np.savez(f, __minicell_format__=np.array(1),
+                 __minicell_meta__=np.frombuffer(b'{"names": ["x"], "requires_grad": [false]}', np.uint8),
                  x=np.array([object()], dtype=object))
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
