@@ -5,13 +5,10 @@ Keys are Parameter names, as in MindSpore: ``save_checkpoint(cell)`` writes each
 the net's Parameters by ``param.name``. So a checkpoint of a training cell loads into a fresh
 network: wrapping a network does not rename its Parameters.
 
-Format (version 1): a ``.ckpt`` file that is an uncompressed NumPy ``.npz`` archive with one
-``.npy`` member per parameter (named by the parameter's name) and two entries of its own:
-``__minicell_format__`` (the format version, the int64 scalar 1) and ``__minicell_meta__``
-(UTF-8 JSON as uint8: ``{"names": [...], "requires_grad": [...]}``, the names in order). Names
-are non-empty strs of at most ``NAME_LIMIT`` characters without ``"\\0"`` or lone surrogates
-that do not start with ``"__minicell"``; every supported dtype, uint64 included, round-trips bit
-for bit.
+Format (version 1, ``minicell._ckpt_format``): a ``.ckpt`` file that is an uncompressed NumPy
+``.npz`` archive with one ``.npy`` member per parameter, named by the parameter's name, plus a
+format entry and a metadata entry (names in order, ``requires_grad``). Every supported dtype,
+uint64 included, round-trips bit for bit.
 
 Everything is checked before the temporary file is written, and again when reading, where
 nothing in the file is trusted (see ``minicell._npz``): every malformed file is a ``ValueError``
@@ -22,7 +19,6 @@ temporary files left by killed savers are removed by the next save to the same p
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import OrderedDict
 from typing import Any
@@ -31,61 +27,38 @@ import numpy as np
 
 from minicell._atomic import write_atomically
 from minicell._checks import Shown, describe, fail_type, fail_value, shorten
-from minicell._npz import MalformedArchive, read_npz, write_npz
+from minicell._ckpt_format import (FORMAT_KEY, FORMAT_VERSION, META_KEY, NAME_RULE, metadata_bytes,
+                                   name_problem, quoted, split_entries)
+from minicell._npz import MAX_DIMS, MalformedArchive, read_npz, write_npz
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import DTYPE_NAMES, Tensor
 
-FORMAT_KEY = "__minicell_format__"
-META_KEY = "__minicell_meta__"
-FORMAT_VERSION = 1
-NAME_LIMIT = 4096
-RESERVED_PREFIX = "__minicell"
-NAME_RULE = (f"a non-empty str of at most {NAME_LIMIT} characters, without '\\0' or lone surrogates, "
-             f"not starting with '{RESERVED_PREFIX}'")
 DTYPE_RULE = f"a Tensor or an array of one of the dtypes {sorted(DTYPE_NAMES.values())}"
-
-
-def name_problem(name: Any) -> str | None:
-    """Why ``name`` cannot be a checkpoint key, or None when it can."""
-    if not isinstance(name, str):
-        return f"a {type(name).__name__}, not a str"
-    if not name:
-        return "empty"
-    if len(name) > NAME_LIMIT:
-        return f"{len(name)} characters long"
-    if "\0" in name:
-        return "it contains '\\0'"
-    if name.startswith(RESERVED_PREFIX):
-        return f"it starts with '{RESERVED_PREFIX}'"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "it holds a lone surrogate"
-    return None
-
-
-def _quoted(name: Any) -> str:
-    return shorten(repr(name)) if isinstance(name, str) else describe(name)
 
 
 def _check_name(name: Any) -> str:
     if name_problem(name) is not None:
         fail = fail_value if isinstance(name, str) else fail_type
-        raise fail("save_checkpoint", "name", NAME_RULE, Shown(_quoted(name)))
+        raise fail("save_checkpoint", "name", NAME_RULE, Shown(quoted(name)))
     return name
 
 
 def _as_saved_array(name: str, value: Any) -> np.ndarray:
+    """The array to save for ``value``: a supported dtype, and a shape the reader accepts."""
     if isinstance(value, Tensor):
-        return value._data
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError, OverflowError):
-        array = np.empty(0, dtype=object)
+        array = value._data
+    else:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError, OverflowError):
+            array = np.empty(0, dtype=object)
     if array.dtype not in DTYPE_NAMES:
         got = f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray) else describe(value)
         raise fail_type("save_checkpoint", shorten(name), DTYPE_RULE, Shown(got))
+    if array.ndim > MAX_DIMS:
+        raise fail_value("save_checkpoint", shorten(name), f"an array of at most {MAX_DIMS} dimensions",
+                         Shown(f"{array.ndim} dimensions"))
     return array
 
 
@@ -98,7 +71,7 @@ def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
             name = path if param.name is None else param.name
             if isinstance(name, str) and name in where:
                 raise fail_value("save_checkpoint", "save_obj", "a Cell whose Parameters have distinct names",
-                                 Shown(f"the name {_quoted(name)} for both '{where[name]}' and '{path}'"))
+                                 Shown(f"the name {quoted(name)} for both '{where[name]}' and '{path}'"))
             where[name] = path
             items.append((name, param))
         return items
@@ -113,7 +86,7 @@ def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
             name = entry["name"]
             if isinstance(name, str) and name in index:
                 raise fail_value("save_checkpoint", "save_obj", "a list of entries with distinct names",
-                                 Shown(f"the name {_quoted(name)} in entries {index[name]} and {i}"))
+                                 Shown(f"the name {quoted(name)} in entries {index[name]} and {i}"))
             index[name] = i
             items.append((name, entry["data"]))
         return items
@@ -135,7 +108,7 @@ def _normalize_path(path: Any, who: str) -> str:
     if not isinstance(text, str):
         raise fail_type(who, "ckpt_file_name", "a str or an os.PathLike of a str", path)
     if not text or "\0" in text or text.endswith(("/", os.sep)):
-        raise fail_value(who, "ckpt_file_name", "a file path without '\\0'", Shown(_quoted(text)))
+        raise fail_value(who, "ckpt_file_name", "a file path without '\\0'", Shown(quoted(text)))
     return text if text.endswith(".ckpt") else text + ".ckpt"
 
 
@@ -164,68 +137,17 @@ def save_checkpoint(save_obj: Any, ckpt_file_name: Any) -> None:
     entries = _entries(save_obj)
     path = _normalize_path(ckpt_file_name, "save_checkpoint")
     _check_save_target(path)
-    meta = json.dumps({"names": [n for n, _, _ in entries],
-                       "requires_grad": [g for _, _, g in entries]}).encode("utf-8")
     members = [(name, array) for name, array, _ in entries]
     members.append((FORMAT_KEY, np.array(FORMAT_VERSION, dtype=np.int64)))
-    members.append((META_KEY, np.frombuffer(meta, dtype=np.uint8)))
+    members.append((META_KEY, metadata_bytes([n for n, _, _ in entries], [g for _, _, g in entries])))
     write_atomically(path, lambda handle: write_npz(handle, members))
-
-
-def _format_version(arrays: dict[str, np.ndarray]) -> None:
-    version = arrays.pop(FORMAT_KEY, None)
-    if version is None:
-        raise MalformedArchive("it has no minicell format entry")
-    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
-        shown = version.tolist() if version.size <= 4 else f"an array of shape {list(version.shape)}"
-        raise MalformedArchive(f"its format version is {shown} ({version.dtype}), not the integer {FORMAT_VERSION}")
-
-
-def _refuse_constant(text: str) -> None:
-    raise ValueError(f"{text} is not JSON")
-
-
-def _metadata(arrays: dict[str, np.ndarray]) -> tuple[list[str], list[bool]]:
-    """The names and requires_grad flags of the metadata entry, each checked against the arrays."""
-    raw = arrays.pop(META_KEY, None)
-    if raw is None:
-        raise MalformedArchive("it has no metadata entry")
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise MalformedArchive(f"its metadata entry is {raw.dtype} of shape {list(raw.shape)}, not uint8 bytes")
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise MalformedArchive(f"its metadata is not UTF-8 JSON ({type(error).__name__})") from None
-    if not isinstance(meta, dict) or set(meta) != {"names", "requires_grad"}:
-        raise MalformedArchive("its metadata is not a JSON object with exactly the keys 'names' and 'requires_grad'")
-    names, grads = meta["names"], meta["requires_grad"]
-    if not isinstance(names, list) or not isinstance(grads, list):
-        raise MalformedArchive("its metadata 'names' and 'requires_grad' are not both lists")
-    if len(names) != len(grads):
-        raise MalformedArchive(f"its metadata lists {len(names)} names but {len(grads)} requires_grad flags")
-    for name in names:
-        problem = name_problem(name)
-        if problem is not None:
-            raise MalformedArchive(f"its metadata has the parameter name {_quoted(name)}: {problem}")
-    if len(set(names)) != len(names):
-        twice = next(n for i, n in enumerate(names) if n in names[:i])
-        raise MalformedArchive(f"its metadata lists the name {_quoted(twice)} twice")
-    if not all(type(g) is bool for g in grads):
-        raise MalformedArchive("its metadata 'requires_grad' holds values other than true and false")
-    if set(names) != set(arrays):
-        missing, extra = sorted(set(names) - set(arrays)), sorted(set(arrays) - set(names))
-        raise MalformedArchive(f"its metadata and its arrays disagree: names without arrays "
-                               f"{shorten(str(missing))}, arrays without names {shorten(str(extra))}")
-    return names, grads
 
 
 def _read(path: str) -> "OrderedDict[str, Parameter]":
     with open(path, "rb") as handle:
         arrays = read_npz(handle, DTYPE_NAMES)
-    _format_version(arrays)
-    names, grads = _metadata(arrays)
-    return OrderedDict((name, Parameter(arrays[name], name=name, requires_grad=grad))
-                       for name, grad in zip(names, grads))
+    return OrderedDict((name, Parameter(array, name=name, requires_grad=grad))
+                       for name, array, grad in split_entries(arrays))
 
 
 def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None,
@@ -294,10 +216,13 @@ def load_param_into_net(net: Cell, parameter_dict: dict, strict_load: bool = Fal
         try:
             array = value._data if isinstance(value, Tensor) else np.asarray(value)
         except (ValueError, TypeError, OverflowError):
-            raise fail_type("load_param_into_net", f"parameter_dict[{_quoted(name)}]", DTYPE_RULE, value) from None
+            raise fail_type("load_param_into_net", f"parameter_dict[{quoted(name)}]", DTYPE_RULE, value) from None
+        if array.dtype not in DTYPE_NAMES:
+            raise fail_type("load_param_into_net", f"parameter_dict[{quoted(name)}]", DTYPE_RULE,
+                            Shown(f"an array of dtype {array.dtype}"))
         for param in params:
             if array.shape != param.shape or array.dtype != param.dtype:
-                raise fail_value("load_param_into_net", f"parameter_dict[{_quoted(name)}]",
+                raise fail_value("load_param_into_net", f"parameter_dict[{quoted(name)}]",
                                  f"{list(param.shape)} {DTYPE_NAMES[param.dtype]} as in the net",
                               Shown(f"{list(array.shape)} {DTYPE_NAMES.get(array.dtype, array.dtype)}"))
             plan.append((param, array))

@@ -277,6 +277,7 @@ SAVE_CASES = [
                                              "complex128."),
     ({"a": 2**64}, TypeError, "'a' must be a Tensor or an array .*, but got an int of 65 bits."),
     ({"a": None}, TypeError, "'a' must be a Tensor or an array .*, but got None."),
+    ({"a": np.zeros((1,) * 33)}, ValueError, "'a' must be an array of at most 32 dimensions, but got 33 dimensions."),
     ([{"name": "a", "data": 1}, {"name": "a", "data": 2}], ValueError,
      re.escape("'save_obj' must be a list of entries with distinct names, but got the name 'a' in entries 0 and 1.")),
     (Twins(), ValueError, re.escape("'save_obj' must be a Cell whose Parameters have distinct names, but got the "
@@ -331,6 +332,48 @@ def test_names_of_exactly_the_limit_round_trip(tmp_path):
     name = "é" * 4096  # 8192 UTF-8 bytes, within zip's limit
     mc.save_checkpoint({name: np.zeros(1)}, tmp_path / "long")
     assert list(mc.load_checkpoint(tmp_path / "long")) == [name]
+
+
+# ----- load_param_into_net ----------------------------------------------------------------------
+class Small(mc.Cell):
+    def __init__(self):
+        super().__init__()
+        self.w = mc.Parameter(np.array([1, 2], np.float32))
+        self.n = mc.Parameter(np.array(3, np.int64))
+
+
+GOOD_VALUES = {"w": np.array([5, 6], np.float32), "n": np.array(9, np.int64)}
+LOAD_CASES = [
+    (dict(net=5), TypeError, "'net' must be a Cell, but got 5."),
+    (dict(parameter_dict=[("w", 1)]), TypeError, "'parameter_dict' must be a dict of name -> Parameter, but got an "
+                                                 "object of type list."),
+    (dict(strict_load=1), TypeError, "'strict_load' must be a bool, but got 1."),
+    (dict(parameter_dict={**GOOD_VALUES, 5: np.zeros(1)}), TypeError, "'parameter_dict' must be a dict with str keys, "
+                                                                       "but got 5."),
+    (dict(parameter_dict={**GOOD_VALUES, "n": [[1], [1, 2]]}), TypeError, "'parameter_dict\\['n'\\]' must be a Tensor "
+                                                                           "or an array of one of the dtypes"),
+    (dict(parameter_dict={**GOOD_VALUES, "n": np.array(9, np.int32)}), ValueError,
+     "'parameter_dict\\['n'\\]' must be \\[\\] Int64 as in the net, but got \\[\\] Int32."),
+    (dict(parameter_dict={**GOOD_VALUES, "n": np.array([9], np.int64)}), ValueError,
+     "'parameter_dict\\['n'\\]' must be \\[\\] Int64 as in the net, but got \\[1\\] Int64."),
+    (dict(parameter_dict={**GOOD_VALUES, "n": "nine"}), TypeError,
+     "'parameter_dict\\['n'\\]' must be a Tensor or an array of one of the dtypes .*, but got an array of dtype <U4."),
+    (dict(parameter_dict={"w": GOOD_VALUES["w"]}, strict_load=True), ValueError,
+     "'parameter_dict' must be a dict with exactly the net's Parameter names when strict_load=True, but got "
+     "\\['n'\\] missing and \\[\\] unexpected."),
+    (dict(parameter_dict={**GOOD_VALUES, "x": np.zeros(1)}, strict_load=True), ValueError,
+     "'parameter_dict' must be .*, but got \\[\\] missing and \\['x'\\] unexpected."),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", LOAD_CASES)
+def test_bad_loads_change_no_parameter(kwargs, error, message):
+    net = Small()
+    arguments = dict(net=net, parameter_dict=GOOD_VALUES, strict_load=False)
+    arguments.update(kwargs)
+    with pytest.raises(error, match="For 'load_param_into_net', " + message):
+        mc.load_param_into_net(**arguments)
+    assert net.w.asnumpy().tolist() == [1, 2] and int(net.n) == 3
 
 
 # ----- temporary files ---------------------------------------------------------------------------
