@@ -49,6 +49,17 @@ def _integer_range(dtype: np.dtype) -> tuple[int, int]:
     return int(info.min), int(info.max)
 
 
+def array_of(value: Any) -> np.ndarray | None:
+    """The ndarray behind a Tensor, or ``np.asarray(value)``; None when NumPy cannot make one
+    (a ragged list, say)."""
+    if isinstance(value, Tensor):
+        return value._data
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def _python_ints(data: Any) -> np.ndarray | None:
     """``data`` as an object array when it is (nested sequences of) Python ints, else None."""
     try:
@@ -80,17 +91,13 @@ def cast_for(who: str, name: Any, data: Any, dtype: np.dtype) -> np.ndarray:
     outside the target's range, and finite values that would overflow a float target, are a
     ``ValueError``. Nothing is written anywhere before this returns."""
     target = f"the {DTYPE_NAMES[dtype]} Parameter '{name}'"
-    if isinstance(data, Tensor):
-        array = data._data
-    else:
-        try:
-            array = np.asarray(data)
-        except (ValueError, TypeError, OverflowError):
-            raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data) from None
-        if array.dtype.kind in "fO" and not isinstance(data, (np.ndarray, np.generic, float)):
-            values = _python_ints(data)  # ints NumPy could not hold, or mixed into float64
-            if values is not None:
-                array = _from_python_ints(who, values, dtype, target)
+    array = array_of(data)
+    if array is None:
+        raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data)
+    if array.dtype.kind in "fO" and not isinstance(data, (Tensor, np.ndarray, np.generic, float)):
+        values = _python_ints(data)  # ints NumPy could not hold, or mixed into float64
+        if values is not None:
+            array = _from_python_ints(who, values, dtype, target)
     kind = array.dtype.kind
     if kind == "O":
         raise fail_type(who, "data", "a number, a bool, or an array or Tensor of them", data)

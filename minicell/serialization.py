@@ -31,8 +31,8 @@ from minicell._ckpt_format import (FORMAT_KEY, FORMAT_VERSION, META_KEY, NAME_RU
                                    name_problem, quoted, split_entries)
 from minicell._npz import MAX_DIMS, MalformedArchive, read_npz, write_npz
 from minicell.cell import Cell
-from minicell.parameter import Parameter
-from minicell.tensor import DTYPE_NAMES, Tensor
+from minicell.parameter import Parameter, array_of
+from minicell.tensor import DTYPE_NAMES
 
 DTYPE_RULE = f"a Tensor or an array of one of the dtypes {sorted(DTYPE_NAMES.values())}"
 
@@ -44,21 +44,14 @@ def _check_name(name: Any) -> str:
     return name
 
 
-def _as_saved_array(name: str, value: Any) -> np.ndarray:
-    """The array to save for ``value``: a supported dtype, and a shape the reader accepts."""
-    if isinstance(value, Tensor):
-        array = value._data
-    else:
-        try:
-            array = np.asarray(value)
-        except (ValueError, TypeError, OverflowError):
-            array = np.empty(0, dtype=object)
-    if array.dtype not in DTYPE_NAMES:
-        got = f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray) else describe(value)
-        raise fail_type("save_checkpoint", shorten(name), DTYPE_RULE, Shown(got))
+def _checked_array(who: str, arg: str, value: Any) -> np.ndarray:
+    """The array of a checkpoint value: a supported dtype, and a shape the reader accepts."""
+    array = array_of(value)
+    if array is None or array.dtype not in DTYPE_NAMES:
+        got = f"an array of dtype {value.dtype}" if isinstance(value, np.ndarray) else describe(value)
+        raise fail_type(who, arg, DTYPE_RULE, Shown(got))
     if array.ndim > MAX_DIMS:
-        raise fail_value("save_checkpoint", shorten(name), f"an array of at most {MAX_DIMS} dimensions",
-                         Shown(f"{array.ndim} dimensions"))
+        raise fail_value(who, arg, f"an array of at most {MAX_DIMS} dimensions", Shown(f"{array.ndim} dimensions"))
     return array
 
 
@@ -97,7 +90,7 @@ def _entries(save_obj: Any) -> list[tuple[str, np.ndarray, bool]]:
     """(name, array, requires_grad) for each parameter, all checked."""
     entries = []
     for name, value in _named_items(save_obj):
-        array = _as_saved_array(_check_name(name), value)
+        array = _checked_array("save_checkpoint", shorten(_check_name(name)), value)
         entries.append((name, array, bool(getattr(value, "requires_grad", False))))
     return entries
 
@@ -212,14 +205,7 @@ def load_param_into_net(net: Cell, parameter_dict: dict, strict_load: bool = Fal
     for name, params in targets.items():
         if name not in parameter_dict:
             continue
-        value = parameter_dict[name]
-        try:
-            array = value._data if isinstance(value, Tensor) else np.asarray(value)
-        except (ValueError, TypeError, OverflowError):
-            raise fail_type("load_param_into_net", f"parameter_dict[{quoted(name)}]", DTYPE_RULE, value) from None
-        if array.dtype not in DTYPE_NAMES:
-            raise fail_type("load_param_into_net", f"parameter_dict[{quoted(name)}]", DTYPE_RULE,
-                            Shown(f"an array of dtype {array.dtype}"))
+        array = _checked_array("load_param_into_net", f"parameter_dict[{quoted(name)}]", parameter_dict[name])
         for param in params:
             if array.shape != param.shape or array.dtype != param.dtype:
                 raise fail_value("load_param_into_net", f"parameter_dict[{quoted(name)}]",

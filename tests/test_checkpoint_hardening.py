@@ -359,7 +359,7 @@ LOAD_CASES = [
     (dict(parameter_dict={**GOOD_VALUES, "n": np.array([9], np.int64)}), ValueError,
      "'parameter_dict\\['n'\\]' must be \\[\\] Int64 as in the net, but got \\[1\\] Int64."),
     (dict(parameter_dict={**GOOD_VALUES, "n": "nine"}), TypeError,
-     "'parameter_dict\\['n'\\]' must be a Tensor or an array of one of the dtypes .*, but got an array of dtype <U4."),
+     "'parameter_dict\\['n'\\]' must be a Tensor or an array of one of the dtypes .*, but got 'nine'."),
     (dict(parameter_dict={"w": GOOD_VALUES["w"]}, strict_load=True), ValueError,
      "'parameter_dict' must be a dict with exactly the net's Parameter names when strict_load=True, but got "
      "\\['n'\\] missing and \\[\\] unexpected."),
