@@ -186,6 +186,18 @@ def test_the_hand_built_good_file_loads(tmp_path):
     assert list(loaded) == ["w"] and loaded["w"].asnumpy().tolist() == [1.5, 2.5]
 
 
+def test_files_of_the_earlier_np_savez_writer_load_and_np_load_reads_ours(tmp_path):
+    meta_json = json.dumps({"names": ["b", "a"], "requires_grad": [True, False]}).encode()
+    with open(tmp_path / "old.ckpt", "wb") as handle:
+        np.savez(handle, b=np.array([1.5], np.float32), a=np.array(7, np.uint64),
+                 __minicell_format__=np.array(1, np.int64), __minicell_meta__=np.frombuffer(meta_json, np.uint8))
+    loaded = mc.load_checkpoint(tmp_path / "old.ckpt")
+    assert list(loaded) == ["b", "a"] and loaded["b"].requires_grad and int(loaded["a"]) == 7
+    mc.save_checkpoint(loaded, tmp_path / "new.ckpt")
+    with np.load(tmp_path / "new.ckpt", allow_pickle=False) as archive:
+        assert archive["b"].tolist() == [1.5] and int(archive["a"]) == 7
+
+
 def test_fortran_order_and_big_endian_members_load_as_native_c_arrays(tmp_path):
     value = np.arange(6, dtype=np.float64).reshape(2, 3)
     entries = members(**{W: npy(np.asfortranarray(value)), "v.npy": npy(value.astype(">i4")),
@@ -328,6 +340,15 @@ def test_any_valid_name_round_trips(tmp_path_factory, names):
     mc.save_checkpoint({name: np.array([i], np.int32) for i, name in enumerate(names)}, path)
     loaded = mc.load_checkpoint(path)
     assert list(loaded) == names and [int(p.asnumpy()[0]) for p in loaded.values()] == list(range(len(names)))
+
+
+def test_names_that_look_like_paths_or_members_round_trip(tmp_path):
+    names = ["/lead", "x/../y", "back\\slash", "w.npy", "w.npy.npy", "é😀", " ", "tab\tand\nnewline", "__minicel",
+             "a.b.c", "..", "."]
+    mc.save_checkpoint({name: np.array([i]) for i, name in enumerate(names)}, tmp_path / "odd")
+    loaded = mc.load_checkpoint(tmp_path / "odd")
+    assert list(loaded) == names and [int(p.asnumpy()[0]) for p in loaded.values()] == list(range(len(names)))
+    assert os.listdir(tmp_path) == ["odd.ckpt"]  # names are only data: nothing written outside the file
 
 
 def test_names_of_exactly_the_limit_round_trip(tmp_path):
