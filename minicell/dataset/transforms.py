@@ -12,11 +12,13 @@ sample as sample 0 of slot 0 there.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_finite, fail_type, fail_value
+from minicell._checks import fail_type, fail_value
 from minicell.dataset.counters import Draw
 from minicell.generator import default_generator
 from minicell.random.distributions import _box_muller, _u32_in_place
@@ -67,7 +69,7 @@ class Compose(Transform):
         if not isinstance(transforms, (list, tuple)):
             raise fail_type("Compose", "transforms", "a list of Transforms or callables", transforms)
         if not transforms:
-            raise fail_value("Compose", "transforms", "a non-empty list", list(transforms))
+            raise ValueError(f"For 'Compose', 'transforms' must be a non-empty list, but got {list(transforms)}.")
         self.transforms = [check_operation("Compose", "transforms", t) for t in transforms]
 
     def flatten(self) -> list[Any]:
@@ -95,9 +97,11 @@ class RandomNoise(Transform):
     random = True
 
     def __init__(self, std: float) -> None:
-        std = check_finite("RandomNoise", "std", std)
-        if std < 0:
-            raise fail_value("RandomNoise", "std", "a float >= 0", std)
+        if isinstance(std, (bool, np.bool_)) or not isinstance(std, numbers.Real):
+            raise fail_type("RandomNoise", "std", "a finite float >= 0", std)
+        std = float(std)
+        if not 0 <= std < math.inf:
+            raise fail_value("RandomNoise", "std", "a finite float >= 0", std)
         self.std = std
 
     def apply(self, x: np.ndarray, draw: Draw) -> np.ndarray:

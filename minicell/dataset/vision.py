@@ -117,11 +117,11 @@ class _RandomFlip(Transform):
         picked = np.flatnonzero(chance(draw.words(1)[:, 0], self.prob))
         x = np.ascontiguousarray(x)
         n, h, w = x.shape[:3]
-        lines = x.reshape(n, h, -1)  # a row of pixels is one line: flips become one gather
+        channels = int(np.prod(x.shape[3:], dtype=np.int64))
+        lines = x.reshape(n, h, w * channels)  # a row of pixels is one line: flips become one gather
         if self.axis == 1:
             lines[picked] = lines[picked, ::-1]
         else:
-            channels = lines.shape[2] // w if w else 1
             reverse = (np.arange(w - 1, -1, -1)[:, None] * channels + np.arange(channels)).reshape(-1)
             lines[picked] = np.take(lines[picked], reverse, axis=2)
         return x
