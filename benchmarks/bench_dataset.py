@@ -114,7 +114,7 @@ def main() -> None:
         import torch
         torch.set_num_threads(1)
     except ImportError:
-        torch = None
+        torch = None  # type: ignore[assignment]
         print("torch not installed: no peer (pip install torch to compare)")
     print(f"{args.images} images of 32x32x3 uint8 ({size / 1e6:.1f} MB), batch 256, best of {args.repeat} epochs")
     for ours, theirs in ((1, 0), (2, 2)):

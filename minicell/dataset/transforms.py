@@ -99,10 +99,10 @@ class RandomNoise(Transform):
     def __init__(self, std: float) -> None:
         if isinstance(std, (bool, np.bool_)) or not isinstance(std, numbers.Real):
             raise fail_type("RandomNoise", "std", "a finite float >= 0", std)
-        std = float(std)
-        if not 0 <= std < math.inf:
-            raise fail_value("RandomNoise", "std", "a finite float >= 0", std)
-        self.std = std
+        value = float(std)
+        if not 0 <= value < math.inf:
+            raise fail_value("RandomNoise", "std", "a finite float >= 0", value)
+        self.std: float = value
 
     def apply(self, x: np.ndarray, draw: Draw) -> np.ndarray:
         n = x.shape[0]
