@@ -334,3 +334,19 @@ def test_callable_returning_wrong_column_count():
     with pytest.raises(RuntimeError, match=r"For 'map', the operation <lambda> failed on sample \d: ValueError: "
                                            r"For 'map', the operation <lambda> must return 2 columns, but returned 1\."):
         next(iter(data))
+
+
+def test_compute_then_reserve_recomputes_when_another_reservation_came_first():
+    from minicell.dataset.counters import compute_then_reserve
+
+    gen = mc.Generator().manual_seed(4)
+    calls = []
+
+    def compute(seed, offset):
+        calls.append(offset)
+        if len(calls) == 1:
+            gen(1)  # another user of the generator reserves offset 0 meanwhile
+        return offset * 10
+
+    assert compute_then_reserve(gen, compute) == (4, 1, 10)
+    assert calls == [0, 1] and int(gen.get_state()[1]) == 2

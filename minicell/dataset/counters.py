@@ -29,9 +29,13 @@ From a word ``w`` (uint32):
 """
 from __future__ import annotations
 
+from typing import Any, Callable, TypeVar
+
 import numpy as np
 
 from minicell.random import philox4x32
+
+T = TypeVar("T")
 
 REGION_SHIFT = 56  # log2 of the blocks in one slot's region
 MAX_SLOTS = 255
@@ -91,3 +95,21 @@ def below(words: np.ndarray, m: np.ndarray | int) -> np.ndarray:
 def chance(words: np.ndarray, p: float) -> np.ndarray:
     """``w < round(p * 2**32)``: True with probability p (bool)."""
     return words.astype(np.uint64) < np.uint64(round(p * 2 ** 32))
+
+
+def compute_then_reserve(generator: Any, compute: Callable[[int, int], T]) -> tuple[int, int, T]:
+    """Run ``compute(seed, offset)`` on the Generator's next offset, then reserve that offset.
+
+    A pipeline step runs user code (sources, callables) that may fail after every argument was
+    checked, so the offset is reserved (``generator(1)``) only once ``compute`` succeeded: a
+    failure leaves the Generator as it was. If another thread reserved in between, ``compute``
+    runs again on the offset actually reserved, so a result never belongs to another offset.
+    Returns ``(seed, offset, result)``.
+    """
+    seed, offset = (int(t) for t in generator.get_state())
+    result = compute(seed, offset)
+    reserved = generator(1)
+    if reserved != (seed, offset):
+        seed, offset = reserved
+        result = compute(seed, offset)
+    return seed, offset, result

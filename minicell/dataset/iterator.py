@@ -38,6 +38,7 @@ import numpy as np
 
 from minicell._checks import check_int, fail_type, fail_value
 from minicell.cell import Cell
+from minicell.dataset.counters import compute_then_reserve
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 
@@ -147,7 +148,7 @@ class DatasetIterator(Cell):
             raise StopIteration
         block = step // CHUNK_ROWS if not self._batched else step
         if step == 0:
-            seed, offset, result = self.generator.draw(lambda s, o: (s, o, self._block(s, o, block)))
+            seed, offset, result = compute_then_reserve(self.generator, lambda s, o: self._block(s, o, block))
             self.epoch_seed._data[...] = np.uint64(seed)
             self.epoch_offset._data[...] = np.uint64(offset)
         else:

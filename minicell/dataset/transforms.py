@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import fail_type, fail_value
-from minicell.dataset.counters import Draw
+from minicell.dataset.counters import Draw, compute_then_reserve
 from minicell.generator import default_generator
 from minicell.random.distributions import _box_muller, _u32_in_place
 
@@ -42,7 +42,8 @@ class Transform:
         one = np.zeros(1, np.int64)
         if not self.random:
             return self.apply(rows, Draw(0, 0, 0, one))[0]
-        return default_generator().draw(lambda seed, offset: self.apply(rows.copy(), Draw(seed, offset, 0, one))[0])
+        return compute_then_reserve(default_generator(),
+                                    lambda seed, offset: self.apply(rows.copy(), Draw(seed, offset, 0, one))[0])[2]
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
