@@ -41,6 +41,7 @@ def test_unshuffled_batches_in_order_with_remainder_and_tensors():
     assert [b[1].asnumpy().tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert isinstance(batches[0], ds.TupleBatch) and isinstance(batches[0][0], mc.Tensor)
     assert batches[2].rows == range(0, 2) and batches[2].step == 2 and batches[2].epoch == 0
+    assert [b.global_rows for b in batches] == [4, 4, 2]
     dropped = ds.NumpySlicesDataset((x, y), shuffle=False).batch(4, drop_remainder=True)
     assert len(dropped) == 2 and len(list(dropped.create_tuple_iterator(num_epochs=1))) == 2
 
@@ -218,7 +219,7 @@ def test_shards_default_from_communication(monkeypatch):
     monkeypatch.setitem(sys.modules, "minicell.communication", fake)
     assert data.shards() == (3, 2)
     batch = next(data.create_tuple_iterator())
-    assert batch.rows == range(4, 6) and batch[0].shape == (2, 2)
+    assert batch.rows == range(4, 6) and batch[0].shape == (2, 2) and batch.global_rows == 6
     assert ds.NumpySlicesDataset((x, y), num_shards=1, shard_id=0).shards() == (1, 0)
 
     def not_initialized():
@@ -237,7 +238,7 @@ def test_empty_shard_keeps_column_shapes():
         [vision.Normalize([0, 0, 0], [1, 1, 1]), vision.HWC2CHW()]).batch(4)
     last = list(data)[1]  # the short last batch has 1 row, which shard 3 holds
     assert last[0].shape == (0, 3, 4, 4) and last[0].dtype == np.float32 and last.rows == range(0, 0)
-    assert last.sample_ids.shape == (0,)
+    assert last.sample_ids.shape == (0,) and last.global_rows == 1
 
 
 class NoLen:

@@ -21,7 +21,7 @@ Outputs: a ``TupleBatch`` (a list of Tensors) or a ``DictBatch`` (a dict name ->
 attributes ``rows`` (a ``range``: the global row indices of this shard's rows in the global
 batch, e.g. for dropout's ``start = rows.start * elements_per_row``; for an unbatched dataset the
 row's position in the epoch), ``sample_ids`` (int64 array: the rows' indices in the dataset),
-``epoch`` and ``step``.
+``global_rows`` (rows in the whole global batch, all shards together), ``epoch`` and ``step``.
 
 With ``num_parallel_workers = w > 1`` a pool of ``w`` threads computes up to ``2 w`` blocks
 ahead inside the running epoch; results are taken in order and only for the current position.
@@ -50,17 +50,19 @@ class _BatchInfo:
     sample_ids: np.ndarray
     epoch: int
     step: int
+    global_rows: int
 
-    def _where(self, rows: range, sample_ids: np.ndarray, epoch: int, step: int) -> None:
+    def _where(self, rows: range, sample_ids: np.ndarray, epoch: int, step: int, global_rows: int) -> None:
         self.rows, self.sample_ids, self.epoch, self.step = rows, sample_ids, epoch, step
+        self.global_rows = global_rows
 
 
 class TupleBatch(list, _BatchInfo):
-    """The columns of one output, in order, with ``rows``, ``sample_ids``, ``epoch``, ``step``."""
+    """The columns of one output, in order, with ``rows``, ``sample_ids``, ``global_rows``, ``epoch``, ``step``."""
 
 
 class DictBatch(dict, _BatchInfo):
-    """Column name -> data of one output, with ``rows``, ``sample_ids``, ``epoch``, ``step``."""
+    """Column name -> data of one output, with ``rows``, ``sample_ids``, ``global_rows``, ``epoch``, ``step``."""
 
 
 def _compute(dataset: Any, seed: int, offset: int, order: np.ndarray, lo: int, hi: int,
@@ -201,12 +203,13 @@ class DatasetIterator(Cell):
 
     def _output(self, result: tuple[list[np.ndarray], range, np.ndarray], epoch: int, step: int) -> Any:
         columns, rows, ids = result
-        if not self._batched:
+        lo, hi = self._bounds(step) if self._batched else (0, 1)
+        global_rows = hi - lo
             r = step % CHUNK_ROWS
             columns, rows, ids = [c[r] for c in columns], range(step, step + 1), ids[r:r + 1]
         values = [columns[j] if self._output_numpy else Tensor(columns[j]) for j in self._columns]
         out: Any = DictBatch(zip(self._names, values)) if self._as_dict else TupleBatch(values)
-        out._where(rows, ids, epoch, step)
+        out._where(rows, ids, epoch, step, global_rows)
         return out
 
     def extra_repr(self) -> str:

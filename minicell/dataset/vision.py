@@ -26,6 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from minicell._checks import check_int, check_real, fail_type, fail_value, is_integer
+from minicell._parallel import scratch
 from minicell.dataset.counters import Draw, below, chance, unit
 from minicell.dataset.transforms import Transform
 
@@ -94,8 +95,9 @@ class RandomCrop(Transform):
         words = draw.words(2)
         rows = below(words[:, 0], hp - th + 1)
         cols = below(words[:, 1], wp - tw + 1)
-        if (hp, wp) != (h, w):
-            padded = np.full((n, hp, wp) + x.shape[3:], self.fill_value, x.dtype)
+        if (hp, wp) != (h, w):  # this thread's buffer: the crop below copies out of it
+            padded = scratch("dataset.random_crop", (n, hp, wp) + x.shape[3:], x.dtype)
+            padded[...] = self.fill_value
             padded[:, top:top + h, left:left + w] = x
         else:
             padded = x
