@@ -205,6 +205,7 @@ class DatasetIterator(Cell):
         columns, rows, ids = result
         lo, hi = self._bounds(step) if self._batched else (0, 1)
         global_rows = hi - lo
+        if not self._batched:
             r = step % CHUNK_ROWS
             columns, rows, ids = [c[r] for c in columns], range(step, step + 1), ids[r:r + 1]
         values = [columns[j] if self._output_numpy else Tensor(columns[j]) for j in self._columns]
