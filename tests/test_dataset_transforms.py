@@ -63,6 +63,17 @@ def test_random_crop_known_answer():
     assert np.array_equal(out[0], out[3])  # same sample, same crop
 
 
+def test_random_crop_pad_if_needed_pads_both_sides_by_the_shortfall():
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) + 1
+    out = vision.RandomCrop((5, 4), padding=(0, 1, 0, 0), pad_if_needed=True).apply(images.copy(), draw(3, [8, 9]))
+    for image, got, i in zip(images, out, [8, 9]):
+        # padded top by 1 -> 4 rows, still short of 5 by 1: one more row above and below (torchvision)
+        padded = np.pad(image, ((2, 1), (0, 0)))
+        w0, w1 = words_of(3, i, 2)
+        top, left = (w0 * (6 - 5 + 1)) >> 32, (w1 * 1) >> 32
+        assert left == 0 and np.array_equal(got, padded[top:top + 5, 0:4])
+
+
 def test_random_crop_hw_images_and_no_padding():
     images = np.arange(3 * 6 * 6, dtype=np.float32).reshape(3, 6, 6)
     out = vision.RandomCrop(4).apply(images.copy(), draw(0, [0, 1, 2]))
@@ -195,6 +206,7 @@ def test_compose_flattens_in_order():
     (lambda: vision.RandomCrop("32"), TypeError, r"For 'RandomCrop', 'size' must be an int or a sequence of 2 ints, but got '32'\."),
     (lambda: vision.RandomCrop(4, padding=(1, 2, 3)), TypeError, r"For 'RandomCrop', 'padding' must be None, an int or a sequence of 2 or 4 ints"),
     (lambda: vision.RandomCrop(4, padding=-1), ValueError, r"For 'RandomCrop', 'padding' must be non-negative, but got \(-1, -1, -1, -1\)\."),
+    (lambda: vision.RandomCrop(4, pad_if_needed=1), TypeError, r"For 'RandomCrop', 'pad_if_needed' must be a bool, but got 1\."),
     (lambda: vision.RandomCrop(4, fill_value=256), ValueError, r"For 'RandomCrop', 'fill_value' must be an int in \[0, 256\), but got 256\."),
     (lambda: vision.RandomHorizontalFlip(1.5), ValueError, r"For 'RandomHorizontalFlip', 'prob' must be a float in \[0, 1\], but got 1\.5\."),
     (lambda: vision.RandomVerticalFlip(-0.1), ValueError, r"For 'RandomVerticalFlip', 'prob' must be a float in \[0, 1\], but got -0\.1\."),

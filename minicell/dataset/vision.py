@@ -7,7 +7,9 @@ Images are NumPy arrays, one per sample: HWC (or HW) for the crops, flips and ``
 ``random_words(seed, offset, K, start=4 * ((s + 1) * 2**56 + i * ceil(K / 4)))``):
 
 * ``RandomCrop``: ``K = 2``; ``top = below(w0, Hp - h + 1)``, ``left = below(w1, Wp - w + 1)``
-  on the image padded with ``fill_value`` to ``Hp x Wp`` (torchvision's order: pad, then crop).
+  on the image padded with ``fill_value`` to ``Hp x Wp`` (torchvision's order: pad, then, with
+  ``pad_if_needed``, pad both sides of a dimension still shorter than the crop by the
+  shortfall, then crop).
 * ``RandomHorizontalFlip`` / ``RandomVerticalFlip``: ``K = 1``; flip iff ``chance(w0, prob)``.
 * ``RandomErasing``: ``K = 1 + 4 * max_attempts``; torchvision's algorithm: erase iff
   ``chance(w0, prob)``; attempt ``a`` reads words ``1 + 4a .. 4 + 4a``:
@@ -73,22 +75,30 @@ class RandomCrop(Transform):
         size: output ``(height, width)``, or an int for a square.
         padding: None, an int (all sides), 2 ints (left/right, top/bottom) or 4 ints
             (left, top, right, bottom).
-        fill_value: the padding value (an int in [0, 255]).
+        pad_if_needed: when the padded image is still smaller than ``size``, pad both sides of
+            that dimension by the shortfall (torchvision's rule); otherwise that is an error.
+        fill_value: the padding value (an int in [0, 255]). Only constant padding is supported.
     """
 
     random = True
 
-    def __init__(self, size: Any, padding: Any = None, fill_value: int = 0) -> None:
+    def __init__(self, size: Any, padding: Any = None, pad_if_needed: Any = False, fill_value: Any = 0) -> None:
         self.size = _pair("RandomCrop", "size", size)
         self.padding = _padding("RandomCrop", padding)
+        if not isinstance(pad_if_needed, bool):
+            raise fail_type("RandomCrop", "pad_if_needed", "a bool", pad_if_needed)
+        self.pad_if_needed = pad_if_needed
         self.fill_value = check_int("RandomCrop", "fill_value", fill_value, 0, 256)
 
     def apply(self, x: np.ndarray, draw: Draw) -> np.ndarray:
         _check_image("RandomCrop", x, (2, 3), "(H, W) or (H, W, C)")
         n, h, w = x.shape[:3]
         left, top, right, bottom = self.padding
-        hp, wp = h + top + bottom, w + left + right
         th, tw = self.size
+        if self.pad_if_needed:
+            short_h, short_w = max(th - (h + top + bottom), 0), max(tw - (w + left + right), 0)
+            left, top, right, bottom = left + short_w, top + short_h, right + short_w, bottom + short_h
+        hp, wp = h + top + bottom, w + left + right
         if th > hp or tw > wp:
             raise ValueError(f"For 'RandomCrop', 'size' must be at most the padded image size {(hp, wp)}, "
                              f"but got {self.size}.")
