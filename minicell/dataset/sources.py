@@ -73,8 +73,12 @@ class NumpySlicesDataset(Dataset):
             raise fail_value(who, "data", "at least one column", data)
         arrays = []
         for value in values:
-            array = np.array(value, copy=True)
-            if array.dtype == object or array.ndim == 0:
+            try:
+                array = np.array(value, copy=True)
+            except ValueError:  # ragged nested lists
+                raise ValueError(f"For '{who}', every column must be a numeric array with a first dimension, "
+                                 f"but got a ragged sequence.") from None
+            if array.dtype.kind not in "biuf" or array.ndim == 0:
                 raise ValueError(f"For '{who}', every column must be a numeric array with a first dimension, "
                                  f"but got one of dtype {array.dtype} and shape {array.shape}.")
             arrays.append(array)
@@ -129,6 +133,9 @@ class GeneratorDataset(Dataset):
             refused: resuming mid-epoch and shuffling need sample ``i`` directly.
         column_names: the column names (required, as in MindSpore).
         shuffle, num_shards, shard_id, generator: as for ``NumpySlicesDataset``.
+
+    With ``num_parallel_workers > 1`` worker threads call ``source[i]`` concurrently, so the
+    source must allow that (read-only objects do).
     """
 
     def __init__(self, source: Any, column_names: Any, shuffle: Any = True, num_shards: Any = None,
