@@ -91,7 +91,7 @@ class DatasetIterator(Cell):
                 raise ValueError(f"For '{who}', 'columns' must name columns of the dataset {names}, "
                                  f"but got '{column}'.")
         shard = dataset.shards()
-        batched = dataset._batch_size is not None
+        batched = dataset.is_batched()
         if not batched and shard[0] > 1:
             raise ValueError(f"For '{who}', a dataset read by {shard[0]} shards must be batched "
                              f"(shards split global batches), but it has no batch().")
@@ -107,7 +107,7 @@ class DatasetIterator(Cell):
         self._names = list(columns)
         self._as_dict, self._output_numpy = as_dict, output_numpy
         self._shard = shard if batched else (1, 0)
-        self._block_rows = dataset._batch_size if batched else CHUNK_ROWS
+        self._block_rows = dataset.get_batch_size() if batched else CHUNK_ROWS
         self._batched = batched
         self._steps = len(dataset)
         self._blocks = -(-self._steps // CHUNK_ROWS) if not batched else self._steps
@@ -169,8 +169,7 @@ class DatasetIterator(Cell):
 
     def _bounds(self, block: int) -> tuple[int, int]:
         lo = block * self._block_rows
-        n = len(self._dataset._source)
-        return lo, min(lo + self._block_rows, n)
+        return lo, min(lo + self._block_rows, self._dataset.num_rows())
 
     def _cancel(self) -> None:
         for future in self._futures.values():

@@ -198,6 +198,13 @@ class Dataset:
     def get_batch_size(self) -> int:
         return 1 if self._batch_size is None else self._batch_size
 
+    def is_batched(self) -> bool:
+        return self._batch_size is not None
+
+    def num_rows(self) -> int:
+        """Rows (samples) in the source."""
+        return len(self._source)
+
     def num_workers(self) -> int:
         return max([step.workers for step in self._steps], default=1)
 
