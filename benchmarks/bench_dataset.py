@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    minicell.random.set_num_threads(1)
+    minicell.set_num_threads(1)
     images, labels = make_images(args.images)
     size = images.nbytes + labels.nbytes
     try:

@@ -28,8 +28,10 @@ The contract (the tests pin each line):
    ``epoch_seed``, ``epoch_offset`` (the running epoch's reservation) and the Generator as the
    sub-cell ``generator``. After ``load_param_into_net`` of a checkpoint into a fresh iterator of
    the same pipeline (at any shard count) the next output is the one the uninterrupted run gave.
-   ``generator=None`` means a new ``Generator()`` (seed 0, offset 0) owned by the iterator, never
-   the process-wide default generator, whose state no checkpoint holds.
+   ``generator=None`` means a new ``Generator()`` (seed 0, offset 0) owned and saved by the
+   iterator, never the process-wide default generator: that one is seeded from NumPy's global
+   state in each process, so the ranks of a sharded run would draw different orders and their
+   shards would no longer cover the dataset. Every rank must use the same seed.
 6. **Errors** name the dataset or transform and the argument (``For 'RandomCrop', 'size' must
    be ...``); arguments are checked before any state changes, and a failed ``next()`` leaves the
    position and the Generator as they were.
