@@ -36,7 +36,8 @@ The contract (the tests pin each line):
    be ...``); arguments are checked before any state changes, and a failed ``next()`` leaves the
    position and the Generator as they were.
 """
-from minicell.dataset import transforms, vision
+import minicell.dataset.transforms as transforms
+import minicell.dataset.vision as vision
 from minicell.dataset.iterator import DatasetIterator, DictBatch, TupleBatch
 from minicell.dataset.pipeline import Dataset
 from minicell.dataset.sources import GeneratorDataset, NumpySlicesDataset
