@@ -1,11 +1,31 @@
-"""Training cells: ``WithLossCell`` and ``TrainOneStepCell`` (MindSpore's names)."""
+"""Training cells: ``WithLossCell`` and ``TrainOneStepCell`` (MindSpore's names).
+
+``TrainOneStepCell(network, optimizer, micro_batch_size=None)`` with a micro-batch size, or on
+more than one rank, splits the global batch into micro-batches of that fixed size (the last of
+an epoch may be shorter); rank ``r`` holds the micro-batches ``_sharding.shard_bounds(rows, W,
+r, unit=M)`` and passes only those rows. Each micro-batch's gradient is computed alone (so BLAS
+sees the same shapes on every rank, DESIGN.md section 7), weighted by ``its rows / global
+rows``, and all of them are summed exactly (``DistributedGradReducer``): the update is the
+gradient of the global mean loss and its bits never depend on which rank computed what. Dropout
+inside is sample-indexed (``ops.dropout.sample_indexed``): one reservation per layer and step,
+masks indexed by global row.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from minicell import _world
+from minicell._checks import check_int
+from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
+from minicell.generator import Generator
+from minicell import generator as _generator
+from minicell.nn.distributed import DistributedGradReducer, reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
+from minicell.ops.dropout import sample_indexed
 from minicell.tensor import Tensor
 
 
@@ -29,9 +49,19 @@ class WithLossCell(Cell):
         return self.loss_fn(self.backbone(data), label)
 
 
-class TrainOneStepCell(Cell):
-    _grad_fn: Any
+def _rows_of(inputs: tuple) -> int:
+    lengths = {np.shape(getattr(x, "_data", x))[0] for x in inputs if np.ndim(getattr(x, "_data", x)) >= 1}
+    if len(lengths) != 1:
+        raise ValueError(f"For 'TrainOneStepCell', with micro-batches every input must be batched along axis 0 "
+                         f"with the same number of rows, but got row counts {sorted(lengths)}.")
+    return lengths.pop()
 
+
+def _rows(x: Any, lo: int, hi: int) -> Any:
+    return x[lo:hi] if np.ndim(getattr(x, "_data", x)) >= 1 else x
+
+
+class TrainOneStepCell(Cell):
     """One call runs forward, backward and the optimizer update, and returns the loss.
 
     Equivalent to MindSpore 2.x's idiom
@@ -39,21 +69,86 @@ class TrainOneStepCell(Cell):
     It does not switch modes: call ``set_train()`` so that Dropout is active.
 
     Args:
-        network: a Cell returning a scalar loss (e.g. a WithLossCell). optimizer: an Optimizer.
+        network: a Cell returning a scalar mean loss (e.g. a WithLossCell). optimizer: an Optimizer.
+        micro_batch_size: rows per micro-batch, or None: one pass over the whole batch in a world
+            of one, one micro-batch per rank (``ceil(rows / W)`` rows) on W > 1 ranks. Fix it to
+            get the same bits at every world size. On W ranks each rank passes its own rows.
     """
 
-    def __init__(self, network: Cell, optimizer: Optimizer) -> None:
+    def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None) -> None:
         super().__init__(auto_prefix=False)
         if not isinstance(network, Cell):
             raise TypeError(f"For 'TrainOneStepCell', 'network' must be a Cell, but got {type(network).__name__}.")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"For 'TrainOneStepCell', 'optimizer' must be an Optimizer, "
                             f"but got {type(optimizer).__name__}.")
+        if micro_batch_size is not None:
+            micro_batch_size = check_int("TrainOneStepCell", "micro_batch_size", micro_batch_size, 1)
         self.network = network
         self.optimizer = optimizer
+        object.__setattr__(self, "micro_batch_size", micro_batch_size)
         object.__setattr__(self, "_grad_fn", value_and_grad(network, None, optimizer.parameters))
+        object.__setattr__(self, "grad_reducer", DistributedGradReducer(optimizer.parameters))
 
     def construct(self, *inputs: Any) -> Tensor:
-        loss, grads = self._grad_fn(*inputs)
-        self.optimizer(grads)
-        return loss.detach()
+        world = _world.current()
+        if self.micro_batch_size is None and world.size == 1:
+            loss, grads = self._grad_fn(*inputs)
+            self.optimizer(grads)
+            return loss.detach()
+        return self._micro_batched(world, inputs)
+
+    def _global_rows(self, world: Any, rows: int) -> tuple[int, int, int, list[int]]:
+        """``(global rows, micro-batch size, this rank's first global row, rows per rank)``."""
+        if world.size == 1:
+            return rows, self.micro_batch_size or max(rows, 1), 0, [rows]
+        table = world.allgather_bytes(np.int64(rows).tobytes())
+        counts = [int(np.frombuffer(c, np.int64)[0]) for c in table]
+        total = sum(counts)
+        unit = self.micro_batch_size or max(1, -(-total // world.size))
+        expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
+        if counts != expected:
+            raise ValueError(f"For 'TrainOneStepCell', the ranks hold {counts} rows of a global batch of {total}, "
+                             f"but micro-batches of {unit} rows give them {expected}: pass each rank its rows "
+                             f"shard_bounds({total}, {world.size}, rank, {unit}).")
+        return total, unit, sum(counts[:world.rank]), counts
+
+    def _micro_batched(self, world: Any, inputs: tuple) -> Tensor:
+        rows = _rows_of(inputs)
+        total, unit, first, counts = self._global_rows(world, rows)
+        if total == 0:
+            raise ValueError("For 'TrainOneStepCell', the global batch must not be empty.")
+        reservations: list = []
+        contributions, weights = [], []
+        loss_dtype = None
+        for lo, hi in unit_bounds(0, rows, unit):
+            with sample_indexed(reservations, first + lo):
+                loss, grads = self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
+            loss_dtype = loss.dtype
+            contributions.append([g._data for g in grads] + [loss._data])
+            weights.append((hi - lo) / total)
+        shapes = [tuple(p.shape) for p in self.optimizer.parameters] + [()]
+        dtypes = [p.dtype for p in self.optimizer.parameters] + [loss_dtype or self.optimizer.parameters[0].dtype]
+        if world.size > 1:
+            dtypes[-1] = self._agreed_loss_dtype(world, dtypes[-1], loss_dtype is not None)
+        sums = reduce_weighted(contributions, weights, shapes, dtypes, world)
+        if 0 in counts:
+            self._sync_generators(world)
+        self.optimizer(tuple(Tensor(s) for s in sums[:-1]))
+        return Tensor(sums[-1])
+
+    @staticmethod
+    def _agreed_loss_dtype(world: Any, dtype: np.dtype, known: bool) -> np.dtype:
+        """A rank without micro-batches learns the loss dtype from the others."""
+        names = [d.decode() for d in world.allgather_bytes((np.dtype(dtype).str if known else "").encode())]
+        return np.dtype(next(n for n in names if n))
+
+    def _sync_generators(self, world: Any) -> None:
+        """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets."""
+        gens = [cell for _, cell in self.cells_and_names() if isinstance(cell, Generator)]
+        gens = list({id(g): g for g in gens + list(_generator._default)}.values())
+        offsets = np.array([int(g.get_state()[1]) for g in gens], np.uint64)
+        world.allreduce(offsets, "max")
+        for g, offset in zip(gens, offsets):
+            seed, _ = g.get_state()
+            g.set_state(seed, int(offset))

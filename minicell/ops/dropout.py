@@ -4,10 +4,19 @@ Forward: ``out = x * keep * 65536 / (65536 - t)`` with the keep-mask of DESIGN.m
 (16-bit lane ``e`` kept iff ``lane >= t = round(p * 65536)``), drawn at the ``(seed, offset)``
 that one step of the generator reserves. Between forward and backward the graph node holds four
 integers, not an input-sized mask; the backward applies the same mask to the gradient.
+
+Sample-indexed draws (DESIGN.md section 6): inside ``sample_indexed(reservations, first_row)``,
+which the micro-batching ``TrainOneStepCell`` opens around each micro-batch, the k-th dropout
+call of a forward pass reuses the k-th reservation of the step (made by the first micro-batch),
+so each layer reserves one offset per global step however the batch is split, and an input whose
+first row is global row ``a`` of the batch draws from element ``a * (elements per row)`` on
+(axis 0 is the batch axis). Cells that call Dropout or ``ops.dropout`` need no change.
 """
 from __future__ import annotations
 
-from typing import Any
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -17,6 +26,52 @@ from minicell.random.discrete import (check_probability, keep_scale, masked_scal
 from minicell.random.distributions import check_extent
 from minicell.generator import resolve
 from minicell.tensor import Tensor, record, unwrap
+
+
+class _StepDraws(threading.local):
+    reservations: list | None = None  # this step's (generator, seed, offset), by call order
+    calls = 0
+    first_row = 0
+
+
+_draws = _StepDraws()
+
+
+@contextmanager
+def sample_indexed(reservations: list, first_row: int) -> Iterator[None]:
+    """Dropout calls inside share the step's ``reservations`` and index rows from ``first_row``."""
+    saved = (_draws.reservations, _draws.calls, _draws.first_row)
+    _draws.reservations, _draws.calls, _draws.first_row = reservations, 0, int(first_row)
+    try:
+        yield
+    finally:
+        _draws.reservations, _draws.calls, _draws.first_row = saved
+
+
+def _row_shift(shape: tuple, batched: bool) -> int:
+    """Inside ``sample_indexed``: ``first_row * (elements per row)`` (0 outside, or unbatched)."""
+    if _draws.reservations is None or not batched or not shape:
+        return 0
+    return _draws.first_row * int(np.prod(shape[1:], dtype=np.int64))
+
+
+def _reserve(gen: Any, who: str) -> tuple[int, int]:
+    """One step of ``gen``, or inside ``sample_indexed`` this call's shared reservation of the step."""
+    reservations = _draws.reservations
+    if reservations is None:
+        return gen(1)
+    k = _draws.calls
+    if k < len(reservations):
+        owner, seed, offset = reservations[k]
+        if owner is not gen:
+            raise RuntimeError(f"For '{who}', dropout call {k} of this micro-batch draws from another Generator "
+                               f"than in the step's first micro-batch: the forward pass must be the same for "
+                               f"every micro-batch.")
+    else:
+        seed, offset = gen(1)
+        reservations.append((gen, seed, offset))
+    _draws.calls = k + 1
+    return seed, offset
 
 
 def check_p(who: str, p: Any) -> float:
@@ -66,8 +121,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Any
     gen = resolve(generator, "dropout")
     if not training:
         return input
-    seed, offset = gen(1)
-    return dropout_with_state(input, p, seed, offset, start)
+    shift = _row_shift(input.shape, True)
+    if shift:
+        check_extent("dropout", input.shape, start + shift, 0.5)
+    seed, offset = _reserve(gen, "dropout")
+    return dropout_with_state(input, p, seed, offset, start + shift)
 
 
 def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tuple[int, int]) -> Tensor:  # noqa: A002
@@ -79,9 +137,9 @@ def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tu
                          f"a {input.ndim}-D Tensor of shape {list(input.shape)}")
     channels_shape = input.shape[: input.ndim - (ranks[0] - 1)]
     mask_shape = channels_shape + (1,) * (ranks[0] - 1)
-    compute_mask = prepare_keep_mask(who, channels_shape, p)
+    compute_mask = prepare_keep_mask(who, channels_shape, p, _row_shift(channels_shape, input.ndim == ranks[1]))
     gen = resolve(generator, who)
-    seed, offset = gen(1)
+    seed, offset = _reserve(gen, who)
 
     def apply_mask(x: np.ndarray) -> np.ndarray:
         scale = keep_scale(p, scale_dtype(x.dtype))
