@@ -1,0 +1,168 @@
+"""reproducible_sum: correctly rounded (checked against Fraction), identical for any world size,
+order and spread over ranks, deterministic inf/NaN; ranks simulated by threads in-process."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from minicell import _exact_sum, _superaccumulator as sa
+from minicell.communication import reproducible_sum
+from tests.simulated_world import run_ranks
+
+LIMITS = {np.float32: (2 ** 128, 24, -149), np.float64: (2 ** 1024, 53, -1074)}
+
+
+def correctly_rounded(exact: Fraction, dtype) -> float:
+    """Round a rational to the nearest float of ``dtype`` (ties to even), from its definition."""
+    top, precision, tiny = LIMITS[dtype]
+    if exact == 0:
+        return 0.0
+    sign, magnitude = (-1 if exact < 0 else 1), abs(exact)
+    exponent = max(magnitude.numerator.bit_length() - magnitude.denominator.bit_length(), tiny + precision - 1)
+    while Fraction(2) ** exponent > magnitude and exponent > tiny + precision - 1:
+        exponent -= 1
+    while Fraction(2) ** (exponent + 1) <= magnitude:
+        exponent += 1
+    unit = Fraction(2) ** max(exponent - precision + 1, tiny)   # spacing of floats there
+    q, rest = divmod(magnitude, unit)
+    if rest > unit / 2 or (rest == unit / 2 and q % 2 == 1):
+        q += 1
+    value = q * unit
+    if value >= top:
+        return sign * float("inf")
+    return sign * float(value)
+
+
+def exact_sum(columns: list) -> list[Fraction]:
+    return [sum((Fraction(float(v)) for v in col), Fraction(0)) for col in columns]
+
+
+def expected(contributions: list[np.ndarray], dtype) -> np.ndarray:
+    rows = np.stack(contributions)
+    out = []
+    for col in rows.T:
+        if np.isnan(col).any() or (np.isposinf(col).any() and np.isneginf(col).any()):
+            out.append(np.nan)
+        elif np.isinf(col).any():
+            out.append(col[np.isinf(col)][0])
+        else:
+            out.append(correctly_rounded(exact_sum([col])[0], dtype))
+    return np.array(out, dtype)
+
+
+def spread_sum(contributions: list[np.ndarray], owners: list[int], size: int) -> list[np.ndarray]:
+    shape, dtype = contributions[0].shape, contributions[0].dtype
+    return run_ranks(size, lambda world: _exact_sum.reproducible_sum(
+        [c for c, o in zip(contributions, owners) if o == world.rank], world, shape, dtype))
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@st.composite
+def problems(draw, dtype=None):
+    dtype = dtype or draw(st.sampled_from([np.float32, np.float64]))
+    width = 32 if dtype == np.float32 else 64
+    length = draw(st.integers(1, 4))
+    count = draw(st.integers(1, 7))
+    finite = st.floats(width=width, allow_nan=False, allow_infinity=False)
+    wide = st.builds(lambda m, e, s: s * m * 2.0 ** e, st.floats(1, 2), st.integers(-149, 127), st.sampled_from([1, -1]))
+    values = st.one_of(finite, wide.filter(lambda v: abs(v) < 3.4e38), st.just(0.0), st.just(1e-45), st.just(3e38))
+    contributions = [np.array(draw(st.lists(values, min_size=length, max_size=length)), dtype) for _ in range(count)]
+    if draw(st.booleans()):  # catastrophic cancellation: the last contributions undo the first ones
+        contributions += [-c for c in contributions[: draw(st.integers(1, count))]]
+    size = draw(st.integers(1, 4))
+    owners = [draw(st.integers(0, size - 1)) for _ in contributions]
+    return contributions, owners, size
+
+
+@settings(max_examples=60)
+@given(problems(), st.randoms(use_true_random=False))
+def test_correctly_rounded_and_identical_for_any_spread_and_order(problem, random):
+    contributions, owners, size = problem
+    dtype = contributions[0].dtype.type
+    want = expected(contributions, dtype)
+    alone = _exact_sum.exact_sum_rows(np.stack(contributions))
+    assert same_bits(alone, want), (alone, want)
+    shuffled = list(zip(contributions, owners))
+    random.shuffle(shuffled)
+    for result in spread_sum([c for c, _ in shuffled], [o for _, o in shuffled], size):
+        assert same_bits(result, want)
+
+
+def test_cancellation_across_the_whole_float32_range_is_exact():
+    big, small = np.float32(3e38), np.float32(1e-45)
+    parts = [np.array([big, small, 1.0], np.float32), np.array([small, -big, 2 ** -24], np.float32),
+             np.array([-big, big, -1.0], np.float32), np.array([big, small, 0.0], np.float32)]
+    for size in (1, 2, 3):
+        for result in spread_sum(parts, [i % size for i in range(4)], size):
+            assert same_bits(result, expected(parts, np.float32))
+    assert float(expected(parts, np.float32)[1]) == pytest.approx(2e-45, rel=0.5)
+
+
+@pytest.mark.parametrize("values,want", [
+    ([1.0, np.inf, 2.0], np.inf), ([np.inf, -np.inf], np.nan), ([-np.inf, -1.0], -np.inf),
+    ([np.nan, np.inf], np.nan), ([3e38, 3e38], np.inf), ([-3e38, -3e38, 3e38], -3e38),
+])
+def test_infinities_and_nan_propagate_the_same_way_everywhere(values, want):
+    parts = [np.array([v], np.float32) for v in values]
+    for size in (1, 2, 3):
+        for result in spread_sum(parts, [i % size for i in range(len(parts))], size):
+            assert same_bits(result, np.array([want], np.float32)), result
+
+
+def test_nan_result_has_one_bit_pattern_whatever_the_input_nan():
+    quiet = np.array([np.nan], np.float32)
+    other = np.array([0x7FC00001], np.uint32).view(np.float32)
+    negative = -quiet
+    results = [reproducible_sum(c) for c in ([quiet, other], [negative, quiet], [other])]
+    assert all(same_bits(r, results[0]) for r in results)
+
+
+def test_float32_fast_path_and_integer_fallback_agree_to_the_bit():
+    rng = np.random.default_rng(1)
+    rows = (rng.standard_normal((5, 3000)) * np.exp2(rng.integers(-40, 40, (5, 3000)))).astype(np.float32)
+    fast = _exact_sum.exact_sum_rows(rows)
+    slow = _exact_sum._fallback(rows, sa.FORMATS[np.dtype(np.float32)])
+    assert same_bits(fast, slow)
+
+
+def test_float64_subnormal_and_overflow_results_are_correctly_rounded():
+    tiny = 5e-324
+    parts = [np.array([tiny, 1.7e308, 2.5 * tiny], np.float64), np.array([tiny, 1.7e308, -tiny], np.float64)]
+    got = reproducible_sum(parts)
+    assert got[0] == 2 * tiny and got[1] == np.inf
+    assert got[2] == correctly_rounded(Fraction(2.5 * tiny) - Fraction(tiny), np.float64)
+
+
+def test_empty_ranks_and_empty_arrays():
+    parts = [np.ones((2, 3), np.float32)]
+    results = run_ranks(3, lambda world: _exact_sum.reproducible_sum(parts if world.rank == 1 else [], world,
+                                                                     (2, 3), np.float32))
+    assert all(same_bits(r, np.ones((2, 3), np.float32)) for r in results)
+    assert reproducible_sum([np.zeros(0, np.float64)]).shape == (0,)
+    assert same_bits(reproducible_sum([], shape=(2,), dtype=np.float32), np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize("args,kwargs,error,match", [
+    ((np.ones(3),), {}, TypeError, "'contributions' must be a list of arrays"),
+    (([],), {}, ValueError, "non-empty unless 'shape' and 'dtype' are given"),
+    (([np.ones(3, np.int32)],), {}, TypeError, "must be float32 or float64, but got dtype int32"),
+    (([np.ones(3, np.float32), np.ones(4, np.float32)],), {}, ValueError, r"contributions\[1\] has shape \[4\]"),
+    (([np.ones(3, np.float32), np.ones(3, np.float64)],), {}, ValueError, "and dtype float64"),
+])
+def test_bad_contributions(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        reproducible_sum(*args, **kwargs)
+
+
+def test_ranks_that_disagree_on_the_shape_all_get_the_same_error():
+    def body(world):
+        try:
+            _exact_sum.reproducible_sum([np.ones(3 + world.rank, np.float32)], world)
+        except ValueError as error:
+            return str(error)
+    messages = run_ranks(2, body)
+    assert messages[0] == messages[1] and "same size and dtype" in messages[0]
