@@ -10,6 +10,7 @@ and raises ``RuntimeError`` on every rank when they diverged.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from minicell import _world
 from minicell.cell import Cell
@@ -17,7 +18,11 @@ from minicell.cell import Cell
 
 def agree(settings: str, error: str | None = None) -> None:
     """Raise the same ValueError on every rank if settings differ or any rank has an error."""
-    world = _world.current()
+    agree_in(_world.current(), settings, error)
+
+
+def agree_in(world: Any, settings: str, error: str | None) -> None:
+    """``agree`` in an explicit world."""
     if world.size == 1:
         if error:
             raise ValueError(error)
@@ -47,8 +52,13 @@ def check_replicas(cell: Cell) -> str:
 
     Returns the common digest.
     """
+    return check_replicas_in(_world.current(), cell)
+
+
+def check_replicas_in(world: Any, cell: Cell) -> str:
+    """``check_replicas`` in an explicit world."""
     mine = parameter_digest(cell)
-    digests = [d.decode() for d in _world.current().allgather_bytes(mine.encode())]
+    digests = [d.decode() for d in world.allgather_bytes(mine.encode())]
     differ = [rank for rank, d in enumerate(digests) if d != digests[0]]
     if differ:
         raise RuntimeError(f"replicas diverged: rank 0 has parameters {digests[0][:16]}..., "

@@ -4,6 +4,7 @@ from minicell.containers import CellDict, CellList, SequentialCell
 from minicell.nn.attention import MultiheadAttention
 from minicell.nn.activation import GELU, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minicell.nn.dense import Dense
+from minicell.nn.distributed import DistributedGradReducer
 from minicell.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from minicell.nn.learning_rate_schedule import (CosineDecayLR, ExponentialDecayLR, LearningRateSchedule,
                                                 PolynomialDecayLR, WarmUpLR)
@@ -14,7 +15,7 @@ from minicell.generator import Generator
 
 __all__ = [
     "Adam", "AdamW", "BCEWithLogitsLoss", "Cell", "CellDict", "CellList", "CosineDecayLR", "CrossEntropyLoss", "Dense",
-    "ExponentialDecayLR", "LearningRateSchedule", "PolynomialDecayLR", "WarmUpLR",
+    "DistributedGradReducer", "ExponentialDecayLR", "LearningRateSchedule", "PolynomialDecayLR", "WarmUpLR",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "GELU", "Generator", "L1Loss",
     "LogSoftmax", "LossBase", "MSELoss", "Momentum", "MultiheadAttention", "Optimizer", "ReLU", "SGD", "SequentialCell",
     "Sigmoid", "Softmax", "Tanh", "TrainOneStepCell", "WithLossCell",
