@@ -45,6 +45,7 @@ def test_killed_run_resumed_in_a_new_process_matches_an_uninterrupted_one(tmp_pa
     proc = subprocess.Popen([sys.executable, str(EXAMPLE), "--epochs", str(epochs), "--checkpoint", str(ckpt), *SMALL],
                             stdout=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout.readline().startswith("train_mlp.py: world size 1,")  # the header
         for _ in range(kill_after):
             assert proc.stdout.readline().startswith("epoch ")
     finally:
