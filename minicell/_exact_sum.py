@@ -115,8 +115,7 @@ def check_contributions(who: str, contributions: Any, shape: Any, dtype: Any) ->
 
 def _agree(world: Any, count: int, size: int, dtype: np.dtype) -> list[int]:
     """Every rank's contribution count, after checking that all ranks sum the same shape and dtype."""
-    mine = np.array([count, size, dtype.itemsize], np.int64).tobytes()
-    table = np.frombuffer(b"".join(world.allgather_bytes(mine)), np.int64).reshape(-1, 3)
+    table = world.allgather_array(np.array([count, size, dtype.itemsize], np.int64))
     if (table[:, 1:] != table[0, 1:]).any():
         raise ValueError(f"For 'reproducible_sum', every rank must sum arrays of the same size and dtype, but got "
                          f"(size, itemsize) {[tuple(int(v) for v in r[1:]) for r in table]} by rank.")
@@ -126,8 +125,13 @@ def _agree(world: Any, count: int, size: int, dtype: np.dtype) -> list[int]:
     return [int(c) for c in table[:, 0]]
 
 
-def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None, dtype: Any = None) -> np.ndarray:
-    """The correctly rounded sum of every rank's contributions, identical on every rank."""
+def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None, dtype: Any = None,
+                     counts: Sequence[int] | None = None) -> np.ndarray:
+    """The correctly rounded sum of every rank's contributions, identical on every rank.
+
+    ``counts`` (every rank's number of contributions), when the caller already knows it, saves
+    the collective that learns it (and checks shapes).
+    """
     arrays, shape, dtype = check_contributions("reproducible_sum", contributions, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
@@ -135,15 +139,18 @@ def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None
         if not flat:
             return np.zeros(shape, dtype)
         return exact_sum_rows(np.stack(flat)).reshape(shape)
-    counts = _agree(world, len(flat), size, dtype)
+    counts = _agree(world, len(flat), size, dtype) if counts is None else list(counts)
     bounds = [shard_bounds(size, world.size, s) for s in range(world.size)]
     widths = [hi - lo for lo, hi in bounds]
-    send = np.empty(len(flat) * size, dtype)
-    position = 0
-    for lo, hi in bounds:
-        for a in flat:
-            send[position:position + hi - lo] = a[lo:hi]
-            position += hi - lo
+    if len(flat) == 1:
+        send = flat[0]  # slices in rank order are the array itself
+    else:
+        send = np.empty(len(flat) * size, dtype)
+        position = 0
+        for lo, hi in bounds:
+            for a in flat:
+                send[position:position + hi - lo] = a[lo:hi]
+                position += hi - lo
     mine = widths[world.rank]
     received = world.alltoallv(send, [len(flat) * w for w in widths], [c * mine for c in counts])
     rows = received.reshape(sum(counts), mine)

@@ -7,7 +7,8 @@ training cells (``nn``) ask ``current()`` for the world and never import MPI;
 ``init()`` gets a clear error instead of silently training alone.
 
 A world offers ``rank``, ``size``, ``allreduce(array, op)`` (op ``"sum"`` or ``"max"``, in place,
-returning the array), ``allgather_bytes(data)`` (one ``bytes`` per rank, in rank order: no
+returning the array), ``allgather_array(array)`` (same-shape arrays stacked in rank order),
+``allgather_bytes(data)`` (one ``bytes`` per rank, in rank order: no
 pickle) and ``abort(code)``.
 """
 from __future__ import annotations
@@ -37,6 +38,9 @@ class SingleProcess:
 
     def allreduce(self, array: np.ndarray, op: str) -> np.ndarray:
         return array
+
+    def allgather_array(self, array: np.ndarray) -> np.ndarray:
+        return np.asarray(array)[None].copy()
 
     def allgather_bytes(self, data: bytes) -> list[bytes]:
         return [bytes(data)]

@@ -1,7 +1,7 @@
 """A world of W ranks simulated by W threads in one process, for in-process tests of collectives.
 
 Each rank gets a ``SimulatedRank`` with the interface of ``minicell._world`` (rank, size,
-allreduce, allgather_bytes, alltoallv, allgatherv, barrier); the collectives meet at a barrier.
+allreduce, allgather_array, allgather_bytes, alltoallv, allgatherv, barrier); the collectives meet at a barrier.
 """
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ class SimulatedRank:
         parts = self._exchange(array.copy())
         array[...] = np.sum(parts, axis=0) if op == "sum" else np.max(parts, axis=0)
         return array
+
+    def allgather_array(self, array: np.ndarray) -> np.ndarray:
+        return np.stack(self._exchange(np.array(array, copy=True)))
 
     def allgather_bytes(self, data: bytes) -> list[bytes]:
         return [bytes(d) for d in self._exchange(bytes(data))]

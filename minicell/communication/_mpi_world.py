@@ -33,6 +33,12 @@ class MPIWorld:
         self.comm.Allreduce(MPI.IN_PLACE, array, op=_OPS[op])
         return array
 
+    def allgather_array(self, array: np.ndarray) -> np.ndarray:
+        array = np.ascontiguousarray(array)
+        out = np.empty((self.size, *array.shape), array.dtype)
+        self.comm.Allgather(array, out)
+        return out
+
     def allgather_bytes(self, data: bytes) -> list[bytes]:
         lengths = np.zeros(self.size, np.int64)
         self.comm.Allgather(np.array([len(data)], np.int64), lengths)

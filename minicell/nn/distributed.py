@@ -23,11 +23,13 @@ def _as_array(g: Any) -> np.ndarray:
 
 
 def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequence[float],
-                    shapes: Sequence[tuple], dtypes: Sequence[np.dtype], world: Any) -> list[np.ndarray]:
+                    shapes: Sequence[tuple], dtypes: Sequence[np.dtype], world: Any,
+                    counts: Sequence[int] | None = None) -> list[np.ndarray]:
     """``sum_i weights[i] * contributions[i][j]`` over all ranks, for every position ``j``.
 
     Each product is rounded once in the array's dtype (a deterministic function of the
-    contribution, whoever computes it); the sum is exact, then rounded once.
+    contribution, whoever computes it); the sum is exact, then rounded once. ``counts``: every
+    rank's number of contributions, when known.
     """
     out: list[np.ndarray] = [np.empty(0)] * len(shapes)
     for dtype in sorted(set(np.dtype(d) for d in dtypes), key=str):
@@ -39,7 +41,7 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
             if weight != 1.0:
                 flat *= dtype.type(weight)
             flats.append(flat)
-        total = _exact_sum.reproducible_sum(flats, world, (sum(sizes),), dtype)
+        total = _exact_sum.reproducible_sum(flats, world, (sum(sizes),), dtype, counts)
         bounds = np.cumsum([0, *sizes])
         for k, j in enumerate(positions):
             out[j] = total[bounds[k]:bounds[k + 1]].reshape(shapes[j])
@@ -59,6 +61,9 @@ class DistributedGradReducer(Cell):
     optional float per contribution, applied before summing (``rows / global rows`` gives the
     gradient of the global mean loss). Returns a tuple of Tensors, the same on every rank.
     """
+
+    _shapes: list[tuple]
+    _dtypes: list[np.dtype]
 
     def __init__(self, parameters: Iterable[Any], mean: bool = True) -> None:
         super().__init__()
@@ -99,7 +104,6 @@ class DistributedGradReducer(Cell):
         world = _world.current()
         sums = reduce_weighted(contributions, [float(w) for w in weights], self._shapes, self._dtypes, world)
         if self.mean and not weighted:
-            counts = world.allgather_bytes(np.int64(len(contributions)).tobytes())
-            total = sum(int(np.frombuffer(c, np.int64)[0]) for c in counts)
+            total = int(world.allgather_array(np.array([len(contributions)], np.int64)).sum())
             sums = [s / s.dtype.type(max(total, 1)) for s in sums]
         return tuple(Tensor(s) for s in sums)

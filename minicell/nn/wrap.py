@@ -9,15 +9,27 @@ rows``, and all of them are summed exactly (``DistributedGradReducer``): the upd
 gradient of the global mean loss and its bits never depend on which rank computed what. Dropout
 inside is sample-indexed (``ops.dropout.sample_indexed``): one reservation per layer and step,
 masks indexed by global row.
+
+BLAS threads: OpenBLAS gives different bits for some shapes with 1 and 2 threads (measured here:
+a (64, 784) @ (784, 1024) float32 product), and ranks run with fewer BLAS threads than a single
+process. So micro-batches always run with single-threaded BLAS, and a process with several
+threads (``minicell.set_num_threads``) runs its micro-batches concurrently instead, one per
+thread: the work of every micro-batch is the same computation on every rank and at any thread
+count. The first micro-batch runs alone, so the step's dropout reservations are made in order.
 """
 from __future__ import annotations
 
-from typing import Any
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from minicell import _world
 from minicell._checks import check_int
+from minicell._parallel import get_num_threads
 from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
@@ -61,11 +73,32 @@ def _rows(x: Any, lo: int, hi: int) -> Any:
     return x[lo:hi] if np.ndim(getattr(x, "_data", x)) >= 1 else x
 
 
+_runtime: dict[str, Any] = {"controller": None, "pool": None, "pid": None}
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """BLAS limited to one thread inside (a micro-batch's bits must not depend on thread counts)."""
+    if _runtime["controller"] is None:
+        _runtime["controller"] = ThreadpoolController()
+    with _runtime["controller"].limit(limits=1, user_api="blas"):
+        yield
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` workers for micro-batches, made anew after a fork or a resize."""
+    pool = _runtime["pool"]
+    if pool is None or _runtime["pid"] != os.getpid() or pool._max_workers != threads:
+        _runtime["pool"] = pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="minicell-micro")
+        _runtime["pid"] = os.getpid()
+    return pool
+
+
 class TrainOneStepCell(Cell):
     """One call runs forward, backward and the optimizer update, and returns the loss.
 
     Equivalent to MindSpore 2.x's idiom
-    ``loss, grads = value_and_grad(network, None, optimizer.parameters)(*inputs); optimizer(grads)``.
+    ``loss, grads = value_and_grad(network, None, getattr(optimizer, "parameters"))(*inputs); optimizer(grads)``.
     It does not switch modes: call ``set_train()`` so that Dropout is active.
 
     Args:
@@ -74,6 +107,10 @@ class TrainOneStepCell(Cell):
             of one, one micro-batch per rank (``ceil(rows / W)`` rows) on W > 1 ranks. Fix it to
             get the same bits at every world size. On W ranks each rank passes its own rows.
     """
+
+    micro_batch_size: int | None
+    _grad_fn: Any
+    grad_reducer: DistributedGradReducer
 
     def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None) -> None:
         super().__init__(auto_prefix=False)
@@ -87,8 +124,11 @@ class TrainOneStepCell(Cell):
         self.network = network
         self.optimizer = optimizer
         object.__setattr__(self, "micro_batch_size", micro_batch_size)
-        object.__setattr__(self, "_grad_fn", value_and_grad(network, None, optimizer.parameters))
-        object.__setattr__(self, "grad_reducer", DistributedGradReducer(optimizer.parameters))
+        object.__setattr__(self, "_grad_fn", value_and_grad(network, None, getattr(optimizer, "parameters")))
+        object.__setattr__(self, "grad_reducer", DistributedGradReducer(getattr(optimizer, "parameters")))
+
+    def _parameters(self) -> tuple:
+        return tuple(getattr(self.optimizer, "parameters"))
 
     def construct(self, *inputs: Any) -> Tensor:
         world = _world.current()
@@ -102,8 +142,7 @@ class TrainOneStepCell(Cell):
         """``(global rows, micro-batch size, this rank's first global row, rows per rank)``."""
         if world.size == 1:
             return rows, self.micro_batch_size or max(rows, 1), 0, [rows]
-        table = world.allgather_bytes(np.int64(rows).tobytes())
-        counts = [int(np.frombuffer(c, np.int64)[0]) for c in table]
+        counts = [int(c) for c in world.allgather_array(np.array([rows], np.int64))[:, 0]]
         total = sum(counts)
         unit = self.micro_batch_size or max(1, -(-total // world.size))
         expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
@@ -119,29 +158,32 @@ class TrainOneStepCell(Cell):
         if total == 0:
             raise ValueError("For 'TrainOneStepCell', the global batch must not be empty.")
         reservations: list = []
-        contributions, weights = [], []
-        loss_dtype = None
-        for lo, hi in unit_bounds(0, rows, unit):
+        pieces = unit_bounds(0, rows, unit)
+
+        def run(piece: tuple[int, int]) -> tuple[Any, Any]:
+            lo, hi = piece
             with sample_indexed(reservations, first + lo):
-                loss, grads = self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
-            loss_dtype = loss.dtype
-            contributions.append([g._data for g in grads] + [loss._data])
-            weights.append((hi - lo) / total)
-        shapes = [tuple(p.shape) for p in self.optimizer.parameters] + [()]
-        dtypes = [p.dtype for p in self.optimizer.parameters] + [loss_dtype or self.optimizer.parameters[0].dtype]
-        if world.size > 1:
-            dtypes[-1] = self._agreed_loss_dtype(world, dtypes[-1], loss_dtype is not None)
-        sums = reduce_weighted(contributions, weights, shapes, dtypes, world)
+                return self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
+
+        with _single_threaded_blas():
+            results = [run(pieces[0])] if pieces else []
+            threads = min(get_num_threads(), len(pieces) - 1)
+            if threads > 1:
+                results += list(_pool(threads).map(run, pieces[1:]))
+            else:
+                results += [run(piece) for piece in pieces[1:]]
+        contributions = [[g._data for g in grads] + [loss._data] for loss, grads in results]
+        weights = [(hi - lo) / total for lo, hi in pieces]
+        shapes = [tuple(p.shape) for p in self._parameters()] + [()]
+        # the loss travels with the first parameter's gradients (one exchange per dtype, and a
+        # rank without micro-batches knows its dtype)
+        dtypes = [p.dtype for p in self._parameters()] + [self._parameters()[0].dtype]
+        per_rank = [-(-c // unit) for c in counts]
+        sums = reduce_weighted(contributions, weights, shapes, dtypes, world, per_rank)
         if 0 in counts:
             self._sync_generators(world)
         self.optimizer(tuple(Tensor(s) for s in sums[:-1]))
         return Tensor(sums[-1])
-
-    @staticmethod
-    def _agreed_loss_dtype(world: Any, dtype: np.dtype, known: bool) -> np.dtype:
-        """A rank without micro-batches learns the loss dtype from the others."""
-        names = [d.decode() for d in world.allgather_bytes((np.dtype(dtype).str if known else "").encode())]
-        return np.dtype(next(n for n in names if n))
 
     def _sync_generators(self, world: Any) -> None:
         """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets."""
