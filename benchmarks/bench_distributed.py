@@ -122,18 +122,8 @@ def part_torch(steps: int) -> None:
     x, y = batch()
     ours = mlp(MICRO)
     xt, yt = mc.Tensor(x), mc.Tensor(y)
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Dropout(0.1),
-                              torch.nn.Linear(SIZES[1], SIZES[2]), torch.nn.ReLU(), torch.nn.Dropout(0.1),
-                              torch.nn.Linear(SIZES[2], SIZES[3]))
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-    def theirs() -> None:
-        opt.zero_grad()
-        loss_fn(net(tx), ty).backward()
-        opt.step()
+    from bench_train import torch_step  # the same torch model and step as bench_train.py
+    theirs = torch_step(torch, x, y)
 
     def timed(fn) -> float:
         fn()

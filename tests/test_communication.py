@@ -1,11 +1,9 @@
 """minicell.communication: the world of one, the MPI world (real mpirun runs), the launcher,
 agreement checks, DistributedGradReducer, and faults that must end a job instead of hanging."""
 import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,28 +12,17 @@ import minicell as mc
 from minicell import _world, communication as comm, nn, run
 from minicell.communication.agreement import agree_in, check_replicas_in
 from minicell.nn.distributed import reduce_weighted
+from tests.jobs import ENV, finish, start
 from tests.simulated_world import run_ranks
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def launch(ranks, script, *args, timeout=60):
-    """``python -m minicell.run -n ranks script args``: (exit code, stdout, stderr, seconds).
-
-    The job runs in its own session, killed whole (launcher, mpirun, ranks) if it outlives ``timeout``.
-    """
+    """``python -m minicell.run -n ranks script args``: (exit code, stdout, stderr, seconds)."""
     t0 = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "minicell.run", "-n", str(ranks), str(script), *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
-                               start_new_session=True)
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    return process.returncode, out, err, time.monotonic() - t0
+    code, out, err = finish(start([sys.executable, "-m", "minicell.run", "-n", str(ranks), str(script), *args]),
+                            timeout)
+    return code, out, err, time.monotonic() - t0
 
 
 def test_import_and_init_outside_mpirun_never_touch_mpi():

@@ -4,7 +4,6 @@ configuration is one identical line on every rank and exit status 2."""
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,30 +14,19 @@ import pytest
 import minicell as mc
 from minicell import nn, ops
 from minicell.ops.dropout import sample_indexed
+from tests import jobs
+from tests.jobs import ENV, finish
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "train_mlp.py"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+EXAMPLE = jobs.ROOT / "examples" / "train_mlp.py"
 # 82 training points: batches of 24, 24, 24 and 10; micro-batches of 4, so the short last batch has
 # three micro-batches and W = 4 leaves a rank without one (its generators must still advance)
 SMALL = ["--points", "34", "--hidden", "8", "--batch", "24", "--micro-batch", "4"]
 
 
 def start(ranks, *args):
-    command = [sys.executable, str(EXAMPLE), *args] if ranks is None else \
-        [sys.executable, "-m", "minicell.run", "-n", str(ranks), str(EXAMPLE), *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            cwd=ROOT, start_new_session=True)
-
-
-def finish(process, timeout=90):
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    return process.returncode, out, err
+    """The example, plain (``ranks`` None) or through the launcher."""
+    launcher = [] if ranks is None else ["-m", "minicell.run", "-n", str(ranks)]
+    return jobs.start([sys.executable, *launcher, str(EXAMPLE), *args])
 
 
 def fingerprint(out):
@@ -139,10 +127,7 @@ def test_ranks_started_with_different_settings_fail_the_same_way():
     env = run.environment(2)
     base = run.command(run.find_mpirun(), 1, str(EXAMPLE), ["--epochs", "1", *SMALL], {**env, "PYTHONPATH": ENV["PYTHONPATH"]})
     other = [sys.executable, str(EXAMPLE), "--epochs", "1", *SMALL[:-1], "8"]
-    process = subprocess.Popen(base + [":", "-n", "1", *other], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**env, "PYTHONPATH": ENV["PYTHONPATH"]}, cwd=ROOT,
-                               start_new_session=True)
-    code, _, err = finish(process)
+    code, _, err = finish(jobs.start(base + [":", "-n", "1", *other], {**env, "PYTHONPATH": ENV["PYTHONPATH"]}))
     _all_ranks_fail_alike(code, err, 2, "ranks started with different settings: rank 0 has")
 
 
