@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minicell import _superaccumulator as sa
+import minicell._superaccumulator as sa
 from minicell._checks import fail_type, fail_value
 from minicell._sharding import shard_bounds
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from minicell import _world
+import minicell._world as _world
 from minicell.cell import Cell
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from minicell import _world
+import minicell._world as _world
 from minicell._parallel import set_num_threads
 
 _state: dict[str, Any] = {"released": False}

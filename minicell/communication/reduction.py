@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minicell import _exact_sum, _world
+import minicell._exact_sum as _exact_sum
+import minicell._world as _world
 
 
 def reproducible_sum(contributions: Sequence[Any], shape: Any = None, dtype: Any = None) -> np.ndarray:

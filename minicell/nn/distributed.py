@@ -12,7 +12,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from minicell import _exact_sum, _world
+import minicell._exact_sum as _exact_sum
+import minicell._world as _world
 from minicell._checks import fail_type
 from minicell.cell import Cell
 from minicell.tensor import Tensor

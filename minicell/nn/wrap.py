@@ -27,14 +27,14 @@ from typing import Any, Iterator
 import numpy as np
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from minicell import _world
+import minicell._world as _world
 from minicell._checks import check_int
 from minicell._parallel import get_num_threads
 from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
-from minicell import generator as _generator
+import minicell.generator as _generator
 from minicell.nn.distributed import DistributedGradReducer, reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
 from minicell.ops.dropout import sample_indexed
