@@ -163,3 +163,20 @@ def test_micro_batch_size_is_checked():
     net = nn.Dense(2, 2, generator=mc.Generator())
     with pytest.raises(ValueError, match="'micro_batch_size' must be an int in \\[1, inf\\), but got 0"):
         nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), nn.SGD(net.trainable_params(), 0.1), micro_batch_size=0)
+
+
+def test_recomputed_cells_inside_micro_batches_replay_the_shared_offsets():
+    def trained(recompute):
+        gen = mc.Generator().manual_seed(0)
+        block = nn.SequentialCell(nn.Dense(3, 8, generator=gen), nn.ReLU(), nn.Dropout(0.3, generator=gen))
+        if recompute:
+            block.recompute()
+        net = nn.SequentialCell(block, nn.Dense(8, 2, generator=gen))
+        step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.SGD(net.trainable_params(), 0.1),
+                                   micro_batch_size=3)
+        step.set_train()
+        rng = np.random.default_rng(0)
+        for _ in range(2):
+            step(mc.Tensor(rng.standard_normal((10, 3)).astype(np.float32)), mc.Tensor(rng.integers(0, 2, 10)))
+        return [p.asnumpy().tobytes() for _, p in step.parameters_and_names()]
+    assert trained(True) == trained(False)

@@ -25,6 +25,7 @@ from minicell.random.discrete import (check_probability, keep_scale, masked_scal
                                      scale_dtype)
 from minicell.random.distributions import check_extent
 from minicell.generator import resolve
+from minicell._recompute import note, replayed
 from minicell.tensor import Tensor, record, unwrap
 
 
@@ -60,6 +61,9 @@ def _reserve(gen: Any, who: str) -> tuple[int, int]:
     reservations = _draws.reservations
     if reservations is None:
         return gen(1)
+    logged = replayed(gen, 1)
+    if logged is not None:  # a recomputing cell (Cell.recompute) replays its forward's offsets
+        return logged
     k = _draws.calls
     if k < len(reservations):
         owner, seed, offset = reservations[k]
@@ -67,6 +71,7 @@ def _reserve(gen: Any, who: str) -> tuple[int, int]:
             raise RuntimeError(f"For '{who}', dropout call {k} of this micro-batch draws from another Generator "
                                f"than in the step's first micro-batch: the forward pass must be the same for "
                                f"every micro-batch.")
+        note(gen, 1, seed, offset)  # so that a recompute of this forward replays it
     else:
         seed, offset = gen(1)
         reservations.append((gen, seed, offset))
