@@ -5,7 +5,8 @@ sum of all contributions of all ranks, rounded once from the exact value to the 
 (ties to even): within 0.5 ulp of the exact sum, and a function of the multiset of contributions
 alone, so it is bit-identical whatever the world size, the order, and the way contributions are
 spread over ranks. inf and NaN propagate deterministically: NaN if any contribution is NaN or
-both +inf and -inf occur, else the infinity that occurs. An exact zero is +0.0.
+both +inf and -inf occur, else the infinity that occurs (NaN is always NumPy's quiet NaN). An
+exact zero is +0.0, or -0.0 when every contribution is -0.0 (IEEE's rule, order-independent).
 
 Method ("owner computes", no floating-point reduction inside MPI at all):
 
@@ -15,7 +16,8 @@ Method ("owner computes", no floating-point reduction inside MPI at all):
 2. Rank ``s`` computes the exact sum of its slice locally. Fast path: a float64 running sum with
    Knuth's TwoSum error term (Knuth, TAOCP vol. 2, 4.2.2; Ogita, Rump and Oishi, "Accurate sum and
    dot product", 2005): when every error term is zero, every addition was exact, so the float64
-   sum *is* the exact sum (float32 inputs within a 2**29 range of exponents always are).
+   sum *is* the exact sum (n float32 inputs always are when their exponents span at most
+   29 - log2(n) binades: the float64 significand holds the whole sum).
    Elements where some addition rounded (or a partial sum was not finite) are summed again in an
    exact integer superaccumulator (``minicell._superaccumulator``: Kulisch/Neal fixed point in
    int64 limbs, as E3SM's reprosum), which also counts NaN and infinities.
