@@ -13,10 +13,11 @@ Method ("owner computes", no floating-point reduction inside MPI at all):
 1. The elements are cut into ``W`` contiguous slices (``_sharding.shard_bounds``). One
    ``Alltoallv`` sends slice ``s`` of every contribution to rank ``s``, raw: rank ``s`` then holds
    every contribution of its slice, whoever computed it.
-2. Rank ``s`` computes the exact sum of its slice locally. Fast path: a float64 running sum with
-   Knuth's TwoSum error term (Knuth, TAOCP vol. 2, 4.2.2; Ogita, Rump and Oishi, "Accurate sum and
-   dot product", 2005): when every error term is zero, every addition was exact, so the float64
-   sum *is* the exact sum (n float32 inputs always are when their exponents span at most
+2. Rank ``s`` computes the exact sum of its slice locally. Fast path: a float64 running sum
+   whose every addition ``s = a + b`` is checked for exactness by ``s - a == b and s - b == a``
+   (with the larger operand first, ``s - a`` is Dekker's Fast2Sum, computed exactly, so the pair
+   holds iff the error term is zero: Dekker 1971; Knuth, TAOCP vol. 2, 4.2.2): when no addition
+   rounded, the float64 sum *is* the exact sum (n float32 inputs always are when their exponents span at most
    29 - log2(n) binades: the float64 significand holds the whole sum).
    Elements where some addition rounded (or a partial sum was not finite) are summed again in an
    exact integer superaccumulator (``minicell._superaccumulator``: Kulisch/Neal fixed point in
@@ -37,7 +38,7 @@ import minicell._superaccumulator as sa
 from minicell._checks import fail_type, fail_value
 from minicell._sharding import shard_bounds
 
-CHUNK = 1 << 15  # elements per pass of the local sum: float64 temporaries stay in L2
+CHUNK = 1 << 16  # elements per pass of the local sum: float64 temporaries stay in L2
 
 
 def _fallback(rows: np.ndarray, fmt: sa.Format) -> np.ndarray:
@@ -69,9 +70,10 @@ def _sum_chunk(rows: np.ndarray, fmt: sa.Format) -> np.ndarray:
         for row in rows[1:]:
             b = row.astype(np.float64, copy=False)
             s = total + b
-            b_virtual = s - total                       # TwoSum (Knuth): s + e == total + b exactly
-            e = (total - (s - b_virtual)) + (b - b_virtual)
-            inexact |= e != 0
+            # exact iff s - total == b and s - b == total: one of the two is Dekker's Fast2Sum
+            # error term (the larger operand first), which is computed exactly
+            inexact |= (s - total) != b
+            inexact |= (s - b) != total
             total = s
         inexact |= ~np.isfinite(total)
         if fmt.dtype == np.float64:
