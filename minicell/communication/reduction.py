@@ -1,7 +1,8 @@
 """``reproducible_sum``: a sum over ranks whose bits do not depend on the world size.
 
 The method, its bound and its sources are in ``minicell._exact_sum`` (owner-computes exact
-summation, float64 fast path checked exact by Fast2Sum, integer superaccumulator fallback, one correct rounding).
+summation, a float64 fast path checked exact by Fast2Sum, an integer superaccumulator
+fallback, one correct rounding).
 """
 from __future__ import annotations
 
