@@ -111,17 +111,18 @@ def part_train(steps: int) -> None:
 def part_torch(steps: int) -> None:
     import minicell as mc
     from minicell import _parallel
+    threads = _parallel.get_num_threads()
+    _parallel.set_num_threads(threads)  # before torch is loaded: the BLAS limits then touch NumPy's only
+    x, y = batch()
+    ours = mlp(MICRO)
+    xt, yt = mc.Tensor(x), mc.Tensor(y)
+    ours(xt, yt)  # also creates the micro-batches' BLAS controller before torch is loaded
     try:
         import torch
     except ImportError:
         print("torch not installed: no peer for the W = 1 step")
         return
-    threads = _parallel.get_num_threads()
     torch.set_num_threads(threads)
-    _parallel.set_num_threads(threads)
-    x, y = batch()
-    ours = mlp(MICRO)
-    xt, yt = mc.Tensor(x), mc.Tensor(y)
     from bench_train import torch_step  # the same torch model and step as bench_train.py
     theirs = torch_step(torch, x, y)
 

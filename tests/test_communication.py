@@ -133,6 +133,12 @@ if rank == 0:
     print("same", everything.tobytes() == mine.tobytes(), ref.tobytes() == parts[0].tobytes(), size)
 comm.check_replicas(cell)
 print("replicas ok", rank)
+comm.release()
+comm.release()
+try:
+    comm.init()
+except RuntimeError as error:
+    print("after release:", error)
 """
 
 
@@ -142,6 +148,7 @@ def test_reproducible_sum_over_real_mpi_ranks_and_divergence_check(tmp_path):
     code, out, err, _ = launch(3, script)
     assert code == 0, err
     assert "same True True 3" in out and out.count("replicas ok") == 3
+    assert out.count("after release: For 'init', communication was released") == 3
     code, out, err, seconds = launch(2, script, "--diverge")
     assert code != 0 and "replicas diverged" in err and seconds < 30
 
