@@ -5,10 +5,11 @@ more than one rank, splits the global batch into micro-batches of that fixed siz
 an epoch may be shorter); rank ``r`` holds the micro-batches ``_sharding.shard_bounds(rows, W,
 r, unit=M)`` and passes only those rows. Each micro-batch's gradient is computed alone (so BLAS
 sees the same shapes on every rank, DESIGN.md section 7), weighted by ``its rows / global
-rows``, and all of them are summed exactly (``DistributedGradReducer``): the update is the
-gradient of the global mean loss and its bits never depend on which rank computed what. Dropout
-inside is sample-indexed (``ops.dropout.sample_indexed``): one reservation per layer and step,
-masks indexed by global row.
+rows``, and all of them are summed exactly (``nn.distributed.reduce_weighted``, the core of
+``DistributedGradReducer``): the update is the gradient of the global mean loss and its bits
+never depend on which rank computed what. Dropout inside is sample-indexed
+(``ops.dropout.sample_indexed``): one reservation per layer and step, masks indexed by global
+row.
 
 BLAS threads: OpenBLAS gives different bits for some shapes with 1 and 2 threads (measured here:
 a (64, 784) @ (784, 1024) float32 product), and ranks run with fewer BLAS threads than a single
@@ -35,7 +36,7 @@ from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
 import minicell.generator as _generator
-from minicell.nn.distributed import DistributedGradReducer, reduce_weighted
+from minicell.nn.distributed import reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
 from minicell.ops.dropout import sample_indexed
 from minicell.tensor import Tensor
@@ -98,7 +99,7 @@ class TrainOneStepCell(Cell):
     """One call runs forward, backward and the optimizer update, and returns the loss.
 
     Equivalent to MindSpore 2.x's idiom
-    ``loss, grads = value_and_grad(network, None, getattr(optimizer, "parameters"))(*inputs); optimizer(grads)``.
+    ``loss, grads = value_and_grad(network, None, optimizer.parameters)(*inputs); optimizer(grads)``.
     It does not switch modes: call ``set_train()`` so that Dropout is active.
 
     Args:
@@ -110,7 +111,6 @@ class TrainOneStepCell(Cell):
 
     micro_batch_size: int | None
     _grad_fn: Any
-    grad_reducer: DistributedGradReducer
 
     def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None) -> None:
         super().__init__(auto_prefix=False)
@@ -125,7 +125,6 @@ class TrainOneStepCell(Cell):
         self.optimizer = optimizer
         object.__setattr__(self, "micro_batch_size", micro_batch_size)
         object.__setattr__(self, "_grad_fn", value_and_grad(network, None, getattr(optimizer, "parameters")))
-        object.__setattr__(self, "grad_reducer", DistributedGradReducer(getattr(optimizer, "parameters")))
 
     def _parameters(self) -> tuple:
         return tuple(getattr(self.optimizer, "parameters"))
