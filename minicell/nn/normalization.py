@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, check_real, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
 from minicell.cell import Cell
 from minicell.initializer import initializer
 from minicell.ops.normalization import batch_norm_impl, layer_norm_impl
@@ -58,7 +58,7 @@ class _BatchNorm(Cell):
     def construct(self, x: Tensor) -> Tensor:
         who = type(self).__name__
         if not isinstance(x, Tensor) or x.ndim not in self.RANKS or x.shape[1] != self.num_features:
-            what = f"shape {list(x.shape)}" if isinstance(x, Tensor) else x
+            what = Shown(f"shape {list(x.shape)}") if isinstance(x, Tensor) else x
             raise fail_value(who, "x", f"a Tensor of shape {self.LAYOUT} with C = num_features = "
                              f"{self.num_features}", what)
         use_batch = self.training if self.use_batch_statistics is None else self.use_batch_statistics

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from minicell._checks import describe, fail_type, fail_value, is_integer
+from minicell._checks import Shown, describe, fail_type, fail_value, is_integer
 from minicell.primitives._window import same_padding, span
 from minicell.tensor import Tensor
+
+
+def shown(value: Any) -> Any:
+    """Tuples and lists appear in messages as written (``describe`` names only their type)."""
+    return Shown(repr(value)) if isinstance(value, (tuple, list)) and len(value) < 9 else value
 
 
 def int_tuple(who: str, arg: str, value: Any, length: int, low: int = 1) -> tuple[int, ...]:
@@ -18,9 +23,9 @@ def int_tuple(who: str, arg: str, value: Any, length: int, low: int = 1) -> tupl
     items = (value,) * length if is_integer(value) else value
     kind = "an int" if length == 1 else f"an int or a tuple of {length} ints"
     if not isinstance(items, (tuple, list)) or len(items) != length or not all(is_integer(v) for v in items):
-        raise fail_type(who, arg, kind, value)
+        raise fail_type(who, arg, kind, shown(value))
     if any(int(v) < low for v in items):
-        raise fail_value(who, arg, f"{kind} >= {low}", value)
+        raise fail_value(who, arg, f"{kind} >= {low}", shown(value))
     return tuple(int(v) for v in items)
 
 
@@ -31,7 +36,7 @@ def float_input(who: str, x: Any, ndims: tuple[int, ...], layout: str) -> Tensor
     if x.dtype.kind != "f":
         raise TypeError(f"For '{who}', 'x' must be a floating-point Tensor, but got dtype {x.dtype}.")
     if x.ndim not in ndims:
-        raise fail_value(who, "x", f"a Tensor of shape {layout}", f"shape {list(x.shape)}")
+        raise fail_value(who, "x", f"a Tensor of shape {layout}", Shown(f"shape {list(x.shape)}"))
     return x
 
 
@@ -46,12 +51,12 @@ def padding_value(who: str, pad_mode: str, padding: Any, dims: int) -> tuple[tup
             items = tuple(v for v in items for _ in range(2))
     else:
         counts = f"{dims} or {2 * dims}" if dims > 1 else "2"
-        raise fail_type(who, "padding", f"an int or a tuple of {counts} ints", padding)
+        raise fail_type(who, "padding", f"an int or a tuple of {counts} ints", shown(padding))
     if any(v < 0 for v in items):
-        raise fail_value(who, "padding", "non-negative", padding)
+        raise fail_value(who, "padding", "non-negative", shown(padding))
     if pad_mode != "pad" and any(items):
         raise ValueError(f"For '{who}', 'padding' must be 0 when 'pad_mode' is not 'pad', "
-                         f"but got padding {describe(padding)} with pad_mode {describe(pad_mode)}.")
+                         f"but got padding {describe(shown(padding))} with pad_mode {describe(pad_mode)}.")
     return tuple((items[2 * k], items[2 * k + 1]) for k in range(dims))
 
 

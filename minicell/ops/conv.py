@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minicell._checks import check_int, check_option, fail_type, fail_value
+from minicell._checks import Shown, check_int, check_option, fail_type, fail_value
 from minicell.ops._window_args import float_input, int_tuple, padding_amounts, padding_value
 from minicell.primitives import conv as P
 from minicell.tensor import Tensor, needs_grad, record, unwrap
@@ -21,7 +21,7 @@ def _check_operands(who: str, x: Tensor, weight: Any, bias: Any, dims: int, grou
         raise fail_type(who, "weight", f"a {dims + 2}-D Tensor", weight)
     if bias is not None and (not isinstance(bias, Tensor) or bias.shape != weight.shape[:1]):
         raise fail_value(who, "bias", f"None or a Tensor of shape [{weight.shape[0]}]",
-                         bias if not isinstance(bias, Tensor) else f"shape {list(bias.shape)}")
+                         bias if not isinstance(bias, Tensor) else Shown(f"shape {list(bias.shape)}"))
     channels = x.shape[1]
     if channels != weight.shape[1] * groups:
         raise ValueError(f"For '{who}', the input's channels must be in_channels = weight.shape[1] * groups = "

@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_real, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_real, fail_type, fail_value, is_integer
 from minicell.primitives import norm as P
 from minicell.tensor import Tensor, record, unwrap
 
 
 def _float_tensor(who: str, arg: str, x: Any) -> Tensor:
     if not isinstance(x, Tensor) or x.dtype.kind != "f":
-        raise fail_type(who, arg, "a floating-point Tensor", x if not isinstance(x, Tensor) else f"dtype {x.dtype}")
+        raise fail_type(who, arg, "a floating-point Tensor", x if not isinstance(x, Tensor) else Shown(f"dtype {x.dtype}"))
     return x
 
 
@@ -29,7 +29,7 @@ def _channel_vector(who: str, arg: str, value: Any, channels: int, optional: boo
     if value is None and optional:
         return None
     if not isinstance(value, Tensor) or value.shape != (channels,):
-        what = f"shape {list(value.shape)}" if isinstance(value, Tensor) else value
+        what = Shown(f"shape {list(value.shape)}") if isinstance(value, Tensor) else value
         raise fail_value(who, arg, f"a Tensor of shape [{channels}]", what)
     return value
 
@@ -39,7 +39,7 @@ def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor,
     """Batch statistics (and a running-statistics update) when ``use_batch``, else the running ones."""
     _float_tensor(who, "x", x)
     if x.ndim < 2:
-        raise fail_value(who, "x", "a Tensor of shape (N, C, ...)", f"shape {list(x.shape)}")
+        raise fail_value(who, "x", "a Tensor of shape (N, C, ...)", Shown(f"shape {list(x.shape)}"))
     channels = x.shape[1]
     for arg, value in (("running_mean", running_mean), ("running_var", running_var),
                        ("weight", weight), ("bias", bias)):
