@@ -18,9 +18,11 @@ j*dw : ... : sw]`` of the padded input; ``gather`` copies those slices side by s
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
+
+from minicell._parallel import run_parallel
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -60,22 +62,42 @@ def offsets(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[in
             yield i, j, (rows, slice(c0, c0 + stride[1] * (out[1] - 1) + 1, stride[1]))
 
 
+def _by_channels(channels: int, per_channel: int, body: Callable[[slice], None]) -> None:
+    """``body(channel_slice)`` over blocks of channels, on minicell's thread pool when large."""
+    run_parallel(channels * per_channel, lambda lo, hi: body(slice(lo // per_channel, hi // per_channel)),
+                 align=per_channel)
+
+
 def gather(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
            out: tuple[int, int]) -> np.ndarray:
-    """im2col: ``cols[n, c, i, j, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]`` (a new array)."""
+    """im2col, channel-major: ``cols[c, i, j, n, y, x] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``.
+
+    Channels lead so that ``cols`` reshapes to ``(C*kh*kw, N*Ho*Wo)`` for one large product, and
+    blocks of channels are copied on separate threads (each writes its own rows).
+    """
     n, c = xp.shape[:2]
-    cols = np.empty((n, c, kernel[0], kernel[1], out[0], out[1]), dtype=xp.dtype)
-    for i, j, (rows, colsl) in offsets(kernel, stride, dilation, out):
-        cols[:, :, i, j] = xp[:, :, rows, colsl]
+    cols = np.empty((c, kernel[0], kernel[1], n, out[0], out[1]), dtype=xp.dtype)
+
+    def copy(block: slice) -> None:
+        for i, j, (rows, colsl) in offsets(kernel, stride, dilation, out):
+            cols[block, i, j] = xp[:, block, rows, colsl].transpose(1, 0, 2, 3)
+    _by_channels(c, cols[0].size, copy)
     return cols
 
 
 def scatter_add(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int], pads: Pads) -> np.ndarray:
-    """col2im, the adjoint of ``gather`` followed by un-padding: overlapping taps add up."""
+    """col2im, the adjoint of ``gather`` followed by un-padding: overlapping taps add up.
+
+    Each channel block is accumulated by one thread, kernel offsets in a fixed order, so the
+    sums are identical whatever the thread count.
+    """
     out = cols.shape[-2:]
     dxp = np.zeros(padded_shape, dtype=cols.dtype)
-    for i, j, (rows, colsl) in offsets(kernel, stride, dilation, out):
-        dxp[:, :, rows, colsl] += cols[:, :, i, j]
+
+    def add(block: slice) -> None:
+        for i, j, (rows, colsl) in offsets(kernel, stride, dilation, out):
+            dxp[:, block, rows, colsl] += cols[block, i, j].transpose(1, 0, 2, 3)
+    _by_channels(padded_shape[1], cols[0].size, add)
     (top, bottom), (left, right) = pads
     return dxp[:, :, top:dxp.shape[2] - bottom, left:dxp.shape[3] - right]

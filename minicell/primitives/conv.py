@@ -1,19 +1,19 @@
-"""Grouped, strided, dilated 2-D (and 1-D) convolution as arrays: im2col and one batched matmul.
+"""Grouped, strided, dilated 2-D (and 1-D) convolution as arrays: im2col and one matmul per group.
 
 Forward (cross-correlation, as MindSpore's and PyTorch's ``Conv2d``), for group ``g`` holding
 input channels ``C/G`` and output channels ``O/G``:
 
     out[n, o, y, x] = b[o] + sum_{c, i, j} w[o, c, i, j] * xp[n, g*C/G + c, y*sh + i*dh, x*sw + j*dw]
 
-where ``xp`` is the zero-padded input. The taps are gathered once into
-``cols`` of shape ``(N, G, C/G*kh*kw, Ho*Wo)`` (one strided copy per kernel offset, see
-``_window``), and ``out[n, g] = W[g] @ cols[n, g]`` with ``W`` reshaped to ``(G, O/G, C/G*kh*kw)``:
-one BLAS product per (sample, group), written straight into the ``(N, O, Ho, Wo)`` layout.
+where ``xp`` is the zero-padded input. The taps are gathered once, channel-major, into ``cols``
+of shape ``(G, C/G*kh*kw, N*Ho*Wo)`` (one strided copy per kernel offset, see ``_window``); then
+``out[g] = W[g] @ cols[g]`` with ``W`` reshaped to ``(G, O/G, C/G*kh*kw)``: one large BLAS
+product per group, transposed once into the ``(N, O, Ho, Wo)`` layout.
 
-Backward (the adjoints of the same product):
+Backward (the adjoints of the same product), with ``g`` laid out as ``(G, O/G, N*Ho*Wo)``:
 
-    dW[g] = sum_n g[n, g] @ cols[n, g]^T,   db[o] = sum_{n, y, x} g[n, o, y, x],
-    dcols[n, g] = W[g]^T @ g[n, g],          dx = col2im(dcols)
+    dW[g] = g[g] @ cols[g]^T,   db[o] = sum_{n, y, x} g[n, o, y, x],
+    dcols[g] = W[g]^T @ g[g],   dx = col2im(dcols)
 
 where col2im adds every kernel offset's slice back into a zero array (``_window.scatter_add``).
 The forward keeps ``cols`` for ``dW``; nothing else is stored.
@@ -43,24 +43,26 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     kernel = (kh, kw)
-    out_hw = (output_size(h, pads[0], kh, stride[0], dilation[0]),
-              output_size(wd, pads[1], kw, stride[1], dilation[1]))
+    ho = output_size(h, pads[0], kh, stride[0], dilation[0])
+    wo = output_size(wd, pads[1], kw, stride[1], dilation[1])
+    og, taps, pixels = o // group, cg * kh * kw, n * ho * wo
     xp = pad2d(x, pads)
-    cols = gather(xp, kernel, stride, dilation, out_hw).reshape(n, group, cg * kh * kw, out_hw[0] * out_hw[1])
-    w2 = w.reshape(group, o // group, cg * kh * kw)
-    out = np.matmul(w2, cols).reshape(n, o, out_hw[0], out_hw[1])
+    cols = gather(xp, kernel, stride, dilation, (ho, wo)).reshape(group, taps, pixels)
+    w2 = w.reshape(group, og, taps)
+    out = np.matmul(w2, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+    out = np.ascontiguousarray(out)
     if b is not None:
         out += b.astype(dtype, copy=False).reshape(o, 1, 1)
 
     def backward(g: np.ndarray) -> tuple:
-        g2 = np.ascontiguousarray(g, dtype=dtype).reshape(n, group, o // group, out_hw[0] * out_hw[1])
+        g2 = np.ascontiguousarray(g.astype(dtype, copy=False).transpose(1, 0, 2, 3)).reshape(group, og, pixels)
         dx = dw = db = None
         if needs[1]:
-            dw = np.matmul(g2, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)
+            dw = np.matmul(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
         if needs[2] and b is not None:
             db = g.sum(axis=(0, 2, 3))
         if needs[0]:
-            dcols = np.matmul(w2.transpose(0, 2, 1), g2).reshape(n, c, kh, kw, out_hw[0], out_hw[1])
+            dcols = np.matmul(w2.transpose(0, 2, 1), g2).reshape(c, kh, kw, n, ho, wo)
             dx = scatter_add(dcols, xp.shape, kernel, stride, dilation, pads)
         return dx, dw, db
     return out, backward
