@@ -57,11 +57,10 @@ class _Conv(Cell):
         fan_in = shape[1] * math.prod(self.kernel_size)
         weight_init = HeUniform(negative_slope=math.sqrt(5)) if weight_init is None else weight_init
         self.weight = Parameter(initializer(weight_init, shape, dtype, generator))
+        self.bias: Parameter | None = None
         if has_bias:
             bias_init = Uniform(1 / math.sqrt(fan_in)) if bias_init is None else bias_init
             self.bias = Parameter(initializer(bias_init, (self.out_channels,), dtype, generator))
-        else:
-            self.bias = None
 
     def construct(self, x: Tensor) -> Tensor:
         return convolution(type(self).__name__, x, self.weight, self.bias, self.stride, self.pad_mode,
