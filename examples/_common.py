@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 
 import minicell as mc
+
+State = TypeVar("State", bound=mc.Cell)
 
 try:  # the shared determinism toolkit, when this checkout has it
     from minicell.testing import fingerprint as _toolkit_fingerprint  # type: ignore[attr-defined]
@@ -67,8 +69,8 @@ def parse_args(prog: str, description: str, defaults: dict[str, int], epochs: in
     return args
 
 
-def load_state(args: argparse.Namespace, defaults: dict[str, int], make: Callable[[dict], mc.Cell],
-               prog: str) -> mc.Cell:
+def load_state(args: argparse.Namespace, defaults: dict[str, int], make: Callable[[dict], State],
+               prog: str) -> State:
     """A fresh state from the flags, or the one in ``--resume`` (flags must agree with its config)."""
     fields = list(defaults)
     if not args.resume:
