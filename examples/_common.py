@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from typing import Callable, TypeVar
+import sys
+import time
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -89,3 +91,44 @@ def load_state(args: argparse.Namespace, defaults: dict[str, int], make: Callabl
     state = make(config)
     mc.load_param_into_net(state, saved, strict_load=True)
     return state
+
+
+def split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_train, y_train, x_test, y_test)``: a fifth of the samples, picked by a seeded permutation, for testing."""
+    order = mc.randperm(len(x), generator=mc.Generator().manual_seed(seed)).asnumpy()
+    test, train = order[:len(x) // 5], order[len(x) // 5:]
+    return x[train], y[train], x[test], y[test]
+
+
+def fit(state: Any, args: argparse.Namespace, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        batches: Callable[[np.ndarray], list[np.ndarray]]) -> str:
+    """Train ``state.train_step`` (``state``: a TrainingState Cell) from ``state.epoch`` up to ``--epochs``, shuffling with
+    ``state.shuffle_generator``; checkpoint after every epoch; print progress and the fingerprint."""
+    x_train, y_train, x_test, y_test = data
+    start = int(state.epoch.asnumpy())
+    if start >= args.epochs:
+        print(f"checkpoint is at epoch {start}, nothing to do for --epochs {args.epochs}")
+    for epoch in range(start + 1, args.epochs + 1):
+        t0 = time.perf_counter()
+        state.model.set_train(True)
+        order = mc.randperm(len(x_train), generator=state.shuffle_generator).asnumpy()
+        losses = [float(state.train_step(mc.Tensor(x_train[idx]), mc.Tensor(y_train[idx]))) for idx in batches(order)]
+        state.epoch.set_data(np.array(epoch))
+        if args.checkpoint:
+            mc.save_checkpoint(state, args.checkpoint)
+        test_acc = accuracy(state.model, x_test, y_test)
+        print(f"epoch {epoch}/{args.epochs}  loss {np.mean(losses):.4f}  test_acc {100 * test_acc:.1f}%  "
+              f"{time.perf_counter() - t0:.1f}s", flush=True)
+    digest = fingerprint(state)
+    print(f"fingerprint {digest}")
+    return digest
+
+
+def run_main(prog: str, train: Callable[[list[str]], str], argv: list[str] | None) -> int:
+    """Run ``train``; a bad file or value is one line on stderr and exit status 2."""
+    try:
+        train(sys.argv[1:] if argv is None else argv)
+    except (OSError, ValueError, TypeError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -20,12 +20,11 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import accuracy, fingerprint, load_state, parse_args  # noqa: E402
+from _common import fit, load_state, parse_args, run_main, split  # noqa: E402
 
 import minicell as mc  # noqa: E402
 from minicell import nn, ops  # noqa: E402
@@ -90,38 +89,11 @@ def train(argv: list[str]) -> str:
     state = load_state(args, DEFAULTS, TrainingState, PROG)
     seed, per_class, size, _, batch = (int(v) for v in state.config.asnumpy())
     x, y = make_bars(per_class, size, seed)
-    split = mc.randperm(len(x), generator=mc.Generator().manual_seed(seed)).asnumpy()
-    n_test = len(x) // 5
-    test_idx, train_idx = split[:n_test], split[n_test:]
-    x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
-    start = int(state.epoch.asnumpy())
-    if start >= args.epochs:
-        print(f"checkpoint is at epoch {start}, nothing to do for --epochs {args.epochs}")
-    for epoch in range(start + 1, args.epochs + 1):
-        t0 = time.perf_counter()
-        state.model.set_train(True)
-        order = mc.randperm(len(x_train), generator=state.shuffle_generator).asnumpy()
-        losses = []
-        for idx in batches(order, batch):
-            losses.append(float(state.train_step(mc.Tensor(x_train[idx]), mc.Tensor(y_train[idx]))))
-        state.epoch.set_data(np.array(epoch))
-        if args.checkpoint:
-            mc.save_checkpoint(state, args.checkpoint)
-        test_acc = accuracy(state.model, x_test, y_test)
-        print(f"epoch {epoch}/{args.epochs}  loss {np.mean(losses):.4f}  test_acc {100 * test_acc:.1f}%  "
-              f"{time.perf_counter() - t0:.1f}s", flush=True)
-    digest = fingerprint(state)
-    print(f"fingerprint {digest}")
-    return digest
+    return fit(state, args, split(x, y, seed), lambda order: batches(order, batch))
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        train(sys.argv[1:] if argv is None else argv)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_main(PROG, train, argv)
 
 
 if __name__ == "__main__":

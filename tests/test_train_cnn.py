@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.test_training import fingerprint
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "train_cnn.py"
 TINY = ["--samples", "150", "--size", "12", "--width", "4", "--batch", "16"]
@@ -17,12 +19,6 @@ def run(*args, check=True):
     if check:
         assert result.returncode == 0, result.stderr
     return result
-
-
-def fingerprint(output):
-    match = re.search(r"^fingerprint ([0-9a-f]{64})$", output, re.M)
-    assert match, output
-    return match.group(1)
 
 
 def last_accuracy(output):
