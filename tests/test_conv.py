@@ -215,3 +215,21 @@ def test_matches_torch_when_installed():
     want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=(2, 1),
                                       padding=(1, 2), dilation=(1, 2), groups=2).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_im2col_and_col2im_split_across_threads_give_identical_bits():
+    from minicell._parallel import get_num_threads, set_num_threads
+    from minicell.primitives import _window as W
+    xp = np.random.default_rng(0).standard_normal((1, 3, 200, 200)).astype(np.float32)  # large enough to split
+    geometry = ((3, 3), (1, 1), (1, 1), (198, 198))
+    before = get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            set_num_threads(threads)
+            cols = W.gather(xp, *geometry)
+            results.append((cols, W.scatter_add(cols, xp.shape, *geometry[:3], ((0, 0), (0, 0)))))
+    finally:
+        set_num_threads(before)
+    assert results[0][0].tobytes() == results[1][0].tobytes() and results[0][1].tobytes() == results[1][1].tobytes()
+    assert np.array_equal(results[0][0][:, 1, 2, 0], xp[0, :, 1:199, 2:200])  # cols[c, i, j, n] = xp[n, c, i + y, j + x]
