@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, check_option, fail_type, fail_value
+from minicell._checks import check_bool, check_int, check_option, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.initializer import HeUniform, Uniform, initializer
@@ -48,8 +48,7 @@ class _Conv(Cell):
         self.pad_mode = check_option(who, "pad_mode", pad_mode, PAD_MODES)
         padding_value(who, self.pad_mode, padding, dims)
         self.padding = padding
-        if not isinstance(has_bias, bool):
-            raise fail_type(who, "has_bias", "a bool", has_bias)
+        check_bool(who, "has_bias", has_bias)
         if generator is not None and not isinstance(generator, Generator):
             raise fail_type(who, "generator", "a Generator or None", generator)
         self.has_bias = has_bias

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type
+from minicell._checks import check_bool, check_int, fail_type
 from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.initializer import initializer
@@ -41,9 +41,7 @@ class Embedding(Cell):
         super().__init__()
         self.vocab_size = check_int("Embedding", "vocab_size", vocab_size, 1)
         self.embedding_size = check_int("Embedding", "embedding_size", embedding_size, 1)
-        if not isinstance(use_one_hot, bool):
-            raise fail_type("Embedding", "use_one_hot", "a bool", use_one_hot)
-        self.use_one_hot = use_one_hot
+        self.use_one_hot = check_bool("Embedding", "use_one_hot", use_one_hot)
         if padding_idx is not None:
             padding_idx = check_int("Embedding", "padding_idx", padding_idx, 0, self.vocab_size)
         if generator is not None and not isinstance(generator, Generator):

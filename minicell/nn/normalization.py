@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_bool, check_int, check_real, fail_type, fail_value, is_integer
 from minicell.cell import Cell
 from minicell.initializer import initializer
 from minicell.ops.normalization import batch_norm_impl, layer_norm_impl
@@ -44,11 +44,10 @@ class _BatchNorm(Cell):
         if self.eps == 0:
             raise fail_value(who, "eps", "a float > 0", eps)
         self.momentum = check_real(who, "momentum", momentum, 0.0, 1.0)
-        if not isinstance(affine, bool):
-            raise fail_type(who, "affine", "a bool", affine)
-        if use_batch_statistics is not None and not isinstance(use_batch_statistics, bool):
+        affine = check_bool(who, "affine", affine)
+        if use_batch_statistics is not None and not isinstance(use_batch_statistics, (bool, np.bool_)):
             raise fail_type(who, "use_batch_statistics", "a bool or None", use_batch_statistics)
-        self.affine, self.use_batch_statistics = affine, use_batch_statistics
+        self.affine, self.use_batch_statistics = affine, (None if use_batch_statistics is None else bool(use_batch_statistics))
         shape = (self.num_features,)
         self.gamma = Parameter(initializer(gamma_init, shape, dtype), requires_grad=affine)
         self.beta = Parameter(initializer(beta_init, shape, dtype), requires_grad=affine)

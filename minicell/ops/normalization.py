@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import Shown, check_real, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_bool, check_real, fail_type, fail_value, is_integer
 from minicell.primitives import norm as P
 from minicell.tensor import Tensor, record, unwrap
 
@@ -77,8 +77,7 @@ def batch_norm(input_x: Tensor, running_mean: Tensor, running_var: Tensor, weigh
         momentum: weight of the batch statistics in the running update, in [0, 1].
         eps: added to the variance, > 0.
     """
-    if not isinstance(training, bool):
-        raise fail_type("batch_norm", "training", "a bool", training)
+    training = check_bool("batch_norm", "training", training)
     momentum = check_real("batch_norm", "momentum", momentum, 0.0, 1.0)
     eps = check_real("batch_norm", "eps", eps, 0.0)
     return batch_norm_impl("batch_norm", input_x, running_mean, running_var, weight, bias, training, momentum, eps)
