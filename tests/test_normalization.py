@@ -137,3 +137,18 @@ V = mc.Tensor(np.zeros(3, np.float32))
 def test_bad_arguments_are_clear_errors(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_batch_norm_matches_torch_with_the_momentum_conventions_mapped():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(3).standard_normal((4, 3, 5, 2))
+    ours = nn.BatchNorm2d(3, momentum=0.8, dtype=np.float64).set_train()
+    peer = torch.nn.BatchNorm2d(3, momentum=0.2).double().train()
+    for _ in range(2):
+        got = ours(mc.Tensor(x)).asnumpy()
+        want = peer(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.moving_mean.asnumpy(), peer.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.moving_variance.asnumpy(), peer.running_var.numpy(), rtol=1e-12)
+    ln = ops.layer_norm(mc.Tensor(x), (5, 2)).asnumpy()
+    np.testing.assert_allclose(ln, torch.nn.functional.layer_norm(torch.tensor(x), (5, 2)).numpy(), rtol=1e-9, atol=1e-12)
