@@ -83,6 +83,10 @@ def batches(order: np.ndarray, batch: int) -> list[np.ndarray]:
 
 
 def train(argv: list[str]) -> str:
+    # One thread for minicell and BLAS: this model's products are small, so threads cost more
+    # than they give (and on a loaded machine much more), and the fingerprint cannot depend on
+    # how many cores the machine has.
+    mc.set_num_threads(1)
     args = parse_args(PROG, "Train a small CNN on oriented bars (minicell).", DEFAULTS, EPOCHS, argv)
     if args.size is not None and args.size < 4:
         raise ValueError(f"--size must be at least 4 (two 2x2 poolings), got {args.size}")

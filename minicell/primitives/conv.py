@@ -29,6 +29,15 @@ from minicell.primitives._window import Pads, gather, output_size, pad2d, scatte
 Backward = Callable[[np.ndarray], tuple]
 
 
+def _per_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a[g] @ b[g]`` for every group, one 2-D BLAS call each (NumPy's stacked matmul can miss
+    BLAS for transposed operands and pays per-call overhead on small products)."""
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=np.result_type(a, b))
+    for g in range(a.shape[0]):
+        np.matmul(a[g], b[g], out=out[g])
+    return out
+
+
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int, int], pads: Pads,
            dilation: tuple[int, int], group: int,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> tuple[np.ndarray, Backward]:
@@ -49,7 +58,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
     xp = pad2d(x, pads)
     cols = gather(xp, kernel, stride, dilation, (ho, wo)).reshape(group, taps, pixels)
     w2 = w.reshape(group, og, taps)
-    out = np.matmul(w2, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+    out = _per_group(w2, cols).reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
     out = np.ascontiguousarray(out)
     if b is not None:
         out += b.astype(dtype, copy=False).reshape(o, 1, 1)
@@ -58,11 +67,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
         g2 = np.ascontiguousarray(g.astype(dtype, copy=False).transpose(1, 0, 2, 3)).reshape(group, og, pixels)
         dx = dw = db = None
         if needs[1]:
-            dw = np.matmul(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
+            dw = _per_group(g2, cols.transpose(0, 2, 1)).reshape(w.shape)
         if needs[2] and b is not None:
             db = g.sum(axis=(0, 2, 3))
         if needs[0]:
-            dcols = np.matmul(w2.transpose(0, 2, 1), g2).reshape(c, kh, kw, n, ho, wo)
+            dcols = _per_group(w2.transpose(0, 2, 1), g2).reshape(c, kh, kw, n, ho, wo)
             dx = scatter_add(dcols, xp.shape, kernel, stride, dilation, pads)
         return dx, dw, db
     return out, backward
