@@ -1,13 +1,12 @@
-"""Pieces the training examples share: config-carrying training state, flags, accuracy, fingerprint.
+"""Pieces the training examples share: flags, config-carrying training state, accuracy, the loop.
 
-A training example keeps everything a resumed run needs in one Cell (``TrainingState`` below):
+A training example keeps everything a resumed run needs in one Cell (each example's ``TrainingState``):
 its integer config, an epoch counter, the model, the optimizer state and every Generator, all as
 Parameters, so ``save_checkpoint``/``load_param_into_net`` restore it bit for bit.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from typing import Any, Callable, TypeVar
@@ -15,24 +14,9 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 import minicell as mc
+from minicell.testing import fingerprint
 
 State = TypeVar("State", bound=mc.Cell)
-
-try:  # the shared determinism toolkit, when this checkout has it
-    from minicell.testing import fingerprint as _toolkit_fingerprint  # type: ignore[attr-defined]
-except ImportError:
-    _toolkit_fingerprint = None
-
-
-def fingerprint(cell: mc.Cell) -> str:
-    """SHA-256 over every parameter's name and bytes, in ``parameters_and_names`` order."""
-    if _toolkit_fingerprint is not None:
-        return str(_toolkit_fingerprint(cell))
-    digest = hashlib.sha256()
-    for name, param in cell.parameters_and_names():
-        digest.update(name.encode())
-        digest.update(param.asnumpy().tobytes())
-    return digest.hexdigest()
 
 
 def accuracy(model: mc.Cell, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:

@@ -9,7 +9,8 @@ Everything random comes from explicit Generators owned by the training state (in
 Dropout2d, batch shuffling); the data generator is reseeded from ``--seed``. ``--checkpoint``
 saves the model (with BatchNorm's moving statistics), Adam's moments, the generators and the
 epoch counter atomically after every epoch; ``--resume`` continues up to ``--epochs`` and ends
-with the same ``fingerprint`` (SHA-256 of every parameter in name order) as an uninterrupted run.
+with the same ``fingerprint`` (``minicell.testing.fingerprint`` of the whole state) as an
+uninterrupted run.
 
     python examples/train_cnn.py
     python examples/train_cnn.py --epochs 2 --checkpoint run.ckpt
