@@ -5,7 +5,9 @@ layer (MindSpore's default ``pad_mode='same'``, i.e. torch's ``padding=1``; no b
 data, the same thread count, and a backward seeded with ones that computes the gradients of the
 input and the weight. Prints the time ratio minicell / torch (lower is better; target issue 15:
 at most 3x). The runs alternate in one process and the best of three medians is kept; on a
-shared machine the ratio still moves by tens of percent between runs.
+shared machine the ratio still moves by tens of percent between runs, and with 2 threads on an
+oversubscribed machine much more (OpenBLAS's worker threads spin while they wait; measured here
+at load 7-10: 2.1x-2.7x with 2 threads, 1.5x-1.9x with 1; at load 15+ one 2-thread run gave 9.6x).
 """
 from __future__ import annotations
 
