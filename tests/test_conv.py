@@ -190,7 +190,7 @@ W = mc.Tensor(np.zeros((2, 2, 3, 3), np.float32))
     (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(X4[0]), ValueError, r"'x' must be a Tensor of shape \(N, C_in, H, W\)"),
     (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(np.zeros((1, 2, 4, 4))), TypeError, r"'x' must be a Tensor"),
     (lambda: nn.Conv2d(2, 2, 5, pad_mode="valid", generator=mc.Generator())(X4), ValueError, r"kernel of size 5 does not fit"),
-    (lambda: ops.conv2d(X4.astype(np.int32), W), TypeError, r"'x' must be a floating-point Tensor"),
+    (lambda: ops.conv2d(X4.astype(np.int32), W), TypeError, r"For 'conv2d', 'input' must be a floating-point Tensor"),
     (lambda: ops.conv2d(X4, W, mc.Tensor(np.zeros(3))), ValueError, r"'bias' must be None or a Tensor of shape \[2\]"),
     (lambda: ops.conv2d(X4, W, groups=0), ValueError, r"For 'conv2d', 'groups' must be an int in \[1, inf\)"),
 ])

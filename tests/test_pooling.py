@@ -94,3 +94,13 @@ def test_matches_torch_when_installed():
     np.testing.assert_array_equal(got, torch.nn.functional.max_pool2d(torch.tensor(x), (3, 2), (2, 2)).numpy())
     got = ops.avg_pool2d(mc.Tensor(x), 2, 1).asnumpy()
     np.testing.assert_allclose(got, torch.nn.functional.avg_pool2d(torch.tensor(x), 2, 1).numpy(), rtol=1e-12)
+
+
+def test_functional_errors_name_the_functional_argument():
+    with pytest.raises(TypeError, match=r"For 'avg_pool2d', 'input' must be a Tensor, but got"):
+        ops.avg_pool2d(np.zeros((1, 1, 2, 2)), 2)
+    with pytest.raises(TypeError, match=r"For 'batch_norm', 'input_x' must be a floating-point Tensor"):
+        v = mc.Tensor(np.zeros(1))
+        ops.batch_norm(mc.Tensor(np.zeros((2, 1), np.int64)), v, v, v, v)
+    with pytest.raises(ValueError, match=r"For 'embedding', 'input' must be ids in \[0, 1\), but got 1"):
+        ops.embedding(mc.Tensor([1]), mc.Tensor(np.zeros((1, 2))))

@@ -29,14 +29,14 @@ def int_tuple(who: str, arg: str, value: Any, length: int, low: int = 1) -> tupl
     return tuple(int(v) for v in items)
 
 
-def float_input(who: str, x: Any, ndims: tuple[int, ...], layout: str) -> Tensor:
-    """``x`` must be a floating-point Tensor with one of ``ndims`` dimensions."""
+def float_input(who: str, x: Any, ndims: tuple[int, ...], layout: str, arg: str = "x") -> Tensor:
+    """``x`` (called ``arg`` by the caller) must be a floating-point Tensor with one of ``ndims`` dimensions."""
     if not isinstance(x, Tensor):
-        raise fail_type(who, "x", "a Tensor", x)
+        raise fail_type(who, arg, "a Tensor", x)
     if x.dtype.kind != "f":
-        raise TypeError(f"For '{who}', 'x' must be a floating-point Tensor, but got dtype {x.dtype}.")
+        raise TypeError(f"For '{who}', '{arg}' must be a floating-point Tensor, but got dtype {x.dtype}.")
     if x.ndim not in ndims:
-        raise fail_value(who, "x", f"a Tensor of shape {layout}", Shown(f"shape {list(x.shape)}"))
+        raise fail_value(who, arg, f"a Tensor of shape {layout}", Shown(f"shape {list(x.shape)}"))
     return x
 
 

@@ -31,10 +31,10 @@ def _check_operands(who: str, x: Tensor, weight: Any, bias: Any, dims: int, grou
 
 
 def convolution(who: str, x: Any, weight: Tensor, bias: Tensor | None, stride: Any, pad_mode: str, padding: Any,
-                dilation: Any, groups: int, dims: int) -> Tensor:
+                dilation: Any, groups: int, dims: int, arg: str = "x") -> Tensor:
     """The checked ``dims``-D convolution shared by the functional ops and the layers."""
     layout = "(N, C_in, L)" if dims == 1 else "(N, C_in, H, W)"
-    float_input(who, x, (dims + 2,), layout)
+    float_input(who, x, (dims + 2,), layout, arg)
     groups = check_int(who, "groups", groups, 1)
     _check_operands(who, x, weight, bias, dims, groups)
     stride_t = int_tuple(who, "stride", stride, dims)
@@ -63,11 +63,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         padding: with ``'pad'``: an int, ``(pad_h, pad_w)`` or ``(top, bottom, left, right)``.
         groups: input and output channels are split into this many independent groups.
     """
-    return convolution("conv2d", input, weight, bias, stride, pad_mode, padding, dilation, groups, 2)
+    return convolution("conv2d", input, weight, bias, stride, pad_mode, padding, dilation, groups, 2, "input")
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
            pad_mode: str = "valid", padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
     """1-D cross-correlation of ``input`` ``(N, C_in, L)`` with ``weight`` ``(C_out, C_in/groups, k)``;
     ``padding`` with ``'pad'`` is an int or ``(left, right)``; otherwise as ``conv2d``."""
-    return convolution("conv1d", input, weight, bias, stride, pad_mode, padding, dilation, groups, 1)
+    return convolution("conv1d", input, weight, bias, stride, pad_mode, padding, dilation, groups, 1, "input")

@@ -10,15 +10,15 @@ from minicell.primitives import embedding as P
 from minicell.tensor import Tensor, record, unwrap
 
 
-def embedding_impl(who: str, ids: Any, table: Tensor, padding_idx: int | None) -> Tensor:
+def embedding_impl(who: str, ids: Any, table: Tensor, padding_idx: int | None, arg: str = "x") -> Tensor:
     """Checked lookup: ``ids`` an integer Tensor with values in ``[0, vocab)``."""
     if not isinstance(ids, Tensor) or ids.dtype.kind not in "iu":
-        raise fail_type(who, "x", "an integer Tensor", ids if not isinstance(ids, Tensor) else Shown(f"dtype {ids.dtype}"))
+        raise fail_type(who, arg, "an integer Tensor", ids if not isinstance(ids, Tensor) else Shown(f"dtype {ids.dtype}"))
     vocab = table.shape[0]
     data = unwrap(ids)
     if data.size and (int(data.min()) < 0 or int(data.max()) >= vocab):
         bad = int(data.min()) if int(data.min()) < 0 else int(data.max())
-        raise fail_value(who, "x", f"ids in [0, {vocab})", bad)
+        raise fail_value(who, arg, f"ids in [0, {vocab})", bad)
     out, backward = P.embedding(data.astype(np.intp, copy=False), unwrap(table), padding_idx)
     return record(out, (ids, table), backward)
 
@@ -31,4 +31,4 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if padding_idx is not None:
         padding_idx = check_int("embedding", "padding_idx", padding_idx, -weight.shape[0], weight.shape[0])
         padding_idx %= weight.shape[0]
-    return embedding_impl("embedding", input, weight, padding_idx)
+    return embedding_impl("embedding", input, weight, padding_idx, "input")

@@ -35,11 +35,11 @@ def _channel_vector(who: str, arg: str, value: Any, channels: int, optional: boo
 
 
 def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor, weight: Tensor, bias: Tensor,
-                    use_batch: bool, momentum: float, eps: float) -> Tensor:
+                    use_batch: bool, momentum: float, eps: float, arg: str = "x") -> Tensor:
     """Batch statistics (and a running-statistics update) when ``use_batch``, else the running ones."""
-    _float_tensor(who, "x", x)
+    _float_tensor(who, arg, x)
     if x.ndim < 2:
-        raise fail_value(who, "x", "a Tensor of shape (N, C, ...)", Shown(f"shape {list(x.shape)}"))
+        raise fail_value(who, arg, "a Tensor of shape (N, C, ...)", Shown(f"shape {list(x.shape)}"))
     channels = x.shape[1]
     for arg, value in (("running_mean", running_mean), ("running_var", running_var),
                        ("weight", weight), ("bias", bias)):
@@ -80,13 +80,14 @@ def batch_norm(input_x: Tensor, running_mean: Tensor, running_var: Tensor, weigh
     training = check_bool("batch_norm", "training", training)
     momentum = check_real("batch_norm", "momentum", momentum, 0.0, 1.0)
     eps = check_real("batch_norm", "eps", eps, 0.0)
-    return batch_norm_impl("batch_norm", input_x, running_mean, running_var, weight, bias, training, momentum, eps)
+    return batch_norm_impl("batch_norm", input_x, running_mean, running_var, weight, bias, training, momentum, eps,
+                           "input_x")
 
 
 def layer_norm_impl(who: str, x: Any, gamma: Any, beta: Any, begin_norm_axis: int, begin_params_axis: int,
-                    eps: float) -> Tensor:
+                    eps: float, arg: str = "x") -> Tensor:
     """Normalize over axes ``[begin_norm_axis, R)``; ``gamma``/``beta`` have ``x.shape[begin_params_axis:]``."""
-    _float_tensor(who, "x", x)
+    _float_tensor(who, arg, x)
     rank = x.ndim
     for arg, axis in (("begin_norm_axis", begin_norm_axis), ("begin_params_axis", begin_params_axis)):
         if not -rank <= axis < rank:
@@ -118,4 +119,4 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
                          normalized_shape)
     eps = check_real("layer_norm", "eps", eps, 0.0)
     axis = input.ndim - len(dims)
-    return layer_norm_impl("layer_norm", input, weight, bias, axis, axis, eps)
+    return layer_norm_impl("layer_norm", input, weight, bias, axis, axis, eps, "input")

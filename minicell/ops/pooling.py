@@ -25,9 +25,9 @@ def check_pool_mode(who: str, pad_mode: Any) -> str:
     return pad_mode.lower()
 
 
-def pool2d(who: str, kind: str, x: Any, kernel_size: Any, stride: Any, pad_mode: str) -> Tensor:
+def pool2d(who: str, kind: str, x: Any, kernel_size: Any, stride: Any, pad_mode: str, arg: str = "x") -> Tensor:
     """The checked pooling shared by the functional ops and the layers (``kind``: 'max' or 'avg')."""
-    float_input(who, x, (4,), "(N, C, H, W)")
+    float_input(who, x, (4,), "(N, C, H, W)", arg)
     kernel = int_tuple(who, "kernel_size", kernel_size, 2)
     strides = kernel if stride is None else int_tuple(who, "stride", stride, 2)
     mode = check_pool_mode(who, pad_mode)
@@ -39,9 +39,9 @@ def pool2d(who: str, kind: str, x: Any, kernel_size: Any, stride: Any, pad_mode:
 
 def max_pool2d(input: Tensor, kernel_size: Any = 1, stride: Any = None, pad_mode: str = "valid") -> Tensor:  # noqa: A002
     """Maximum over ``kernel_size`` windows of ``input`` ``(N, C, H, W)`` (see the module docstring)."""
-    return pool2d("max_pool2d", "max", input, kernel_size, stride, pad_mode)
+    return pool2d("max_pool2d", "max", input, kernel_size, stride, pad_mode, "input")
 
 
 def avg_pool2d(input: Tensor, kernel_size: Any = 1, stride: Any = None, pad_mode: str = "valid") -> Tensor:  # noqa: A002
     """Mean over ``kernel_size`` windows of ``input`` ``(N, C, H, W)``; padding is not counted."""
-    return pool2d("avg_pool2d", "avg", input, kernel_size, stride, pad_mode)
+    return pool2d("avg_pool2d", "avg", input, kernel_size, stride, pad_mode, "input")
