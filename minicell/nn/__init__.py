@@ -11,6 +11,10 @@ from minicell.nn.learning_rate_schedule import (CosineDecayLR, ExponentialDecayL
 from minicell.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, LossBase, MSELoss
 from minicell.nn.optim import SGD, Adam, AdamW, Momentum, Optimizer
 from minicell.nn.wrap import TrainOneStepCell, WithLossCell
+from minicell.nn.conv import Conv1d, Conv2d
+from minicell.nn.embedding import Embedding
+from minicell.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from minicell.nn.pooling import AvgPool2d, MaxPool2d
 from minicell.generator import Generator
 
 __all__ = [
@@ -19,4 +23,5 @@ __all__ = [
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "GELU", "Generator", "L1Loss",
     "LogSoftmax", "LossBase", "MSELoss", "Momentum", "MultiheadAttention", "Optimizer", "ReLU", "SGD", "SequentialCell",
     "Sigmoid", "Softmax", "Tanh", "TrainOneStepCell", "WithLossCell",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Embedding", "LayerNorm", "MaxPool2d",
 ]

@@ -9,6 +9,10 @@ from minicell.ops._shape import (concat, flatten, reshape, squeeze, stack, swapa
 
 from minicell.ops.global_norm import clip_by_global_norm
 from minicell.ops.dropout import dropout
+from minicell.ops.conv import conv1d, conv2d
+from minicell.ops.embedding import embedding
+from minicell.ops.normalization import batch_norm, layer_norm
+from minicell.ops.pooling import avg_pool2d, max_pool2d
 from minicell.ops.random import bernoulli, normal, rand, randint, randn, randperm, uniform
 
 __all__ = [
@@ -17,4 +21,5 @@ __all__ = [
     "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape", "sigmoid",
     "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose",
     "unsqueeze", "where",
+    "avg_pool2d", "batch_norm", "conv1d", "conv2d", "embedding", "layer_norm", "max_pool2d",
 ]

@@ -1,0 +1,118 @@
+"""Pieces the training examples share: flags, config-carrying training state, accuracy, the loop.
+
+A training example keeps everything a resumed run needs in one Cell (each example's ``TrainingState``):
+its integer config, an epoch counter, the model, the optimizer state and every Generator, all as
+Parameters, so ``save_checkpoint``/``load_param_into_net`` restore it bit for bit.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+import minicell as mc
+from minicell.testing import fingerprint
+
+State = TypeVar("State", bound=mc.Cell)
+
+
+def accuracy(model: mc.Cell, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
+    """Fraction of correct argmax predictions in eval mode (batched to bound memory)."""
+    model.set_train(False)
+    correct = 0
+    with mc.no_grad():
+        for i in range(0, len(x), batch):
+            correct += int((model(mc.Tensor(x[i:i + batch])).asnumpy().argmax(axis=1) == y[i:i + batch]).sum())
+    return correct / max(len(x), 1)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (``--help`` still shows the usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(prog: str, description: str, defaults: dict[str, int], epochs: int,
+               argv: list[str]) -> argparse.Namespace:
+    """``--epochs``, ``--checkpoint``, ``--resume`` and one int flag per config field."""
+    parser = OneLineParser(prog=prog, description=description)
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"total number of epochs (default {epochs})")
+    parser.add_argument("--checkpoint", help="save the whole training state here after every epoch")
+    parser.add_argument("--resume", help="continue from this checkpoint up to --epochs")
+    for field, default in defaults.items():
+        parser.add_argument(f"--{field}", type=int, default=None, help=f"default {default}")
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
+    for field in defaults:
+        value = getattr(args, field)
+        if value is not None and (value < 0 or (field != "seed" and value < 1)):
+            parser.error(f"--{field} must be positive, got {value}")
+    return args
+
+
+def load_state(args: argparse.Namespace, defaults: dict[str, int], make: Callable[[dict], State],
+               prog: str) -> State:
+    """A fresh state from the flags, or the one in ``--resume`` (flags must agree with its config)."""
+    fields = list(defaults)
+    if not args.resume:
+        return make({f: defaults[f] if getattr(args, f) is None else getattr(args, f) for f in fields})
+    saved = mc.load_checkpoint(args.resume)
+    if "config" not in saved:
+        raise ValueError(f"'{args.resume}' is not a {prog} checkpoint (no config entry)")
+    values = [int(v) for v in saved["config"].asnumpy()]
+    if len(values) != len(fields):
+        raise ValueError(f"'{args.resume}' is not a {prog} checkpoint (its config has {len(values)} fields)")
+    config = dict(zip(fields, values))
+    for field in fields:
+        given = getattr(args, field)
+        if given is not None and given != config[field]:
+            raise ValueError(f"--{field} {given} differs from the checkpoint's {config[field]}")
+    state = make(config)
+    mc.load_param_into_net(state, saved, strict_load=True)
+    return state
+
+
+def split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_train, y_train, x_test, y_test)``: a fifth of the samples, picked by a seeded permutation, for testing."""
+    order = mc.randperm(len(x), generator=mc.Generator().manual_seed(seed)).asnumpy()
+    test, train = order[:len(x) // 5], order[len(x) // 5:]
+    return x[train], y[train], x[test], y[test]
+
+
+def fit(state: Any, args: argparse.Namespace, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        batches: Callable[[np.ndarray], list[np.ndarray]]) -> str:
+    """Train ``state.train_step`` (``state``: a TrainingState Cell) from ``state.epoch`` up to ``--epochs``, shuffling with
+    ``state.shuffle_generator``; checkpoint after every epoch; print progress and the fingerprint."""
+    x_train, y_train, x_test, y_test = data
+    start = int(state.epoch.asnumpy())
+    if start >= args.epochs:
+        print(f"checkpoint is at epoch {start}, nothing to do for --epochs {args.epochs}")
+    for epoch in range(start + 1, args.epochs + 1):
+        t0 = time.perf_counter()
+        state.model.set_train(True)
+        order = mc.randperm(len(x_train), generator=state.shuffle_generator).asnumpy()
+        losses = [float(state.train_step(mc.Tensor(x_train[idx]), mc.Tensor(y_train[idx]))) for idx in batches(order)]
+        state.epoch.set_data(np.array(epoch))
+        if args.checkpoint:
+            mc.save_checkpoint(state, args.checkpoint)
+        test_acc = accuracy(state.model, x_test, y_test)
+        print(f"epoch {epoch}/{args.epochs}  loss {np.mean(losses):.4f}  test_acc {100 * test_acc:.1f}%  "
+              f"{time.perf_counter() - t0:.1f}s", flush=True)
+    digest = fingerprint(state)
+    print(f"fingerprint {digest}")
+    return digest
+
+
+def run_main(prog: str, train: Callable[[list[str]], str], argv: list[str] | None) -> int:
+    """Run ``train``; a bad file or value is one line on stderr and exit status 2."""
+    try:
+        train(sys.argv[1:] if argv is None else argv)
+    except (OSError, ValueError, TypeError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,122 @@
+"""``batch_norm`` and ``layer_norm``: Tensor wrappers of ``minicell.primitives.norm``.
+
+``batch_norm`` follows ``mindspore.ops.batch_norm`` (and ``torch.nn.functional.batch_norm``):
+``momentum`` weighs the NEW batch, ``running = (1 - momentum) * running + momentum * batch``
+(default 0.1). ``nn.BatchNorm*`` layers use MindSpore's layer convention instead, where
+``momentum=0.9`` weighs the OLD value, and pass ``1 - momentum`` here. The batch is normalized
+with its biased variance; ``running_var`` is updated with the unbiased one (``var * M / (M - 1)``
+over the ``M`` values per channel), as PyTorch and cuDNN (MindSpore's GPU backend) do.
+Running statistics are updated in place, outside the graph.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minicell._checks import Shown, check_bool, check_real, fail_type, fail_value, is_integer
+from minicell.primitives import norm as P
+from minicell.tensor import Tensor, record, unwrap
+
+
+def _float_tensor(who: str, arg: str, x: Any) -> Tensor:
+    if not isinstance(x, Tensor) or x.dtype.kind != "f":
+        raise fail_type(who, arg, "a floating-point Tensor", x if not isinstance(x, Tensor) else Shown(f"dtype {x.dtype}"))
+    return x
+
+
+def _channel_vector(who: str, arg: str, value: Any, channels: int, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, Tensor) or value.shape != (channels,):
+        what = Shown(f"shape {list(value.shape)}") if isinstance(value, Tensor) else value
+        raise fail_value(who, arg, f"a Tensor of shape [{channels}]", what)
+    return value
+
+
+def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor, weight: Tensor, bias: Tensor,
+                    use_batch: bool, momentum: float, eps: float, arg: str = "x") -> Tensor:
+    """Batch statistics (and a running-statistics update) when ``use_batch``, else the running ones."""
+    _float_tensor(who, arg, x)
+    if x.ndim < 2:
+        raise fail_value(who, arg, "a Tensor of shape (N, C, ...)", Shown(f"shape {list(x.shape)}"))
+    channels = x.shape[1]
+    for arg, value in (("running_mean", running_mean), ("running_var", running_var),
+                       ("weight", weight), ("bias", bias)):
+        _channel_vector(who, arg, value, channels)
+    axes = (0,) + tuple(range(2, x.ndim))
+    per_channel = x.size // max(channels, 1)
+    if use_batch and per_channel < 2:
+        raise ValueError(f"For '{who}', training needs more than 1 value per channel, but got input shape "
+                         f"{list(x.shape)}.")
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    gamma, beta = unwrap(weight).reshape(shape), unwrap(bias).reshape(shape)
+    if use_batch:
+        out, mean, var, backward = P.normalize(unwrap(x), gamma, beta, axes, axes, eps)
+        rm, rv = unwrap(running_mean), unwrap(running_var)
+        rm[...] = (1 - momentum) * rm + momentum * mean.reshape(-1)
+        rv[...] = (1 - momentum) * rv + momentum * var.reshape(-1) * (per_channel / (per_channel - 1))
+    else:
+        mean = unwrap(running_mean).reshape(shape)
+        var = unwrap(running_var).reshape(shape)
+        out, backward = P.affine_normalize(unwrap(x), gamma, beta, mean, var, axes, eps)
+
+    def flat_backward(g: np.ndarray) -> tuple:
+        dx, dgamma, dbeta = backward(g)
+        return dx, dgamma.reshape(-1), dbeta.reshape(-1)
+    return record(out, (x, weight, bias), flat_backward)
+
+
+def batch_norm(input_x: Tensor, running_mean: Tensor, running_var: Tensor, weight: Tensor, bias: Tensor,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize ``input_x`` ``(N, C, ...)`` per channel (see the module docstring).
+
+    Args:
+        input_x: a floating-point Tensor. running_mean, running_var, weight, bias: ``(C,)`` Tensors.
+        training: use the batch statistics and update the running ones in place.
+        momentum: weight of the batch statistics in the running update, in [0, 1].
+        eps: added to the variance, > 0.
+    """
+    training = check_bool("batch_norm", "training", training)
+    momentum = check_real("batch_norm", "momentum", momentum, 0.0, 1.0)
+    eps = check_real("batch_norm", "eps", eps, 0.0)
+    return batch_norm_impl("batch_norm", input_x, running_mean, running_var, weight, bias, training, momentum, eps,
+                           "input_x")
+
+
+def layer_norm_impl(who: str, x: Any, gamma: Any, beta: Any, begin_norm_axis: int, begin_params_axis: int,
+                    eps: float, arg: str = "x") -> Tensor:
+    """Normalize over axes ``[begin_norm_axis, R)``; ``gamma``/``beta`` have ``x.shape[begin_params_axis:]``."""
+    _float_tensor(who, arg, x)
+    rank = x.ndim
+    for arg, axis in (("begin_norm_axis", begin_norm_axis), ("begin_params_axis", begin_params_axis)):
+        if not -rank <= axis < rank:
+            raise fail_value(who, arg, f"an int in [{-rank}, {rank}) for a {rank}-D input", axis)
+    norm_axis, params_axis = begin_norm_axis % rank, begin_params_axis % rank
+    params_shape = x.shape[params_axis:]
+    for arg, value in (("gamma", gamma), ("beta", beta)):
+        if value is not None and tuple(value.shape) != params_shape:
+            raise ValueError(f"For '{who}', the input's shape from axis {begin_params_axis} must equal the "
+                             f"parameters' shape {list(value.shape)}, but got input shape {list(x.shape)}.")
+    dtype = x.dtype
+    g = np.ones(params_shape, dtype) if gamma is None else unwrap(gamma)
+    b = np.zeros(params_shape, dtype) if beta is None else unwrap(beta)
+    out, _, _, backward = P.normalize(unwrap(x), g, b, tuple(range(norm_axis, rank)),
+                                      tuple(range(params_axis)), eps)
+    return record(out, (x, gamma, beta), backward)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the trailing ``normalized_shape`` axes, then scale by ``weight`` and shift by
+    ``bias`` (both of ``normalized_shape``, or None), as ``mindspore.ops.layer_norm``."""
+    dims = (normalized_shape,) if is_integer(normalized_shape) else normalized_shape
+    if not isinstance(dims, (tuple, list)) or not dims or not all(is_integer(d) for d in dims):
+        raise fail_type("layer_norm", "normalized_shape", "an int or a non-empty tuple of ints", normalized_shape)
+    _float_tensor("layer_norm", "input", input)
+    if tuple(input.shape[-len(dims):]) != tuple(int(d) for d in dims) or len(dims) > input.ndim:
+        raise fail_value("layer_norm", "normalized_shape", f"the trailing shape of the input {list(input.shape)}",
+                         normalized_shape)
+    eps = check_real("layer_norm", "eps", eps, 0.0)
+    axis = input.ndim - len(dims)
+    return layer_norm_impl("layer_norm", input, weight, bias, axis, axis, eps, "input")

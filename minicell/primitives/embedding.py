@@ -1,0 +1,26 @@
+"""Embedding lookup as arrays: ``out[...] = table[ids[...]]``.
+
+Backward: ``dtable[v] = sum over positions p with ids[p] == v of g[p]`` (``np.add.at``, which
+accumulates repeated ids), and the ``padding_idx`` row receives no gradient.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Backward = Callable[[np.ndarray], tuple]
+
+
+def embedding(ids: np.ndarray, table: np.ndarray, padding_idx: int | None) -> tuple[np.ndarray, Backward]:
+    """``(table[ids], backward)``; ``ids`` are in range (the caller checked); ``backward(g)``
+    returns ``(None, dtable)``."""
+    out = table[ids]
+
+    def backward(g: np.ndarray) -> tuple:
+        dtable = np.zeros_like(table, dtype=g.dtype)
+        np.add.at(dtable, ids.reshape(-1), g.reshape(-1, table.shape[1]))
+        if padding_idx is not None:
+            dtable[padding_idx] = 0
+        return None, dtable
+    return out, backward

@@ -1,0 +1,61 @@
+"""Batch and layer normalization as arrays (Ioffe & Szegedy 2015; Ba, Kiros & Hinton 2016).
+
+Training-mode normalization over the statistic axes ``A`` (``M`` elements per statistic):
+
+    mean = E_A[x],  var = E_A[(x - mean)^2]  (biased, as both papers),  inv = 1 / sqrt(var + eps)
+    xhat = (x - mean) * inv,  y = gamma * xhat + beta
+
+and its backward (the standard closed form, gradients summed over the parameter axes ``P``):
+
+    dxhat = g * gamma
+    dx = inv * (dxhat - E_A[dxhat] - xhat * E_A[dxhat * xhat])
+    dgamma = sum_P(g * xhat),  dbeta = sum_P(g)
+
+Inference-mode batch normalization with fixed statistics is the affine map
+``y = x * scale + (beta - mean * scale)``, ``scale = gamma / sqrt(var + eps)``.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Backward = Callable[[np.ndarray], tuple]
+
+
+def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tuple[int, ...],
+              param_axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, Backward]:
+    """``(y, mean, var, backward)``; ``gamma``/``beta`` broadcast against ``x``; ``mean`` and
+    ``var`` (biased) keep dims; ``backward(g)`` returns ``(dx, dgamma, dbeta)`` in their shapes."""
+    dtype = np.result_type(x, gamma)
+    x = x.astype(dtype, copy=False)
+    mean = x.mean(axis=stat_axes, keepdims=True)
+    centered = x - mean
+    var = np.square(centered).mean(axis=stat_axes, keepdims=True)
+    inv = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
+    xhat = centered * inv
+    y = xhat * gamma + beta
+
+    def backward(g: np.ndarray) -> tuple:
+        dxhat = g * gamma
+        dx = inv * (dxhat - dxhat.mean(axis=stat_axes, keepdims=True)
+                    - xhat * (dxhat * xhat).mean(axis=stat_axes, keepdims=True))
+        dgamma = (g * xhat).sum(axis=param_axes).reshape(np.shape(gamma))
+        dbeta = g.sum(axis=param_axes).reshape(np.shape(beta))
+        return dx, dgamma, dbeta
+    return y, mean, var, backward
+
+
+def affine_normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                     param_axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, Backward]:
+    """``(y, backward)`` for ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` with fixed
+    statistics (all broadcast against ``x``); ``backward(g)`` returns ``(dx, dgamma, dbeta)``."""
+    dtype = np.result_type(x, gamma)
+    inv = (1.0 / np.sqrt(var + eps)).astype(dtype)
+    scale = gamma * inv
+    y = x * scale + (beta - mean * scale)
+
+    def backward(g: np.ndarray) -> tuple:
+        dgamma = (g * (x - mean) * inv).sum(axis=param_axes).reshape(np.shape(gamma))
+        return g * scale, dgamma, g.sum(axis=param_axes).reshape(np.shape(beta))
+    return y.astype(dtype, copy=False), backward
