@@ -12,12 +12,19 @@ uninterrupted run.
     python examples/train_mlp.py --epochs 20 --checkpoint run.ckpt
     python examples/train_mlp.py --epochs 30 --resume run.ckpt --checkpoint run.ckpt
 
+The data goes through ``minicell.dataset``: ``NumpySlicesDataset`` shuffles the training points
+with one global permutation per epoch (from the shuffle Generator of the training state),
+``RandomNoise`` jitters each point by a Gaussian whose numbers depend only on the point's index,
+the epoch and the seed, and ``batch`` cuts global batches. The dataset's iterator is a Cell of
+the training state, so ``--save-every N`` can checkpoint in the middle of an epoch and
+``--resume`` continues with exactly the next batch.
+
 Data-parallel: ``python -m minicell.run -n W examples/train_mlp.py [flags]`` (W = 1, 2, 3, 4)
-prints the same fingerprint as the plain run. Each global batch of ``--batch`` rows (one global
-permutation per epoch, from the shuffle Generator of the training state) is cut into
+prints the same fingerprint as the plain run. Each global batch of ``--batch`` rows is cut into
 micro-batches of ``--micro-batch`` rows (default 16: 4 per batch, so up to 4 ranks each get
-whole micro-batches); rank r trains on ``shard_bounds(rows, W, r, micro_batch)`` and the
-micro-batch gradients are summed exactly (``nn.TrainOneStepCell(..., micro_batch_size=M)``). The
+whole micro-batches); the dataset hands rank r the rows ``shard_bounds(rows, W, r,
+micro_batch)`` and the micro-batch gradients are summed exactly
+(``nn.TrainOneStepCell(..., micro_batch_size=M)``). The
 plain run uses the same micro-batches, which is why its fingerprint is the same. Only rank 0
 prints and writes the checkpoint; ``--resume`` works at any world size. Every rank checks its
 settings (and the checkpoint's) before training and they must agree, else every rank prints
@@ -35,10 +42,13 @@ import numpy as np
 import minicell as mc
 from minicell import communication as comm
 from minicell import nn, ops
-from minicell._sharding import shard_bounds
+from minicell.dataset import NumpySlicesDataset
+from minicell.dataset.transforms import RandomNoise
+from minicell.testing import fingerprint
 
 CONFIG_FIELDS = ("seed", "points", "hidden", "batch", "micro_batch")
 DEFAULTS = {"seed": 0, "points": 1000, "hidden": 128, "batch": 64, "micro_batch": 16}
+JITTER = 0.01  # std of the Gaussian augmentation of the training points
 
 
 def make_spirals(points: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,13 +63,22 @@ def make_spirals(points: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
 
 
+def split(config: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The spirals of ``config``, split 80/20 into train and test by a seeded permutation."""
+    x, y = make_spirals(config["points"], config["seed"])
+    order = mc.randperm(len(x), generator=mc.Generator().manual_seed(config["seed"])).asnumpy()
+    test, train = order[: len(x) // 5], order[len(x) // 5:]
+    return x[train], y[train], x[test], y[test]
+
+
 class TrainingState(mc.Cell):
-    """Everything a resumed run needs, as Parameters: model, optimizer, generators, counters."""
+    """Everything a resumed run needs, as Parameters: model, optimizer, generators, the data
+    iterator's position (``data.epoch``, ``data.batch``) and the config."""
 
     def __init__(self, config: dict) -> None:
         super().__init__()
         self.config = mc.Parameter(np.array([config[k] for k in CONFIG_FIELDS], np.int64), requires_grad=False)
-        self.epoch = mc.Parameter(np.array(0, np.int64), requires_grad=False)
+        x_train, y_train, self.x_test, self.y_test = split(config)
         init_gen = mc.Generator().manual_seed(config["seed"] + 1)
         self.dropout_generator = mc.Generator().manual_seed(config["seed"] + 2)
         self.shuffle_generator = mc.Generator().manual_seed(config["seed"] + 3)
@@ -71,11 +90,16 @@ class TrainingState(mc.Cell):
         optimizer = nn.Adam(self.model.trainable_params(), learning_rate=5e-3)
         self.train_step = nn.TrainOneStepCell(nn.WithLossCell(self.model, nn.CrossEntropyLoss()), optimizer,
                                               micro_batch_size=config["micro_batch"])
+        self.x_train, self.y_train = x_train, y_train
+        self.data = (NumpySlicesDataset((x_train, y_train), ["x", "y"], shuffle=True, generator=self.shuffle_generator)
+                     .map(RandomNoise(JITTER), "x")
+                     .batch(config["batch"], micro_batch_size=config["micro_batch"])
+                     .create_tuple_iterator())
 
 
-def fingerprint(cell: mc.Cell) -> str:
-    """SHA-256 of every parameter, name and bytes, in name order."""
-    return comm.parameter_digest(cell)
+def fingerprint_of(state: TrainingState) -> str:
+    """``minicell.testing.fingerprint`` of the whole training state (names, dtypes, shapes, bytes)."""
+    return fingerprint(state)
 
 
 def accuracy(model: mc.Cell, x: np.ndarray, y: np.ndarray) -> float:
@@ -97,6 +121,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=40, help="total number of epochs (default 40)")
     parser.add_argument("--checkpoint", help="save the whole training state here after every epoch")
     parser.add_argument("--resume", help="continue from this checkpoint up to --epochs")
+    parser.add_argument("--save-every", type=int, default=0, metavar="N",
+                        help="save the checkpoint every N steps, in the middle of epochs too, instead of "
+                             "at the end of every epoch (default 0: at epoch ends)")
     parser.add_argument("--check-every", type=int, default=0, metavar="N",
                         help="compare all ranks' parameters every N steps (default 0: only at the end)")
     for field in CONFIG_FIELDS:
@@ -108,8 +135,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         value = getattr(args, field)
         if value is not None and (value < 0 or (field != "seed" and value < 1)):
             parser.error(f"--{flag(field)} must be positive, got {value}")
-    if args.check_every < 0:
-        parser.error(f"--check-every must be at least 0, got {args.check_every}")
+    for name in ("check_every", "save_every"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{flag(name)} must be at least 0, got {getattr(args, name)}")
     return args
 
 
@@ -164,41 +192,34 @@ def prepare(args: argparse.Namespace) -> TrainingState:
 
 def train(args: argparse.Namespace, state: TrainingState) -> str:
     rank, world_size = comm.get_rank(), comm.get_group_size()
-    seed, points, _, batch, micro = (int(v) for v in state.config.asnumpy())
+    _, _, _, batch, micro = (int(v) for v in state.config.asnumpy())
     if rank == 0:
         print(f"train_mlp.py: world size {world_size}, batch {batch}, micro-batch {micro}", flush=True)
-    x, y = make_spirals(points, seed)
-    split = mc.randperm(len(x), generator=mc.Generator().manual_seed(seed)).asnumpy()
-    n_test = len(x) // 5
-    test_idx, train_idx = split[:n_test], split[n_test:]
-    x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
-    start = int(state.epoch.asnumpy())
-    if start >= args.epochs and rank == 0:
-        print(f"checkpoint is at epoch {start}, nothing to do for --epochs {args.epochs}")
+    if int(state.data.epoch.asnumpy()) >= args.epochs and rank == 0:
+        print(f"checkpoint is at epoch {int(state.data.epoch.asnumpy())}, nothing to do for --epochs {args.epochs}")
     steps = 0
-    for epoch in range(start + 1, args.epochs + 1):
+    while (epoch := int(state.data.epoch.asnumpy())) < args.epochs:
         t0 = time.perf_counter()
         state.model.set_train(True)
-        order = mc.randperm(len(x_train), generator=state.shuffle_generator).asnumpy()
         losses = []
-        for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
-            lo, hi = shard_bounds(len(idx), world_size, rank, micro)  # this rank's micro-batches
-            mine = idx[lo:hi]
-            losses.append(float(state.train_step(mc.Tensor(x_train[mine]), mc.Tensor(y_train[mine]))))
+        for x, y in state.data:  # this rank's rows of each global batch; the loop is one epoch
+            losses.append(float(state.train_step(x, y)))
             steps += 1
             if args.check_every and steps % args.check_every == 0:
                 comm.check_replicas(state)
-        state.epoch.set_data(np.array(epoch))
+            if args.save_every and steps % args.save_every == 0 and rank == 0 and args.checkpoint:
+                mc.save_checkpoint(state, args.checkpoint)
         if rank != 0:
             continue
-        if args.checkpoint:
+        if args.checkpoint and not args.save_every:
             mc.save_checkpoint(state, args.checkpoint)
-        train_acc = accuracy(state.model, x_train, y_train)
-        test_acc = accuracy(state.model, x_test, y_test)
-        print(f"epoch {epoch}/{args.epochs}  loss {np.mean(losses):.4f}  train_acc {100 * train_acc:.1f}%  "
+        train_acc = accuracy(state.model, state.x_train, state.y_train)
+        test_acc = accuracy(state.model, state.x_test, state.y_test)
+        print(f"epoch {epoch + 1}/{args.epochs}  loss {np.mean(losses):.4f}  train_acc {100 * train_acc:.1f}%  "
               f"test_acc {100 * test_acc:.1f}%  {time.perf_counter() - t0:.1f}s", flush=True)
-    digest = comm.check_replicas(state) if world_size > 1 else fingerprint(state)
+    if world_size > 1:
+        comm.check_replicas(state)  # every rank holds the same bits, or the job fails loudly
+    digest = fingerprint_of(state)
     if rank == 0:
         print(f"fingerprint {digest}", flush=True)
     return digest

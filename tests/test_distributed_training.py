@@ -180,3 +180,17 @@ def test_recomputed_cells_inside_micro_batches_replay_the_shared_offsets():
             step(mc.Tensor(rng.standard_normal((10, 3)).astype(np.float32)), mc.Tensor(rng.integers(0, 2, 10)))
         return [p.asnumpy().tobytes() for _, p in step.parameters_and_names()]
     assert trained(True) == trained(False)
+
+
+def test_a_checkpoint_in_the_middle_of_an_epoch_resumes_at_another_world_size(plain, tmp_path):
+    # --save-every saves on step multiples only: after 2 epochs of 4 batches the last save is at
+    # step 5, batch 1 of epoch 2; the data iterator's position and generator are in the file
+    ckpt = tmp_path / "mid.ckpt"
+    code, _, err = finish(start(None, "--epochs", "2", "--save-every", "5", "--checkpoint", str(ckpt), *SMALL))
+    assert code == 0, err
+    import minicell as mc
+    saved = mc.load_checkpoint(str(ckpt))
+    assert (int(saved["data.epoch"].asnumpy()), int(saved["data.batch"].asnumpy())) == (1, 1)
+    code, out, err = finish(start(2, "--epochs", "3", "--resume", str(ckpt), *SMALL[4:6]))
+    assert code == 0, err
+    assert fingerprint(out) == fingerprint(plain)

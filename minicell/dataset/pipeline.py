@@ -112,6 +112,7 @@ class Dataset:
         self._steps: tuple[_MapStep, ...] = ()
         self._batch_size: int | None = None
         self._drop_remainder = False
+        self._micro_batch_size = 1
 
     def _derive(self) -> "Dataset":
         new = Dataset.__new__(Dataset)
@@ -164,21 +165,26 @@ class Dataset:
         new._steps = self._steps + (step,)
         return new
 
-    def batch(self, batch_size: Any, drop_remainder: Any = False) -> "Dataset":
+    def batch(self, batch_size: Any, drop_remainder: Any = False, micro_batch_size: Any = None) -> "Dataset":
         """Group rows into global batches of ``batch_size`` (each shard receives its part).
 
         Args:
             batch_size: rows in a global batch, >= 1, whatever the number of shards.
             drop_remainder: drop a last batch shorter than ``batch_size``.
+            micro_batch_size: a minicell extension: shards receive whole micro-batches of this
+                many rows, ``shard_bounds(rows, W, r, unit=micro_batch_size)``, exactly the rows
+                ``nn.TrainOneStepCell(..., micro_batch_size=M)`` expects on rank ``r``. None
+                (default) splits rows evenly (unit 1).
         """
         batch_size = check_int("batch", "batch_size", batch_size, 1)
+        unit = 1 if micro_batch_size is None else check_int("batch", "micro_batch_size", micro_batch_size, 1)
         if not isinstance(drop_remainder, bool):
             raise fail_type("batch", "drop_remainder", "a bool", drop_remainder)
         if self._batch_size is not None:
             raise ValueError(f"For 'batch', the dataset must not be batched already, "
                              f"but it has batch_size {self._batch_size}.")
         new = self._derive()
-        new._batch_size, new._drop_remainder = batch_size, drop_remainder
+        new._batch_size, new._drop_remainder, new._micro_batch_size = batch_size, drop_remainder, unit
         return new
 
     # ----- inspecting --------------------------------------------------------------------------
@@ -229,7 +235,7 @@ class Dataset:
              shard: tuple[int, int]) -> tuple[list[np.ndarray], range, np.ndarray]:
         """This shard's part of epoch positions ``[lo, hi)``: (columns, global rows, sample ids)."""
         batch_ids = order[lo:hi]
-        a, b = shard_bounds(hi - lo, shard[0], shard[1])
+        a, b = shard_bounds(hi - lo, shard[0], shard[1], self._micro_batch_size)
         ids = batch_ids[a:b]
         if a == b and hi > lo:  # an empty shard still gets the right column shapes and dtypes
             return [c[:0] for c in self.run(seed, offset, batch_ids[:1])], range(a, b), ids
