@@ -36,28 +36,42 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parse_args(prog: str, description: str, defaults: dict[str, int], epochs: int,
-               argv: list[str]) -> argparse.Namespace:
-    """``--epochs``, ``--checkpoint``, ``--resume`` and one int flag per config field."""
+def flag(field: str) -> str:
+    """The command-line flag of a config field: ``micro_batch`` -> ``--micro-batch``."""
+    return "--" + field.replace("_", "-")
+
+
+def parse_args(prog: str, description: str, defaults: dict[str, int], epochs: int, argv: list[str],
+               counters: dict[str, str] | None = None) -> argparse.Namespace:
+    """``--epochs``, ``--checkpoint``, ``--resume``, one int flag per config field, and one
+    non-negative int flag per entry of ``counters`` (field -> help)."""
     parser = OneLineParser(prog=prog, description=description)
     parser.add_argument("--epochs", type=int, default=epochs, help=f"total number of epochs (default {epochs})")
     parser.add_argument("--checkpoint", help="save the whole training state here after every epoch")
     parser.add_argument("--resume", help="continue from this checkpoint up to --epochs")
     for field, default in defaults.items():
-        parser.add_argument(f"--{field}", type=int, default=None, help=f"default {default}")
+        parser.add_argument(flag(field), dest=field, type=int, default=None, help=f"default {default}")
+    for field, text in (counters or {}).items():
+        parser.add_argument(flag(field), dest=field, type=int, default=0, metavar="N", help=text)
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
     for field in defaults:
         value = getattr(args, field)
         if value is not None and (value < 0 or (field != "seed" and value < 1)):
-            parser.error(f"--{field} must be positive, got {value}")
+            parser.error(f"{flag(field)} must be positive, got {value}")
+    for field in counters or {}:
+        if getattr(args, field) < 0:
+            parser.error(f"{flag(field)} must be at least 0, got {getattr(args, field)}")
     return args
 
 
 def load_state(args: argparse.Namespace, defaults: dict[str, int], make: Callable[[dict], State],
-               prog: str) -> State:
-    """A fresh state from the flags, or the one in ``--resume`` (flags must agree with its config)."""
+               prog: str, upgrade: Callable[[list[int]], list[int]] | None = None) -> State:
+    """A fresh state from the flags, or the one in ``--resume`` (flags must agree with its config).
+
+    ``upgrade`` turns the config of an older checkpoint format into the current one.
+    """
     fields = list(defaults)
     if not args.resume:
         return make({f: defaults[f] if getattr(args, f) is None else getattr(args, f) for f in fields})
@@ -65,13 +79,16 @@ def load_state(args: argparse.Namespace, defaults: dict[str, int], make: Callabl
     if "config" not in saved:
         raise ValueError(f"'{args.resume}' is not a {prog} checkpoint (no config entry)")
     values = [int(v) for v in saved["config"].asnumpy()]
+    if upgrade is not None and len(values) != len(fields):
+        values = upgrade(values)
+        saved["config"] = mc.Parameter(np.array(values, np.int64), name="config", requires_grad=False)
     if len(values) != len(fields):
         raise ValueError(f"'{args.resume}' is not a {prog} checkpoint (its config has {len(values)} fields)")
     config = dict(zip(fields, values))
     for field in fields:
         given = getattr(args, field)
         if given is not None and given != config[field]:
-            raise ValueError(f"--{field} {given} differs from the checkpoint's {config[field]}")
+            raise ValueError(f"{flag(field)} {given} differs from the checkpoint's {config[field]}")
     state = make(config)
     mc.load_param_into_net(state, saved, strict_load=True)
     return state

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -46,6 +47,11 @@ from minicell.dataset import NumpySlicesDataset
 from minicell.dataset.transforms import RandomNoise
 from minicell.testing import fingerprint
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common as common  # noqa: E402
+from _common import accuracy, flag, split  # noqa: E402
+
+PROG = "train_mlp.py"
 CONFIG_FIELDS = ("seed", "points", "hidden", "batch", "micro_batch")
 DEFAULTS = {"seed": 0, "points": 1000, "hidden": 128, "batch": 64, "micro_batch": 16}
 JITTER = 0.01  # std of the Gaussian augmentation of the training points
@@ -63,14 +69,6 @@ def make_spirals(points: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
 
 
-def split(config: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The spirals of ``config``, split 80/20 into train and test by a seeded permutation."""
-    x, y = make_spirals(config["points"], config["seed"])
-    order = mc.randperm(len(x), generator=mc.Generator().manual_seed(config["seed"])).asnumpy()
-    test, train = order[: len(x) // 5], order[len(x) // 5:]
-    return x[train], y[train], x[test], y[test]
-
-
 class TrainingState(mc.Cell):
     """Everything a resumed run needs, as Parameters: model, optimizer, generators, the data
     iterator's position (``data.epoch``, ``data.batch``) and the config."""
@@ -78,7 +76,8 @@ class TrainingState(mc.Cell):
     def __init__(self, config: dict) -> None:
         super().__init__()
         self.config = mc.Parameter(np.array([config[k] for k in CONFIG_FIELDS], np.int64), requires_grad=False)
-        x_train, y_train, self.x_test, self.y_test = split(config)
+        x_train, y_train, self.x_test, self.y_test = split(*make_spirals(config["points"], config["seed"]),
+                                                           config["seed"])
         init_gen = mc.Generator().manual_seed(config["seed"] + 1)
         self.dropout_generator = mc.Generator().manual_seed(config["seed"] + 2)
         self.shuffle_generator = mc.Generator().manual_seed(config["seed"] + 3)
@@ -102,68 +101,23 @@ def fingerprint_of(state: TrainingState) -> str:
     return fingerprint(state)
 
 
-def accuracy(model: mc.Cell, x: np.ndarray, y: np.ndarray) -> float:
-    model.set_train(False)
-    with mc.no_grad():
-        predicted = model(mc.Tensor(x)).asnumpy().argmax(axis=1)
-    return float((predicted == y).mean())
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (``--help`` still shows the usage)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = OneLineParser(prog="train_mlp.py", description="Train an MLP with Dropout on three spirals (minicell).")
-    parser.add_argument("--epochs", type=int, default=40, help="total number of epochs (default 40)")
-    parser.add_argument("--checkpoint", help="save the whole training state here after every epoch")
-    parser.add_argument("--resume", help="continue from this checkpoint up to --epochs")
-    parser.add_argument("--save-every", type=int, default=0, metavar="N",
-                        help="save the checkpoint every N steps, in the middle of epochs too, instead of "
-                             "at the end of every epoch (default 0: at epoch ends)")
-    parser.add_argument("--check-every", type=int, default=0, metavar="N",
-                        help="compare all ranks' parameters every N steps (default 0: only at the end)")
-    for field in CONFIG_FIELDS:
-        parser.add_argument(f"--{flag(field)}", dest=field, type=int, default=None, help=f"default {DEFAULTS[field]}")
-    args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error(f"--epochs must be at least 1, got {args.epochs}")
-    for field in CONFIG_FIELDS:
-        value = getattr(args, field)
-        if value is not None and (value < 0 or (field != "seed" and value < 1)):
-            parser.error(f"--{flag(field)} must be positive, got {value}")
-    for name in ("check_every", "save_every"):
-        if getattr(args, name) < 0:
-            parser.error(f"--{flag(name)} must be at least 0, got {getattr(args, name)}")
-    return args
+    return common.parse_args(PROG, "Train an MLP with Dropout on three spirals (minicell).", DEFAULTS, 40, argv, {
+        "save_every": "save the checkpoint every N steps, in the middle of epochs too, instead of at the "
+                      "end of every epoch (default 0: at epoch ends)",
+        "check_every": "compare all ranks' parameters every N steps (default 0: only at the end)"})
 
 
-def flag(field: str) -> str:
-    return field.replace("_", "-")
+def upgrade(values: list[int]) -> list[int]:
+    """A checkpoint saved before --micro-batch: one micro-batch per batch (the same bits)."""
+    if len(values) == len(CONFIG_FIELDS) - 1:
+        return values + [values[CONFIG_FIELDS.index("batch")]]
+    return values
 
 
 def load_state(args: argparse.Namespace) -> TrainingState:
     """A fresh state from the flags, or the one in ``--resume`` (flags must agree with it)."""
-    if not args.resume:
-        return TrainingState({f: DEFAULTS[f] if getattr(args, f) is None else getattr(args, f) for f in CONFIG_FIELDS})
-    saved = mc.load_checkpoint(args.resume)
-    if "config" not in saved:
-        raise ValueError(f"'{args.resume}' is not a train_mlp.py checkpoint (no config entry)")
-    values = [int(v) for v in saved["config"].asnumpy()]
-    if len(values) == len(CONFIG_FIELDS) - 1:  # saved before --micro-batch: one micro-batch per batch
-        values.append(values[CONFIG_FIELDS.index("batch")])
-        saved["config"] = mc.Parameter(np.array(values, np.int64), name="config", requires_grad=False)
-    config = dict(zip(CONFIG_FIELDS, values))
-    for field in CONFIG_FIELDS:
-        given = getattr(args, field)
-        if given is not None and given != config[field]:
-            raise ValueError(f"--{flag(field)} {given} differs from the checkpoint's {config[field]}")
-    state = TrainingState(config)
-    mc.load_param_into_net(state, saved, strict_load=True)
-    return state
+    return common.load_state(args, DEFAULTS, TrainingState, PROG, upgrade)
 
 
 def check_world(config: dict, world_size: int) -> None:
@@ -184,7 +138,7 @@ def prepare(args: argparse.Namespace) -> TrainingState:
         check_world({f: int(v) for f, v in zip(CONFIG_FIELDS, state.config.asnumpy())}, comm.get_group_size())
     except (OSError, ValueError, TypeError) as failure:
         error = str(failure)
-    settings = " ".join(f"--{flag(k)} {v}" for k, v in sorted(vars(args).items()))
+    settings = " ".join(f"{flag(k)} {v}" for k, v in sorted(vars(args).items()))
     comm.agree(settings, error)
     assert state is not None
     return state
