@@ -42,7 +42,7 @@ from minicell.nn.dense import Dense
 from minicell.ops import _shape
 from minicell.ops._linear import linear
 from minicell.ops.attention import dot_product_attention
-from minicell.ops.dropout import check_p
+from minicell.ops.dropout import check_p, first_row, reserve_step
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 
@@ -199,7 +199,10 @@ class MultiheadAttention(Cell):
         bias = self._bias(n, l, s, batched, key_padding_mask, attn_mask, is_causal, dtype)
         h, d = self.num_heads, self.head_dim
         active = self.training and self.dropout > 0
-        seed, offset = resolve(self.generator, WHO)(1) if active else (0, 0)  # after every check
+        # after every check; inside a micro-batched step, the step's shared reservation and the
+        # micro-batch's global first row (ops.dropout.sample_indexed), as for Dropout
+        seed, offset = reserve_step(resolve(self.generator, WHO), WHO) if active else (0, 0)
+        batch_start += first_row() if batched else 0
 
         def batch_first(x: Tensor) -> Tensor:
             if not batched:

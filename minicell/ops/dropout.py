@@ -49,6 +49,15 @@ def sample_indexed(reservations: list, first_row: int) -> Iterator[None]:
         _draws.reservations, _draws.calls, _draws.first_row = saved
 
 
+def first_row() -> int:
+    """Inside ``sample_indexed``: the global index of this micro-batch's first row (0 outside).
+
+    Layers with their own dropout (``nn.MultiheadAttention``) index their masks by global row
+    with it, and reserve through ``reserve_step``, exactly as Dropout does.
+    """
+    return _draws.first_row if _draws.reservations is not None else 0
+
+
 def _row_shift(shape: tuple, batched: bool) -> int:
     """Inside ``sample_indexed``: ``first_row * (elements per row)`` (0 outside, or unbatched)."""
     if _draws.reservations is None or not batched or not shape:
@@ -56,7 +65,7 @@ def _row_shift(shape: tuple, batched: bool) -> int:
     return _draws.first_row * int(np.prod(shape[1:], dtype=np.int64))
 
 
-def _reserve(gen: Any, who: str) -> tuple[int, int]:
+def reserve_step(gen: Any, who: str) -> tuple[int, int]:
     """One step of ``gen``, or inside ``sample_indexed`` this call's shared reservation of the step."""
     reservations = _draws.reservations
     if reservations is None:
@@ -129,7 +138,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Any
     shift = _row_shift(input.shape, True)
     if shift:
         check_extent("dropout", input.shape, start + shift, 0.5)
-    seed, offset = _reserve(gen, "dropout")
+    seed, offset = reserve_step(gen, "dropout")
     return dropout_with_state(input, p, seed, offset, start + shift)
 
 
@@ -144,7 +153,7 @@ def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tu
     mask_shape = channels_shape + (1,) * (ranks[0] - 1)
     compute_mask = prepare_keep_mask(who, channels_shape, p, _row_shift(channels_shape, input.ndim == ranks[1]))
     gen = resolve(generator, who)
-    seed, offset = _reserve(gen, who)
+    seed, offset = reserve_step(gen, who)
 
     def apply_mask(x: np.ndarray) -> np.ndarray:
         scale = keep_scale(p, scale_dtype(x.dtype))
