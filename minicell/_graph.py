@@ -77,7 +77,11 @@ def seed_gradient(out: np.ndarray, gradient: Any, who: str) -> np.ndarray:
             raise fail_value(who, "gradient", "given when the output is not a scalar",
                              Shown(f"None for an output of shape {list(out.shape)}"))
         return np.ones(out.shape, dtype=out.dtype)
+    if isinstance(gradient, (bool, np.bool_)) or np.asarray(gradient).dtype.kind not in "iuf":
+        raise fail_type(who, "gradient", "None, a Tensor or an array of numbers", gradient)
     seed = np.asarray(gradient, dtype=out.dtype)
+    if not np.isfinite(seed).all():
+        raise fail_value(who, "gradient", "finite", Shown("NaN or inf"))
     if seed.shape != out.shape:
         raise fail_value(who, "gradient", f"of the output's shape {list(out.shape)}",
                          Shown(f"shape {list(seed.shape)}"))

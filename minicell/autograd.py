@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from minicell._checks import Shown, check_bool, describe, fail_type, fail_value, is_integer
 from minicell._graph import backprop, seed_gradient
 from minicell._grad_mode import is_grad_enabled, no_grad
 from minicell.tensor import Tensor
@@ -32,32 +33,43 @@ def stop_gradient(x: Any) -> Any:
     return x.detach() if isinstance(x, Tensor) else x
 
 
-def _positions(grad_position: Any, count: int, who: str) -> tuple[int, ...] | None:
+def _position_items(grad_position: Any, who: str) -> tuple[int, ...] | None:
+    """``grad_position`` as a tuple of ints (None stays None); types are checked when building."""
     if grad_position is None:
         return None
     items = grad_position if isinstance(grad_position, tuple) else (grad_position,)
-    for p in items:
-        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
-            raise TypeError(f"For '{who}', 'grad_position' must be None, an int or a tuple of ints, "
-                            f"but got {grad_position!r}.")
-        if not 0 <= p < count:
-            raise ValueError(f"For '{who}', 'grad_position' must index the {count} positional "
-                             f"input(s), but got {grad_position!r}.")
+    if not items or any(not is_integer(p) for p in items):
+        raise fail_type(who, "grad_position", "None, an int or a non-empty tuple of ints", Shown(repr(grad_position)))
+    if len(set(int(p) for p in items)) != len(items):
+        raise fail_value(who, "grad_position", "a tuple of distinct positions", Shown(repr(grad_position)))
     return tuple(int(p) for p in items)
+
+
+def _positions(grad_position: Any, count: int, who: str) -> tuple[int, ...] | None:
+    items = _position_items(grad_position, who)
+    if items is None:
+        return None
+    for p in items:
+        if not 0 <= p < count:
+            raise fail_value(who, "grad_position", f"positions in [0, {count}) for {count} positional input(s)",
+                             Shown(repr(grad_position)))
+    return items
 
 
 def _weight_list(weights: Any, who: str) -> tuple[list[Tensor], bool]:
     if weights is None:
         return [], False
     single = isinstance(weights, Tensor)
+    if not single and (isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__")):
+        raise fail_type(who, "weights", "None, a Tensor or a sequence of Tensors", weights)
     items = [weights] if single else list(weights)
     for i, w in enumerate(items):
         if not isinstance(w, Tensor):
-            raise TypeError(f"For '{who}', 'weights' must be a Tensor or a sequence of Tensors, "
-                            f"but weights[{i}] is {type(w).__name__}.")
+            raise fail_type(who, "weights", "None, a Tensor or a sequence of Tensors",
+                            Shown(f"an item {describe(w)} at index {i}"))
         if not w.requires_grad:
-            raise ValueError(f"For '{who}', every weight must have requires_grad=True, but "
-                             f"weights[{i}] ({getattr(w, 'name', 'tensor')}) does not.")
+            raise fail_value(who, "weights", "Tensors with requires_grad=True",
+                             Shown(f"{getattr(w, 'name', None) or 'a tensor'} with requires_grad=False at index {i}"))
     return items, single
 
 
@@ -66,10 +78,13 @@ def _make_inputs(given: tuple, positions: tuple[int, ...], who: str) -> tuple[li
     leaves = []
     for p in positions:
         value = args[p]
-        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        try:
+            array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        except (ValueError, TypeError):
+            array = np.asarray(None)
         if array.dtype.kind != "f":
-            raise TypeError(f"For '{who}', input {p} must be a floating-point Tensor to be "
-                            f"differentiated, but got dtype {array.dtype}.")
+            raise fail_type(who, f"args[{p}]", "a floating-point Tensor to be differentiated",
+                            Shown(f"dtype {array.dtype}") if array.dtype.kind != "O" else value)
         leaf = Tensor._wrap(array)
         leaf._requires_grad = True
         args[p] = leaf
@@ -79,29 +94,38 @@ def _make_inputs(given: tuple, positions: tuple[int, ...], who: str) -> tuple[li
 
 def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: str) -> Callable:
     if not callable(fn):
-        raise TypeError(f"For '{who}', 'fn' must be callable, but got {type(fn).__name__}.")
+        raise fail_type(who, "fn", "callable", fn)
+    _position_items(grad_position, who)
+    check_bool(who, "has_aux", has_aux)
     if grad_position is None and weights is None:
-        raise ValueError(f"For '{who}', 'grad_position' and 'weights' cannot both be None.")
+        raise fail_value(who, "grad_position", "an int or a tuple of ints when 'weights' is None", None)
     weight_list, single_weight = _weight_list(weights, who)
 
     def run(*args: Any) -> tuple[Any, Any]:
         positions = _positions(grad_position, len(args), who)
         call_args, leaves = _make_inputs(args, positions or (), who)
         if not is_grad_enabled():
-            raise RuntimeError(f"For '{who}', gradients cannot be computed inside no_grad().")
+            raise RuntimeError(*fail_value(who, "fn", "called outside no_grad() to be differentiated",
+                                           Shown("a call inside no_grad()")).args)
         result = fn(*call_args)
         if has_aux:
             if not isinstance(result, tuple) or len(result) < 2:
-                raise ValueError(f"For '{who}', with has_aux=True 'fn' must return a tuple "
-                                 f"(output, aux, ...), but got {type(result).__name__}.")
+                raise fail_type(who, "fn", "a function returning a tuple (output, aux, ...) with has_aux=True",
+                                Shown(f"one returning {describe(result)}"))
             output = result[0]
         elif isinstance(result, tuple):
-            raise ValueError(f"For '{who}', 'fn' returned a tuple: pass has_aux=True to "
-                             f"differentiate its first element.")
+            raise fail_type(who, "fn", "a function returning one Tensor (pass has_aux=True to differentiate "
+                            "the first element of a tuple)", Shown(f"one returning a tuple of {len(result)}"))
         else:
             output = result
         if not isinstance(output, Tensor):
-            raise TypeError(f"For '{who}', 'fn' must return a Tensor, but got {type(output).__name__}.")
+            raise fail_type(who, "fn", "a function returning a Tensor", Shown(f"one returning {describe(output)}"))
+        if output.dtype.kind != "f":
+            raise fail_type(who, "fn", "a function returning a floating-point Tensor to be differentiated",
+                            Shown(f"one returning dtype {output.dtype}"))
+        if output.size != 1:
+            raise fail_value(who, "fn", "a function returning a one-element Tensor",
+                             Shown(f"one returning shape {list(output.shape)}"))
         seed = seed_gradient(output._data, None, who)
         found = backprop(output, seed) if output._requires_grad else {}
 

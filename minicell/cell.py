@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterator
 
-from minicell._checks import fail_type
+from minicell._checks import Shown, check_bool, fail_type, fail_value
 from minicell._recompute import run_recomputed
 from minicell._grad_mode import is_grad_enabled
 from minicell.parameter import Parameter
@@ -97,8 +97,8 @@ class Cell:
         try:
             return self.__dict__["_params"], self.__dict__["_cells"]
         except KeyError:
-            raise AttributeError(f"For '{type(self).__name__}', call super().__init__() in __init__ "
-                                 f"before assigning attributes.") from None
+            raise AttributeError(*fail_value(type(self).__name__, "__init__", "calling super().__init__() before "
+                                             "assigning attributes", Shown("an attribute assigned first")).args) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         params, cells = self._registries()
@@ -107,11 +107,9 @@ class Cell:
         elif isinstance(value, Cell):
             self.insert_child_to_cell(name, value)
         elif name in params:
-            raise TypeError(f"For '{type(self).__name__}', '{name}' is a Parameter; assign a Parameter "
-                            f"(or use set_data), but got {type(value).__name__}.")
+            raise fail_type(type(self).__name__, name, "a Parameter (it is one: assign a Parameter or use set_data)", value)
         elif name in cells:
-            raise TypeError(f"For '{type(self).__name__}', '{name}' is a child Cell; assign a Cell "
-                            f"(or delete it first), but got {type(value).__name__}.")
+            raise fail_type(type(self).__name__, name, "a Cell (it is a child Cell: assign a Cell or delete it first)", value)
         else:
             object.__setattr__(self, name, value)
 
@@ -162,7 +160,8 @@ class Cell:
     # ----- running -----------------------------------------------------------------------------
     def construct(self, *inputs: Any, **kwargs: Any) -> Any:
         """The computation; subclasses define it."""
-        raise NotImplementedError(f"For '{type(self).__name__}', define construct() to run the cell.")
+        raise NotImplementedError(*fail_value(type(self).__name__, "construct", "defined by the subclass to run the cell",
+                                              Shown("the base Cell's")).args)
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         if self.__dict__.get("_recompute_on") and is_grad_enabled():
@@ -187,8 +186,7 @@ class Cell:
 
     def set_train(self, mode: bool = True) -> "Cell":
         """Set training mode on this cell and every sub-cell; returns self."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"For '{type(self).__name__}.set_train', 'mode' must be a bool, but got {mode!r}.")
+        mode = check_bool(f"{type(self).__name__}.set_train", "mode", mode)
         for _, cell in self.cells_and_names():
             object.__setattr__(cell, "training", mode)
         return self

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type
+from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
 from minicell._recompute import note, replayed
 from minicell.cell import Cell
 from minicell.parameter import Parameter
@@ -51,8 +51,8 @@ def check_offset(who: str, offset: Any) -> int:
 def _check_room(offset: int, step: int) -> None:
     """The offset never wraps: reserving past 2**64 - 1 is an OverflowError."""
     if offset + step >= UINT64_LIMIT:
-        raise OverflowError(f"For 'Generator', 'step' must leave the offset below 2**64, but got {step} "
-                            f"at offset {offset}; reseed with manual_seed().")
+        raise OverflowError(*fail_value("Generator", "step", f"at most {UINT64_LIMIT - 1 - offset} at offset {offset} "
+                                        f"(the offset stays below 2**64; reseed with manual_seed())", step).args)
 
 
 class Generator(Cell):

@@ -49,35 +49,41 @@ def to_dtype(who: str, dtype: Any) -> np.dtype:
     return dt
 
 
-def _python_array(data: Any) -> np.ndarray:
+def _python_array(data: Any, who: str = "Tensor", arg: str = "data") -> np.ndarray:
     """Python data as an array with MindSpore's defaults: float -> float32, int -> int64."""
     try:
         array = np.asarray(data)
     except (OverflowError, ValueError, TypeError):
-        raise fail_value("Tensor", "data", "numbers in a rectangular nesting", Shown(type(data).__name__)) from None
-    if array.dtype.kind in "OUSV":
-        raise fail_type("Tensor", "data", "numbers (bool, int, float) in a rectangular nesting",
-                        Shown(f"data of NumPy dtype {array.dtype}"))
+        raise fail_value(who, arg, "numbers in a rectangular nesting", Shown(type(data).__name__)) from None
+    if array.dtype.kind not in "biuf":
+        raise fail_type(who, arg, "numbers (bool, int, float) in a rectangular nesting",
+                        Shown(f"data of NumPy dtype {array.dtype}") if array.ndim else data)
     if array.dtype.kind == "f":
-        return checked_cast("Tensor", "data", array, np.float32)
+        return checked_cast(who, arg, array, np.float32)
     if array.dtype.kind in "iu":
-        return checked_cast("Tensor", "data", array, np.int64)
+        return checked_cast(who, arg, array, np.int64)
     return array
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
+def _to_array(data: Any, dtype: Any, who: str = "Tensor", arg: str = "data") -> np.ndarray:
     """Convert user data to an ndarray (copying as the module docstring says)."""
-    target = None if dtype is None else to_dtype("Tensor", dtype)
+    target = None if dtype is None else to_dtype(who, dtype)
     if isinstance(data, Tensor):
-        return np.array(checked_cast("Tensor", "data", data._data, target or data.dtype), copy=True)
+        return np.array(checked_cast(who, arg, data._data, target or data.dtype), copy=True)
     if isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)  # np.matrix and other subclasses become plain arrays
         if array.dtype not in DTYPE_NAMES:
-            raise fail_type("Tensor", "data", f"an array of one of the dtypes {sorted(DTYPE_NAMES.values())}",
+            raise fail_type(who, arg, f"an array of one of the dtypes {sorted(DTYPE_NAMES.values())}",
                             Shown(f"dtype {array.dtype}"))
     else:
-        array = _python_array(data)
-    return array if target is None else checked_cast("Tensor", "data", array, target)
+        array = _python_array(data, who, arg)
+    return array if target is None else checked_cast(who, arg, array, target)
+
+
+def as_tensor(who: str, arg: str, data: Any) -> "Tensor":
+    """A Tensor as it is; other data (numbers, nested lists, arrays) as a new Tensor, with errors
+    naming ``who`` and ``arg`` (the function the user called) rather than ``Tensor``."""
+    return data if isinstance(data, Tensor) else Tensor._wrap(_to_array(data, None, who, arg))
 
 
 def unwrap(x: Any) -> Any:
@@ -302,12 +308,12 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> "Tensor":
         index = tuple(unwrap(i) for i in index) if isinstance(index, tuple) else unwrap(index)
+        S.check_index(index, self.shape)
         return apply(S.getitem, self, index=index)
 
     # ----- comparisons (bool results, outside the graph) ---------------------------------------
     def _compare(self, ufunc: Any, other: Any) -> "Tensor":
-        M.check_broadcast(ufunc.__name__, self._data, unwrap(other))
-        return Tensor._wrap(np.asarray(ufunc(self._data, unwrap(other))))
+        return Tensor._wrap(np.asarray(M.binary(ufunc.__name__, ufunc, self._data, unwrap(other))))
 
     def __lt__(self, other: Any) -> "Tensor":
         return self._compare(np.less, other)

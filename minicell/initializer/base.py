@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import Shown, check_option, check_shape, checked_cast, fail_type, fail_value
+from minicell._checks import Shown, check_finite, check_option, check_shape, checked_cast, fail_type, fail_value
 from minicell.generator import Generator, resolve
-from minicell.random.distributions import Compute, check_dtype
+from minicell.random.distributions import Compute, check_dtype, check_size
 from minicell.tensor import DTYPE_NAMES, Tensor
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -48,9 +48,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else param
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
-            raise fail_type("calculate_gain", "param", "a number", slope)
+        slope = 0.01 if param is None else check_finite("calculate_gain", "param", param)
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
@@ -79,6 +77,11 @@ class Initializer:
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Raise if this initializer cannot fill ``shape`` (before any step is reserved)."""
 
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        """An upper bound on |value| of a random initializer for ``shape`` (subclasses), so a
+        float16 weight whose values would overflow to inf is refused before anything is drawn."""
+        return 0.0
+
     def plan(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> Callable[[], np.ndarray]:
         """Validate every argument now; return a function that reserves (if random) and fills.
 
@@ -87,16 +90,21 @@ class Initializer:
         who = type(self).__name__
         shape = check_shape(who, "shape", shape)
         dt = check_dtype(who, dtype, FLOAT_DTYPES if self.random else tuple(DTYPE_NAMES))
+        check_size(who, "shape", shape)
         self.check_shape(shape)
         if not self.random:
             return lambda: self.fill(shape, dt)
         gen = resolve(generator, who)
         draw_dtype = np.dtype(np.float64 if dt == np.float64 else np.float32)  # float16 is drawn as float32
         compute = self.prepare(shape, draw_dtype)
+        bound = self.max_abs(shape)
+        if dt == np.float16 and bound > float(np.finfo(np.float16).max):
+            raise fail_value(who, "dtype", f"a dtype that holds values up to {bound:g} (float16 stops at 65504)",
+                             Shown("float16"))
 
         def run() -> np.ndarray:
             seed, offset = gen(1)
-            return compute(seed, offset).astype(dt, copy=False)  # float16: a plain cast (beyond 65504: inf)
+            return compute(seed, offset).astype(dt, copy=False)  # float16: checked above to stay finite
         return run
 
     def __call__(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> np.ndarray:
@@ -127,6 +135,7 @@ def plan_initializer(init: Any, shape: Any, dtype: Any = np.float32,
         fill = init.plan(shape, dtype, generator)
         return lambda: Tensor._wrap(fill())
     dt = check_dtype("initializer", dtype, tuple(DTYPE_NAMES))
+    check_size("initializer", "shape", shape)
     if isinstance(init, (bool, np.bool_)):
         raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
     if isinstance(init, (int, float, np.integer, np.floating)):

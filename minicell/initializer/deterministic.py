@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, checked_cast, fail_type, fail_value
+from minicell._checks import check_finite, check_int, checked_cast, fail_type, fail_value, is_integer
 from minicell.initializer.base import Initializer, register_alias
 
 
@@ -18,7 +18,9 @@ class Constant(Initializer):
 
     def __init__(self, value: Any) -> None:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise fail_type("Constant", "value", "an int or a float", value)
+            raise fail_type(type(self).__name__, "value", "an int or a float", value)
+        if not is_integer(value):
+            check_finite(type(self).__name__, "value", value)  # inf and NaN refused; ints stay exact
         self.value = value
 
     def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

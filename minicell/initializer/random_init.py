@@ -43,6 +43,9 @@ class Uniform(Initializer):
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         return D.prepare_uniform("Uniform", shape, -self.scale, self.scale, dtype)
 
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return self.scale
+
 
 class Normal(Initializer):
     """N(mean, sigma**2) (alias 'normal').
@@ -58,6 +61,9 @@ class Normal(Initializer):
 
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         return _normal("Normal", shape, self.sigma, dtype, self.mean)
+
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return abs(self.mean) + D.NORMAL_MAX_Z * self.sigma
 
 
 class TruncatedNormal(Initializer):
@@ -81,6 +87,9 @@ class TruncatedNormal(Initializer):
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         return D.prepare_truncated_normal("TruncatedNormal", shape, self.mean, self.sigma, self.a, self.b, dtype)
 
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return max(abs(self.a), abs(self.b))
+
 
 class XavierUniform(Initializer):
     """U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out)) (alias 'xavier_uniform').
@@ -99,10 +108,16 @@ class XavierUniform(Initializer):
     def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, type(self).__name__)
 
+    def _bound(self, shape: tuple[int, ...]) -> float:
+        fan_in, fan_out = fans(shape, type(self).__name__)
+        return self.gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
+
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
-        fan_in, fan_out = fans(shape, "XavierUniform")
-        bound = self.gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
+        bound = self._bound(shape)
         return D.prepare_uniform(type(self).__name__, shape, -bound, bound, dtype)
+
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return self._bound(shape)
 
 
 class XavierNormal(XavierUniform):
@@ -113,10 +128,15 @@ class XavierNormal(XavierUniform):
         gain: scaling factor, >= 0.
     """
 
-    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+    def _std(self, shape: tuple[int, ...]) -> float:
         fan_in, fan_out = fans(shape, "XavierNormal")
-        std = self.gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
-        return _normal("XavierNormal", shape, std, dtype)
+        return self.gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
+
+    def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
+        return _normal("XavierNormal", shape, self._std(shape), dtype)
+
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return D.NORMAL_MAX_Z * self._std(shape)
 
 
 class HeUniform(Initializer):
@@ -149,6 +169,9 @@ class HeUniform(Initializer):
         bound = math.sqrt(3.0) * self._std(shape)
         return D.prepare_uniform(type(self).__name__, shape, -bound, bound, dtype)
 
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return math.sqrt(3.0) * self._std(shape)
+
 
 class HeNormal(HeUniform):
     """N(0, std**2), std = gain / sqrt(fan) (alias 'he_normal'); He et al. (2015). Same Args as
@@ -156,6 +179,9 @@ class HeNormal(HeUniform):
 
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         return _normal("HeNormal", shape, self._std(shape), dtype)
+
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return D.NORMAL_MAX_Z * self._std(shape)
 
 
 class VarianceScaling(Initializer):
@@ -190,6 +216,10 @@ class VarianceScaling(Initializer):
             return _normal("VarianceScaling", shape, math.sqrt(self.scale / n), dtype)
         limit = math.sqrt(3.0 * self.scale / n)
         return D.prepare_uniform("VarianceScaling", shape, -limit, limit, dtype)
+
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        n = max(1.0, fan_for_mode(shape, self.mode, "VarianceScaling"))
+        return max(2 / TRUNCATED_STD_FACTOR, D.NORMAL_MAX_Z, math.sqrt(3.0)) * math.sqrt(self.scale / n)
 
 
 class Orthogonal(Initializer):
@@ -228,6 +258,9 @@ class Orthogonal(Initializer):
             return (self.gain * q).reshape(shape).astype(dtype)
         return compute
 
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return abs(self.gain)  # entries of an orthonormal Q are at most 1 in magnitude
+
 
 class Sparse(Initializer):
     """A 2-D matrix with N(0, sigma**2) entries, a fraction ``sparsity`` of each column zero
@@ -261,6 +294,9 @@ class Sparse(Initializer):
             values[ranks < math.ceil(self.sparsity * rows)] = 0
             return values
         return compute
+
+    def max_abs(self, shape: tuple[int, ...]) -> float:
+        return D.NORMAL_MAX_Z * self.sigma
 
 
 for _name, _factory in (("uniform", Uniform), ("normal", Normal), ("truncatedNormal", TruncatedNormal),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minicell._checks import check_option
+from minicell._checks import check_int, check_option
 from minicell.cell import Cell
 from minicell.ops import _activation as A
 from minicell.ops import _shape
@@ -58,7 +58,7 @@ class Softmax(Cell):
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        self.axis = axis
+        self.axis = check_int(type(self).__name__, "axis", axis)
 
     def construct(self, x: Tensor) -> Tensor:
         return A.softmax(x, self.axis)
@@ -79,7 +79,8 @@ class Flatten(Cell):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = check_int("Flatten", "start_dim", start_dim)
+        self.end_dim = check_int("Flatten", "end_dim", end_dim)
 
     def construct(self, x: Tensor) -> Tensor:
         return _shape.flatten(x, self.start_dim, self.end_dim)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type
+from minicell._checks import Shown, check_bool, check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.initializer import HeUniform, Uniform, plan_initializer
 from minicell.nn.activation import get_activation
@@ -40,25 +40,27 @@ class Dense(Cell):
         super().__init__()
         self.in_channels = check_int("Dense", "in_channels", in_channels, 1)
         self.out_channels = check_int("Dense", "out_channels", out_channels, 1)
-        if not isinstance(has_bias, bool):
-            raise fail_type("Dense", "has_bias", "a bool", has_bias)
-        self.has_bias = has_bias
+        self.has_bias = check_bool("Dense", "has_bias", has_bias)
         act = get_activation(activation, "Dense")
         if weight_init is None:
             weight_init = HeUniform(negative_slope=math.sqrt(5))
-        make_weight = plan_initializer(weight_init, (out_channels, in_channels), dtype, generator)
+        make_weight = plan_initializer(weight_init, (self.out_channels, self.in_channels), dtype, generator)
         make_bias = None
-        if has_bias:  # planned before anything is drawn: a bad bias_init draws no weight
-            make_bias = plan_initializer(Uniform(1 / math.sqrt(in_channels)) if bias_init is None else bias_init,
-                                         (out_channels,), dtype, generator)
+        if self.has_bias:  # planned before anything is drawn: a bad bias_init draws no weight
+            make_bias = plan_initializer(Uniform(1 / math.sqrt(self.in_channels)) if bias_init is None else bias_init,
+                                         (self.out_channels,), dtype, generator)
         self.weight = Parameter(make_weight())
         self.bias: Parameter | None = None if make_bias is None else Parameter(make_bias())
         self.activation = act
 
     def construct(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise fail_type("Dense", "x", "a Tensor", x)
+        if x.dtype.kind != "f":
+            raise fail_type("Dense", "x", "a floating-point Tensor", Shown(f"a Tensor of dtype {x.dtype}"))
         if x.shape[-1:] != (self.in_channels,):
-            raise ValueError(f"For 'Dense', the input's last dimension must be in_channels={self.in_channels}, "
-                             f"but got shape {list(x.shape)}.")
+            raise fail_value("Dense", "x", f"a Tensor whose last dimension is in_channels={self.in_channels}",
+                             Shown(f"shape {list(x.shape)}"))
         out = linear(x, self.weight, self.bias)
         return self.activation(out) if self.activation is not None else out
 

@@ -10,14 +10,47 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_option, check_real
+from minicell._checks import Shown, check_int, check_option, check_real, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.ops import _activation as A
 from minicell.ops import _math as M
 from minicell.ops import _reduce as R
-from minicell.tensor import Tensor, unwrap
+from minicell.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_logits(who: str, logits: Any) -> Tensor:
+    """A floating-point Tensor (arrays and nested lists of floats are wrapped)."""
+    x = as_tensor(who, "logits", logits)
+    if x.dtype.kind != "f":
+        raise fail_type(who, "logits", "a floating-point Tensor", Shown(f"a Tensor of dtype {x.dtype}"))
+    return x
+
+
+def label_array(who: str, labels: Any) -> np.ndarray:
+    """Labels as an array of numbers (bool, int or float; floats finite)."""
+    y = as_tensor(who, "labels", labels)._data
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise fail_value(who, "labels", "finite", Shown("NaN or inf"))
+    return y
+
+
+def weight_array(who: str, arg: str, weight: Any, *, vector: bool) -> np.ndarray | None:
+    """An optional weight: None, or finite non-negative numbers (a 1-D vector if ``vector``)."""
+    if weight is None:
+        return None
+    if isinstance(weight, (bool, np.bool_, str, bytes)):
+        raise fail_type(who, arg, "None, a number or a Tensor of numbers", weight)
+    w = as_tensor(who, arg, weight)._data
+    if w.dtype.kind not in "iuf":
+        raise fail_type(who, arg, "None, a number or a Tensor of numbers", Shown(f"a Tensor of dtype {w.dtype}"))
+    w = w.astype(np.float64)
+    if vector and w.ndim != 1:
+        raise fail_value(who, arg, "a 1-D Tensor with one weight per class", Shown(f"shape {list(w.shape)}"))
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise fail_value(who, arg, "finite and non-negative", Shown(f"values in [{w.min()}, {w.max()}]"))
+    return w
 
 
 class LossBase(Cell):
@@ -34,10 +67,14 @@ class LossBase(Cell):
             return R.sum(loss)
         return loss
 
-    def check_same_shape(self, logits: Any, labels: Any) -> None:
-        if np.shape(unwrap(logits)) != np.shape(unwrap(labels)):
-            raise ValueError(f"For '{type(self).__name__}', 'logits' and 'labels' must have the same shape, "
-                             f"but got {list(np.shape(unwrap(logits)))} and {list(np.shape(unwrap(labels)))}.")
+    def check_inputs(self, logits: Any, labels: Any) -> tuple[Tensor, np.ndarray]:
+        """``logits`` as a floating-point Tensor, ``labels`` as a numeric array of the same shape."""
+        who = type(self).__name__
+        logits = check_logits(who, logits)
+        y = label_array(who, labels)
+        if y.shape != logits.shape:
+            raise fail_value(who, "labels", f"of the logits' shape {list(logits.shape)}", Shown(f"shape {list(y.shape)}"))
+        return logits, y
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -47,8 +84,8 @@ class MSELoss(LossBase):
     """(logits - labels)**2, reduced."""
 
     def construct(self, logits: Tensor, labels: Any) -> Tensor:
-        self.check_same_shape(logits, labels)
-        diff = M.sub(logits, labels)
+        logits, y = self.check_inputs(logits, labels)
+        diff = M.sub(logits, y)
         return self.reduce(M.mul(diff, diff))
 
 
@@ -56,8 +93,8 @@ class L1Loss(LossBase):
     """|logits - labels|, reduced."""
 
     def construct(self, logits: Tensor, labels: Any) -> Tensor:
-        self.check_same_shape(logits, labels)
-        return self.reduce(M.absolute(M.sub(logits, labels)))
+        logits, y = self.check_inputs(logits, labels)
+        return self.reduce(M.absolute(M.sub(logits, y)))
 
 
 class CrossEntropyLoss(LossBase):
@@ -80,32 +117,34 @@ class CrossEntropyLoss(LossBase):
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
-        self.weight = None if weight is None else np.asarray(unwrap(weight), dtype=np.float64)
-        self.ignore_index = int(ignore_index)
+        self.weight = weight_array("CrossEntropyLoss", "weight", weight, vector=True)
+        self.ignore_index = check_int("CrossEntropyLoss", "ignore_index", ignore_index)
         self.label_smoothing = check_real("CrossEntropyLoss", "label_smoothing", label_smoothing, 0.0, 1.0)
 
     def construct(self, logits: Tensor, labels: Any) -> Tensor:
-        x = unwrap(logits)
-        y = np.asarray(unwrap(labels))
+        logits = check_logits("CrossEntropyLoss", logits)
+        x = logits._data
+        y = label_array("CrossEntropyLoss", labels)
         if x.ndim not in (1, 2):
-            raise ValueError(f"For 'CrossEntropyLoss', 'logits' must be (N, C) or (C,), but got shape {list(x.shape)}.")
+            raise fail_value("CrossEntropyLoss", "logits", "of shape (N, C) or (C,)", Shown(f"shape {list(x.shape)}"))
         squeeze = x.ndim == 1
         if squeeze:
-            logits, y = logits.reshape(1, -1) if isinstance(logits, Tensor) else x[None], y[None]
-            x = unwrap(logits)
+            logits, y = logits.reshape(1, -1), y[None]
+            x = logits._data
         n, c = x.shape
         w = np.ones(c) if self.weight is None else self.weight
         if w.shape != (c,):
-            raise ValueError(f"For 'CrossEntropyLoss', 'weight' must have shape [{c}], but got {list(w.shape)}.")
+            raise fail_value("CrossEntropyLoss", "weight", f"of shape [{c}] for logits with {c} classes",
+                             Shown(f"shape {list(w.shape)}"))
         eps = self.label_smoothing
         if y.dtype.kind in "iu":
             if y.shape != (n,):
-                raise ValueError(f"For 'CrossEntropyLoss', integer 'labels' must have shape [{n}], "
-                                 f"but got {list(y.shape)}.")
+                raise fail_value("CrossEntropyLoss", "labels", f"of shape [{n}] (class indices)",
+                                 Shown(f"shape {list(y.shape)}"))
             valid = y != self.ignore_index
             if ((y[valid] < 0) | (y[valid] >= c)).any():
-                raise ValueError(f"For 'CrossEntropyLoss', integer labels must be in [0, {c}), "
-                                 f"but got values {sorted(set(y[valid].tolist()) - set(range(c)))[:5]}.")
+                raise fail_value("CrossEntropyLoss", "labels", f"class indices in [0, {c}) or ignore_index",
+                                 Shown(f"values {sorted(set(y[valid].tolist()) - set(range(c)))[:5]}"))
             safe = np.where(valid, y, 0)
             onehot = np.zeros((n, c))
             onehot[np.arange(n), safe] = 1
@@ -113,12 +152,13 @@ class CrossEntropyLoss(LossBase):
             denominator = float((w[safe] * valid).sum())
         elif y.dtype.kind == "f":
             if y.shape != (n, c):
-                raise ValueError(f"For 'CrossEntropyLoss', probability 'labels' must have shape [{n}, {c}], "
-                                 f"but got {list(y.shape)}.")
+                raise fail_value("CrossEntropyLoss", "labels", f"of shape [{n}, {c}] (class probabilities)",
+                                 Shown(f"shape {list(y.shape)}"))
             coeff = w[None, :] * ((1 - eps) * y + eps / c)
             denominator = float(n)
         else:
-            raise TypeError(f"For 'CrossEntropyLoss', 'labels' must be integer or float, but got dtype {y.dtype}.")
+            raise fail_type("CrossEntropyLoss", "labels", "integer class indices or float probabilities",
+                            Shown(f"dtype {y.dtype}"))
         per_row = M.neg(R.sum(M.mul(A.log_softmax(logits, axis=1), coeff.astype(x.dtype)), axis=1))
         if self.reduction == "mean":
             return M.div(R.sum(per_row), x.dtype.type(denominator) if denominator else x.dtype.type(1))
@@ -140,13 +180,19 @@ class BCEWithLogitsLoss(LossBase):
 
     def __init__(self, weight: Any = None, pos_weight: Any = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight = None if weight is None else np.asarray(unwrap(weight))
-        self.pos_weight = None if pos_weight is None else np.asarray(unwrap(pos_weight))
+        self.weight = weight_array("BCEWithLogitsLoss", "weight", weight, vector=False)
+        self.pos_weight = weight_array("BCEWithLogitsLoss", "pos_weight", pos_weight, vector=False)
 
     def construct(self, logits: Tensor, labels: Any) -> Tensor:
-        self.check_same_shape(logits, labels)
-        y = np.asarray(unwrap(labels))
-        dtype = unwrap(logits).dtype
+        logits, y = self.check_inputs(logits, labels)
+        for arg, w in (("weight", self.weight), ("pos_weight", self.pos_weight)):
+            if w is not None:
+                try:
+                    np.broadcast_shapes(w.shape, logits.shape)
+                except ValueError:
+                    raise fail_value("BCEWithLogitsLoss", arg, f"broadcastable to the logits' shape {list(logits.shape)}",
+                                     Shown(f"shape {list(w.shape)}")) from None
+        dtype = logits.dtype
         softplus_neg = M.add(M.log(M.add(M.exp(M.neg(M.absolute(logits))), 1.0)), A.relu(M.neg(logits)))
         if self.pos_weight is None:
             loss = M.add(M.mul(logits, (1 - y).astype(dtype)), softplus_neg)

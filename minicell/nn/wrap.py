@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._world as _world
-from minicell._checks import check_int
+from minicell._checks import check_int, fail_type
 from minicell._parallel import get_num_threads
 from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
@@ -52,9 +52,9 @@ class WithLossCell(Cell):
     def __init__(self, backbone: Cell, loss_fn: Any) -> None:
         super().__init__(auto_prefix=False)
         if not isinstance(backbone, Cell):
-            raise TypeError(f"For 'WithLossCell', 'backbone' must be a Cell, but got {type(backbone).__name__}.")
+            raise fail_type("WithLossCell", "backbone", "a Cell", backbone)
         if not callable(loss_fn):
-            raise TypeError(f"For 'WithLossCell', 'loss_fn' must be callable, but got {type(loss_fn).__name__}.")
+            raise fail_type("WithLossCell", "loss_fn", "callable (a loss Cell or function)", loss_fn)
         self.backbone = backbone
         self.loss_fn = loss_fn
 
@@ -115,10 +115,9 @@ class TrainOneStepCell(Cell):
     def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None) -> None:
         super().__init__(auto_prefix=False)
         if not isinstance(network, Cell):
-            raise TypeError(f"For 'TrainOneStepCell', 'network' must be a Cell, but got {type(network).__name__}.")
+            raise fail_type("TrainOneStepCell", "network", "a Cell", network)
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"For 'TrainOneStepCell', 'optimizer' must be an Optimizer, "
-                            f"but got {type(optimizer).__name__}.")
+            raise fail_type("TrainOneStepCell", "optimizer", "an Optimizer", optimizer)
         if micro_batch_size is not None:
             micro_batch_size = check_int("TrainOneStepCell", "micro_batch_size", micro_batch_size, 1)
         self.network = network

@@ -4,41 +4,42 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from minicell._checks import fail_type
+from minicell.primitives.math import check_operand
 from minicell.primitives import shape as S
-from minicell.tensor import Tensor, apply, record, unwrap
+from minicell.tensor import Tensor, apply, as_tensor, record, unwrap
 
 
-def _tensor(a: Any) -> Tensor:
-    return a if isinstance(a, Tensor) else Tensor(a)
 
 
 def reshape(a: Any, *shape: Any) -> Tensor:
-    return _tensor(a).reshape(*shape)
+    return as_tensor("reshape", "input", a).reshape(*shape)
 
 
 def transpose(a: Any, *axes: Any) -> Tensor:
-    return _tensor(a).transpose(*axes)
+    return as_tensor("transpose", "input", a).transpose(*axes)
 
 
 def swapaxes(a: Any, axis1: int, axis2: int) -> Tensor:
-    return _tensor(a).swapaxes(axis1, axis2)
+    return as_tensor("swapaxes", "input", a).swapaxes(axis1, axis2)
 
 
 def flatten(a: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    return _tensor(a).flatten(start_dim, end_dim)
+    return as_tensor("flatten", "input", a).flatten(start_dim, end_dim)
 
 
 def squeeze(a: Any, axis: Any = None) -> Tensor:
-    return _tensor(a).squeeze(axis)
+    return as_tensor("squeeze", "input", a).squeeze(axis)
 
 
 def unsqueeze(a: Any, axis: int) -> Tensor:
-    return _tensor(a).unsqueeze(axis)
+    return as_tensor("unsqueeze", "input", a).unsqueeze(axis)
 
 
 def _operands(who: str, tensors: Sequence[Any]) -> tuple:
     if isinstance(tensors, (Tensor, str)) or not isinstance(tensors, (tuple, list)):
         raise fail_type(who, "tensors", "a tuple or list of Tensors", tensors)
+    for item in tensors:
+        check_operand(who, "tensors", unwrap(item))
     return tuple(tensors)
 
 
@@ -58,4 +59,6 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """``x`` where ``condition`` holds, else ``y``; gradients flow to the chosen side."""
+    for arg, value in (("condition", condition), ("x", x), ("y", y)):
+        check_operand("where", arg, unwrap(value))
     return apply(S.where, condition, x, y)

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from minicell._checks import fail_type, fail_value
+from minicell._checks import Shown, check_bool, fail_type, fail_value
 from minicell.random.discrete import (check_probability, keep_scale, masked_scale_into, prepare_keep_mask,
                                      scale_dtype)
 from minicell.random.distributions import check_extent
@@ -111,7 +111,7 @@ def _float_input(who: str, x: Any) -> Any:
     if not isinstance(x, Tensor):
         raise fail_type(who, "input", "a Tensor", x)
     if x.dtype.kind != "f":
-        raise TypeError(f"For '{who}', 'input' must be a floating-point Tensor, but got dtype {x.dtype}.")
+        raise fail_type(who, "input", "a floating-point Tensor", Shown(f"a Tensor of dtype {x.dtype}"))
     return x
 
 
@@ -130,8 +130,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, generator: Any
     p = check_p("dropout", p)
     _float_input("dropout", input)
     _, start, _ = check_extent("dropout", input.shape, start, 0.5)
-    if not isinstance(training, (bool, np.bool_)):
-        raise fail_type("dropout", "training", "a bool", training)
+    check_bool("dropout", "training", training)
     gen = resolve(generator, "dropout")
     if not training:
         return input
@@ -148,7 +147,7 @@ def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tu
     _float_input(who, input)
     if input.ndim not in ranks:
         raise fail_value(who, "input", f"a {ranks[0]}-D (unbatched) or {ranks[1]}-D (batched) Tensor",
-                         f"a {input.ndim}-D Tensor of shape {list(input.shape)}")
+                         Shown(f"a {input.ndim}-D Tensor of shape {list(input.shape)}"))
     channels_shape = input.shape[: input.ndim - (ranks[0] - 1)]
     mask_shape = channels_shape + (1,) * (ranks[0] - 1)
     compute_mask = prepare_keep_mask(who, channels_shape, p, _row_shift(channels_shape, input.ndim == ranks[1]))

@@ -15,7 +15,11 @@ from minicell.primitives.math import Result
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> Result:
     """``x @ w.T + b`` for ``x`` of shape ``(..., in)`` and ``w`` of shape ``(out, in)``."""
-    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+    if w.ndim != 2:
+        raise fail_value("linear", "weight", "a 2-D Tensor (out_channels, in_channels)", Shown(f"shape {list(w.shape)}"))
+    if b is not None and b.shape != (w.shape[0],):
+        raise fail_value("linear", "bias", f"of shape [{w.shape[0]}]", Shown(f"shape {list(b.shape)}"))
+    if x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise fail_value("linear", "x", f"of shape (..., {w.shape[-1] if w.ndim else '?'}) to match 'weight' "
                          f"of shape {list(w.shape)}", Shown(f"shape {list(np.shape(x))}"))
     out = x @ w.T

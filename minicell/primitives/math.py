@@ -3,6 +3,10 @@
 Broadcasting follows NumPy; ``unbroadcast`` sums a gradient back to an operand's shape. Python
 scalars stay Python scalars in the forward, so NumPy's weak-scalar rule keeps float32 arrays
 float32 (``x * 2.0`` is float32).
+
+Operands are checked first (numbers or numeric arrays, shapes that broadcast), and integer
+results are checked for overflow: NumPy wraps integers silently (``int64(2**62) * 4 == 0``),
+minicell refuses instead (``check_integer_result``), so no op returns a wrapped integer.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import Shown, fail_value
+from minicell._checks import Shown, fail_type, fail_value
 
 Backward = Callable[[np.ndarray], tuple]
 Result = tuple[np.ndarray, Backward]
@@ -30,6 +34,83 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
+OPERAND = "a Tensor, a number or an array of numbers"
+_SAFE_FLOAT = 2.0 ** 52  # integers below this are exact in float64, and so are their sums
+
+
+def check_operand(op: str, arg: str, x: Any) -> None:
+    """A number (bool, int, float) or an array (or nested list) of them; anything else refused."""
+    if isinstance(x, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return
+    if isinstance(x, (np.ndarray, list, tuple)):
+        try:
+            kind = x.dtype.kind if isinstance(x, np.ndarray) else np.asarray(x).dtype.kind
+        except (ValueError, TypeError, OverflowError):
+            kind = "O"
+        if kind in "biuf":
+            return
+        raise fail_type(op, arg, OPERAND, Shown("an array of non-numbers" if kind == "O" else
+                                                f"an array of dtype {np.asarray(x).dtype}"))
+    raise fail_type(op, arg, OPERAND, x)
+
+
+def _exact(values: Any) -> Any:
+    """An operand as Python ints (object array) for exact integer arithmetic."""
+    return np.asarray(values).astype(object) if isinstance(values, np.ndarray) else values
+
+
+def check_integer_result(op: str, out: Any, exact: Callable[..., Any], *operands: Any,
+                         magnitude: bool = False) -> None:
+    """Refuse an integer result that NumPy wrapped: recompute it exactly when it might have.
+
+    Fast path: with every operand below 2**52 in magnitude, the float64 estimate of ``exact`` is
+    exact (sums, differences) or within a relative 2**-52 (one product, a power), so a result
+    inside the dtype's range with a margin of 2**-30 cannot have wrapped. For sums of many
+    terms (``magnitude=True``: matmul, sum) the estimate is taken on the operands' absolute
+    values, a bound that rounding cannot move by more than the margin. Otherwise the result is
+    recomputed with Python ints (object arrays) and compared.
+    """
+    out = np.asarray(out)
+    if out.dtype.kind not in "iu" or out.size == 0:
+        return
+    info = np.iinfo(out.dtype)
+    with np.errstate(all="ignore"):
+        small = all(float(np.max(np.abs(np.asarray(v, dtype=np.float64)), initial=0.0)) < _SAFE_FLOAT
+                    for v in operands)
+        if small:
+            floats = [np.asarray(v, dtype=np.float64) for v in operands]
+            estimate = np.asarray(exact(*(np.abs(f) for f in floats) if magnitude else floats))
+            low = -estimate.max(initial=0.0) if magnitude else estimate.min(initial=0.0)
+            if float(low) >= info.min and float(estimate.max(initial=0.0)) <= info.max * (1 - 2.0 ** -30):
+                return
+    true = np.asarray(exact(*(_exact(v) for v in operands)), dtype=object)
+    wrapped = (true < info.min) | (true > info.max)
+    if np.any(wrapped):
+        raise fail_value(op, "input", f"such that the result fits in {out.dtype} [{info.min}, {info.max}] "
+                         f"(cast to a wider or float dtype first)",
+                         Shown(f"a result of {true[np.asarray(wrapped, dtype=bool)].flat[0]}"))
+
+
+def binary(op: str, fn: Callable[[Any, Any], Any], x: Any, y: Any, exact: Callable[..., Any] | None = None) -> Any:
+    """``fn(x, y)`` with NumPy's broadcasting, after checking the operands; never a wrapped int."""
+    check_operand(op, "input", x)
+    check_operand(op, "other", y)
+    check_broadcast(op, x, y)
+    try:
+        out = fn(x, y)
+    except OverflowError:  # a Python int the other operand's dtype cannot hold
+        big = y if isinstance(y, int) else x
+        raise fail_value(op, "other" if big is y else "input",
+                         f"a number the other operand's dtype ({np.result_type(y if big is x else x)}) can hold",
+                         big) from None
+    except ValueError:  # integers to negative integer powers
+        raise fail_value(op, "other", "non-negative for an integer base (use a float base)",
+                         Shown(f"negative exponents (min {np.min(y)})")) from None
+    if exact is not None:
+        check_integer_result(op, out, exact, x, y)
+    return out
+
+
 def check_broadcast(op: str, x: Any, y: Any) -> None:
     """Refuse operands whose shapes do not broadcast, naming both shapes."""
     try:
@@ -40,29 +121,28 @@ def check_broadcast(op: str, x: Any, y: Any) -> None:
 
 
 def add(x: Any, y: Any) -> Result:
-    check_broadcast("add", x, y)
+    out = binary("add", np.add, x, y, lambda a, b: a + b)
     sx, sy = np.shape(x), np.shape(y)
-    return x + y, lambda g: (unbroadcast(g, sx), unbroadcast(g, sy))
+    return out, lambda g: (unbroadcast(g, sx), unbroadcast(g, sy))
 
 
 def sub(x: Any, y: Any) -> Result:
-    check_broadcast("sub", x, y)
+    out = binary("sub", np.subtract, x, y, lambda a, b: a - b)
     sx, sy = np.shape(x), np.shape(y)
-    return x - y, lambda g: (unbroadcast(g, sx), unbroadcast(-g, sy))
+    return out, lambda g: (unbroadcast(g, sx), unbroadcast(-g, sy))
 
 
 def mul(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
-    check_broadcast("mul", x, y)
+    out = binary("mul", np.multiply, x, y, lambda a, b: a * b)
 
     def backward(g: np.ndarray) -> tuple:
         return (unbroadcast(g * y, np.shape(x)) if needs[0] else None,
                 unbroadcast(g * x, np.shape(y)) if needs[1] else None)
-    return x * y, backward
+    return out, backward
 
 
 def div(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
-    check_broadcast("div", x, y)
-    out = x / y
+    out = binary("div", np.true_divide, x, y)
 
     def backward(g: np.ndarray) -> tuple:
         return (unbroadcast(g / y, np.shape(x)) if needs[0] else None,
@@ -72,8 +152,7 @@ def div(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
 
 def power(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
     """``x ** y``; d/dx = y x^(y-1), d/dy = x^y ln x (taken as 0 where x <= 0)."""
-    check_broadcast("pow", x, y)
-    out = x ** y
+    out = binary("pow", np.power, x, y, lambda a, b: a ** b)
 
     def backward(g: np.ndarray) -> tuple:
         dx = dy = None
@@ -88,11 +167,15 @@ def power(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
 
 
 def neg(x: np.ndarray) -> Result:
-    return -x, lambda g: (-g,)
+    out = np.negative(x)
+    check_integer_result("neg", out, lambda a: -a, x)
+    return out, lambda g: (-g,)
 
 
 def absolute(x: np.ndarray) -> Result:
-    return np.abs(x), lambda g: (g * np.sign(x),)
+    out = np.abs(x)
+    check_integer_result("abs", out, abs, x)
+    return out, lambda g: (g * np.sign(x),)
 
 
 def exp(x: np.ndarray) -> Result:
@@ -118,30 +201,42 @@ def _select_pair(x: Any, y: Any, out: np.ndarray, wins: Any) -> Result:
 
 
 def maximum(x: Any, y: Any) -> Result:
-    check_broadcast("maximum", x, y)
-    return _select_pair(x, y, np.maximum(x, y), np.greater)
+    return _select_pair(x, y, binary("maximum", np.maximum, x, y), np.greater)
 
 
 def minimum(x: Any, y: Any) -> Result:
-    check_broadcast("minimum", x, y)
-    return _select_pair(x, y, np.minimum(x, y), np.less)
+    return _select_pair(x, y, binary("minimum", np.minimum, x, y), np.less)
 
 
 def clip(x: np.ndarray, low: Any = None, high: Any = None) -> Result:
     """Clamp to ``[low, high]``; the gradient passes where the value was not clamped."""
     if low is None and high is None:
         raise fail_value("clip", "min", "given when 'max' is None", None)
-    out = np.clip(x, low, high)
+    for name, bound in (("min", low), ("max", high)):
+        if bound is not None:
+            check_operand("clip", name, bound)
+            check_broadcast("clip", x, bound)
+    try:
+        out = np.clip(x, low, high)
+    except OverflowError:
+        raise fail_value("clip", "min" if isinstance(low, int) else "max", f"a number {x.dtype} can hold",
+                         low if isinstance(low, int) else high) from None
     return out, lambda g: (g * (out == x),)
 
 
 def matmul(x: np.ndarray, y: np.ndarray, needs: tuple[bool, bool] = BOTH) -> Result:
     """Matrix product with NumPy's rules (1-D vectors, 2-D, batched with broadcasting)."""
+    check_operand("matmul", "input", x)
+    check_operand("matmul", "other", y)
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        raise fail_value("matmul", "shapes", "at least 1-D each (use mul for scalars)",
+                         Shown(f"{list(np.shape(x))} and {list(np.shape(y))}"))
     try:
         out = np.matmul(x, y)
     except ValueError:
         raise fail_value("matmul", "shapes", "aligned for a matrix product",
                          Shown(f"{list(np.shape(x))} and {list(np.shape(y))}")) from None
+    check_integer_result("matmul", out, np.matmul, x, y, magnitude=True)
 
     def backward(g: np.ndarray) -> tuple:
         if x.ndim == 1 and y.ndim == 1:  # inner product

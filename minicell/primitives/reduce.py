@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import Shown, fail_type, fail_value, is_integer
-from minicell.primitives.math import Result
+from minicell.primitives.math import Result, check_integer_result
 
 Axis = Any  # None, an int or a tuple of ints
 
@@ -45,6 +45,7 @@ def sum(x: np.ndarray, axis: Axis = None, keepdims: bool = False) -> Result:  # 
     axes = normalize_axes("sum", axis, x.ndim)
     keepdims = _check_keepdims("sum", keepdims)
     out = np.sum(x, axis=axes, keepdims=keepdims)
+    check_integer_result("sum", out, lambda a: np.sum(a, axis=axes, keepdims=keepdims), x, magnitude=True)
     return out, lambda g: (np.broadcast_to(_expand(g, axes, keepdims), x.shape),)
 
 

@@ -21,6 +21,8 @@ def shape_arguments(op: str, arg: str, dims: tuple) -> tuple[int, ...]:
 
 
 def reshape(x: np.ndarray, shape: tuple[int, ...]) -> Result:
+    if any(d < -1 for d in shape) or sum(d == -1 for d in shape) > 1:
+        raise fail_value("reshape", "shape", "non-negative ints with at most one -1", Shown(str(list(shape))))
     try:
         out = x.reshape(shape)
     except ValueError:
@@ -68,6 +70,26 @@ def unsqueeze(x: np.ndarray, axis: int) -> Result:
     if not -x.ndim - 1 <= int(axis) <= x.ndim:
         raise fail_value("unsqueeze", "axis", f"in [{-x.ndim - 1}, {x.ndim}]", axis)
     return np.expand_dims(x, int(axis)), lambda g: (g.reshape(x.shape),)
+
+
+def check_index(index: Any, shape: tuple[int, ...]) -> None:
+    """Refuse index items NumPy would misread: bools (a new axis, not element 0 or 1), floats,
+    strings and other objects; ints, slices, None, Ellipsis and int or bool arrays pass."""
+    for item in index if isinstance(index, tuple) else (index,):
+        if isinstance(item, (bool, np.bool_)):
+            raise fail_type("Tensor.__getitem__", "index", "ints, slices, None, Ellipsis or int/bool arrays "
+                            "(a bool is not an int: use a bool array for a mask)", item)
+        if isinstance(item, (int, np.integer, slice, type(None), type(Ellipsis))):
+            continue
+        if isinstance(item, (list, np.ndarray)):
+            try:
+                kind = np.asarray(item).dtype.kind
+            except (ValueError, TypeError):
+                kind = "O"
+            if kind in "biu" or (kind == "f" and np.size(item) == 0):
+                continue
+        raise fail_type("Tensor.__getitem__", "index", "ints, slices, None, Ellipsis or int/bool arrays",
+                        Shown(repr(item) if len(repr(item)) < 80 else type(item).__name__))
 
 
 def _is_basic_index(index: Any) -> bool:

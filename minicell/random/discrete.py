@@ -12,7 +12,7 @@ import numpy as np
 from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
 from minicell._parallel import run_parallel, scratch
 from minicell.random.distributions import (INT_DTYPES, Compute, _chunks, _words, check_dtype, check_extent,
-                                          check_state)
+                                          check_size, check_state)
 from minicell.random.philox import stream_into
 
 CHUNK_ELEMENTS = 1 << 18  # dropout elements per pass: 2**17 words, one Philox chunk of lanes
@@ -100,6 +100,7 @@ def randint(seed: int, offset: int, low: int, high: int, shape: Any, dtype: Any 
 def prepare_permutation(who: str, n: Any) -> Compute:
     """Validate a permutation's length; return ``compute(seed, offset)`` that cannot fail."""
     n = check_int(who, "n", n, 0, 1 << 62)
+    check_size(who, "n", (n,), 48)  # 16 bytes of words, 16 of keys, 8 of sort indices, 8 of output
 
     def compute(seed: int, offset: int) -> np.ndarray:
         words = np.empty(4 * n, np.uint32)

@@ -33,6 +33,7 @@ Formulas (element ``e``; ``U32(w) = (w & 0x7FFFFF) * 2**-23``,
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -41,7 +42,7 @@ from minicell._checks import (UINT64_LIMIT, Shown, check_finite, check_int, chec
                               check_uint64, fail_type, fail_value)
 from minicell._special import ndtri
 from minicell._parallel import run_parallel, scratch
-from minicell.random.philox import stream_into
+from minicell.random.philox import memory_limit, stream_into
 
 CHUNK = 1 << 17  # elements converted per pass (one Philox chunk of words for float32): ~1 MiB of scratch
 STREAM_WORDS = 4 * UINT64_LIMIT
@@ -56,6 +57,7 @@ _M20 = np.uint64(0xFFFFF)
 _SMALLEST = 5e-324  # the smallest positive float64
 _BELOW_ONE = 1.0 - 2.0 ** -53  # the largest float64 below 1
 
+NORMAL_MAX_Z = math.sqrt(-2.0 * math.log(1e-7)) * (1 + 1e-6)  # Box-Muller's largest |z| (u1 >= 1e-7), rounded up
 Compute = Callable[[int, int], np.ndarray]  # (seed, offset) -> values, once arguments are valid
 
 
@@ -65,20 +67,41 @@ def check_state(who: str, seed: Any, offset: Any) -> tuple[int, int]:
     return check_uint64(who, "seed", seed), check_uint64(who, "offset", offset)
 
 
+MEMORY_LIMIT = memory_limit()  # bytes of physical memory: no array may exceed it
+
+
+def check_size(who: str, arg: str, shape: tuple[int, ...], itemsize: int = 8) -> int:
+    """The element count of ``shape``, refused when its array (``itemsize`` bytes per element,
+    8 by default: the widest working array of a draw) could not fit in physical memory, so a
+    huge shape is a ValueError before anything is reserved, never a MemoryError after."""
+    count = math.prod(shape)
+    if count * itemsize > MEMORY_LIMIT:
+        raise fail_value(who, arg, f"a shape whose array fits in memory (at most {MEMORY_LIMIT // itemsize} "
+                         f"elements here)", Shown(f"{list(shape)} ({count} elements)"))
+    return count
+
+
 def check_extent(who: str, shape: Any, start: Any, words_per_element: float, align: int = 1,
                  shape_arg: str = "shape") -> tuple[tuple[int, ...], int, int]:
     """Validate ``shape`` and ``start``: ``(shape, start, count)``, the draw inside the stream.
 
     Elements are produced in groups of ``align`` (Box-Muller pairs), each element taking
     ``words_per_element`` words, so the last word used is below
-    ``ceil(ceil((start + count) / align) * align * words_per_element)`` <= 2**66.
+    ``ceil(ceil((start + count) / align) * align * words_per_element)`` <= 2**66 (computed
+    exactly, in fractions: floats would round 2**66 + 4 down to 2**66). The shape is checked
+    first, so a shape too large for memory (or the stream) blames the shape, not ``start``.
     """
     shape = check_shape(who, shape_arg, shape)
-    start = check_int(who, "start", start, 0)
+    per = Fraction(words_per_element)
     count = math.prod(shape)
-    end_words = math.ceil(-(-(start + count) // align) * align * words_per_element)
+    if count * per > STREAM_WORDS:
+        raise fail_value(who, shape_arg, f"at most {int(STREAM_WORDS / per)} elements to fit in the 2**66-word stream",
+                         Shown(f"{list(shape)} ({count} elements)"))
+    check_size(who, shape_arg, shape)
+    start = check_int(who, "start", start, 0)
+    end_words = math.ceil(-(-(start + count) // align) * align * per)
     if end_words > STREAM_WORDS:
-        limit = int(STREAM_WORDS // (words_per_element * align)) * align
+        limit = int(STREAM_WORDS // (per * align)) * align
         if start == 0:
             raise fail_value(who, shape_arg, f"at most {limit} elements to fit in the 2**66-word stream",
                              Shown(f"{count} elements"))
@@ -244,6 +267,11 @@ def prepare_normal(who: str, shape: Any, mean: Any = 0.0, std: Any = 1.0, dtype:
     std = check_finite(who, "std", std)
     if std < 0:
         raise fail_value(who, "std", "a float >= 0", std)
+    top = float(np.finfo(dt).max)
+    if abs(mean) + NORMAL_MAX_Z * std > top:  # the largest |value| Box-Muller can give must be finite
+        raise fail_value(who, "std" if abs(mean) <= top else "mean",
+                         f"such that |mean| + {NORMAL_MAX_Z:.4f} * std <= {top:g} (the largest {dt} value)",
+                         Shown(f"mean={mean!r}, std={std!r}"))
 
     def compute(seed: int, offset: int) -> np.ndarray:
         out = np.empty(shape, dt)

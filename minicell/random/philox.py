@@ -19,12 +19,21 @@ memory beyond the output is about ``6 * 8 * CHUNK_BLOCKS`` bytes whatever the co
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from minicell._checks import UINT64_LIMIT, check_int, check_uint64, fail_type, fail_value
 from minicell._parallel import run_parallel, scratch
+
+
+def memory_limit() -> int:
+    """Bytes of physical memory (2**63 when the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 1 << 63
 
 # Round multipliers, from Random123 philox.h (PHILOX_M4x32_0, PHILOX_M4x32_1).
 PHILOX_M0 = 0xD2511F53
@@ -195,6 +204,8 @@ def random_words(seed: int, offset: int, count: int, start: int = 0,
     if start + count > 4 * UINT64_LIMIT:
         raise fail_value("random_words", "start + count", "at most 2**66 (the stream's length)", start + count)
     if out is None:
+        if count * 4 > memory_limit():
+            raise fail_value("random_words", "count", "a count whose words fit in memory", count)
         out = np.empty(count, np.uint32)
     elif (not isinstance(out, np.ndarray) or out.dtype != np.uint32 or out.shape != (count,)
           or not out.flags.c_contiguous or not out.flags.writeable):

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from minicell._checks import check_real
+from minicell._checks import check_real, fail_value
 from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
@@ -40,7 +40,7 @@ class Adam(Optimizer):
         self.beta2 = check_real(who, "beta2", beta2, 0.0, 1.0, closed_high=False)
         self.eps = check_real(who, "eps", eps, 0.0)
         if self.eps <= 0:
-            raise ValueError(f"For '{who}', 'eps' must be a float > 0, but got {eps!r}.")
+            raise fail_value(who, "eps", "a float > 0", eps)
         self.moment1 = ParameterStore("moment1", self.parameters)
         self.moment2 = ParameterStore("moment2", self.parameters)
         object.__setattr__(self, "_m", self.moment1.arrays())

@@ -8,11 +8,12 @@ name>``, ``global_step``), so a checkpoint of the training cell holds it and res
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 import numpy as np
 
-from minicell._checks import check_real
+from minicell._checks import Shown, check_real, checked_cast, describe, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.parameter import Parameter
@@ -50,19 +51,19 @@ class Optimizer(Cell):
         super().__init__(auto_prefix=False)
         who = type(self).__name__
         if isinstance(params, (Parameter, Cell)) or not hasattr(params, "__iter__"):
-            raise TypeError(f"For '{who}', 'params' must be an iterable of Parameters "
-                            f"(e.g. net.trainable_params()), but got {type(params).__name__}.")
+            raise fail_type(who, "params", "an iterable of Parameters (e.g. net.trainable_params())", params)
         params = tuple(params)
         if not params:
-            raise ValueError(f"For '{who}', 'params' must not be empty.")
+            raise fail_value(who, "params", "a non-empty iterable of Parameters", Shown("an empty one"))
         names = set()
         for i, p in enumerate(params):
             if not isinstance(p, Parameter):
-                raise TypeError(f"For '{who}', params[{i}] must be a Parameter, but got {type(p).__name__}.")
+                raise fail_type(who, "params", "an iterable of Parameters", Shown(f"{describe(p)} at index {i}"))
             if not p.requires_grad or p.dtype.kind != "f":
-                raise ValueError(f"For '{who}', params[{i}] ('{p.name}') must be a trainable float Parameter.")
+                raise fail_value(who, "params", "trainable float Parameters", Shown(
+                    f"'{p.name}' (dtype {p.dtype}, requires_grad={p.requires_grad}) at index {i}"))
             if p.name in names:
-                raise ValueError(f"For '{who}', two parameters share the name '{p.name}': give them unique names.")
+                raise fail_value(who, "params", "Parameters with unique names", Shown(f"two named '{p.name}'"))
             names.add(p.name)
         self.learning_rate: float | LearningRateSchedule
         if isinstance(learning_rate, LearningRateSchedule):
@@ -80,20 +81,25 @@ class Optimizer(Cell):
     def _grad_arrays(self, grads: Any) -> list[np.ndarray]:
         who = type(self).__name__
         if isinstance(grads, (Tensor, np.ndarray)) or not hasattr(grads, "__len__"):
-            raise TypeError(f"For '{who}', 'grads' must be a tuple of gradients, one per parameter, "
-                            f"but got {type(grads).__name__}.")
+            raise fail_type(who, "grads", "a tuple of gradients, one per parameter", grads)
         if len(grads) != len(self.parameters):
-            raise ValueError(f"For '{who}', 'grads' must hold {len(self.parameters)} gradients, but got {len(grads)}.")
+            raise fail_value(who, "grads", f"a tuple of {len(self.parameters)} gradients", Shown(f"{len(grads)}"))
         arrays = []
         for p, g in zip(self.parameters, grads):
-            array = g._data if isinstance(g, Tensor) else np.asarray(g)
-            if array.shape != p.shape:
-                raise ValueError(f"For '{who}', the gradient of '{p.name}' must have shape {list(p.shape)}, "
-                                 f"but got {list(array.shape)}.")
+            try:
+                array = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=object if isinstance(g, str) else None)
+            except (ValueError, TypeError, OverflowError):
+                array = np.asarray(None)
             if array.dtype.kind != "f":
-                raise TypeError(f"For '{who}', the gradient of '{p.name}' must be float, "
-                                f"but got {DTYPE_NAMES.get(array.dtype, array.dtype)}.")
-            arrays.append(array if array.dtype == p.dtype else array.astype(p.dtype))
+                raise fail_type(who, "grads", f"float gradients (the one of '{p.name}' too)",
+                                Shown(f"dtype {DTYPE_NAMES.get(array.dtype, array.dtype)} for '{p.name}'"))
+            if array.shape != p.shape:
+                raise fail_value(who, "grads", f"gradients of their parameters' shapes ({list(p.shape)} for '{p.name}')",
+                                 Shown(f"shape {list(array.shape)} for '{p.name}'"))
+            if not math.isfinite(float(np.sum(array, dtype=np.float64))):  # one pass: NaN and inf propagate
+                raise fail_value(who, "grads", f"finite gradients (the one of '{p.name}' too)",
+                                 Shown(f"NaN or inf in the gradient of '{p.name}'"))
+            arrays.append(checked_cast(who, "grads", array, p.dtype))
         return arrays
 
     def construct(self, grads: Any) -> bool:

@@ -5,7 +5,7 @@ from typing import Iterable
 
 import numpy as np
 
-from minicell._checks import check_real
+from minicell._checks import check_bool, check_real, fail_value
 from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
@@ -30,10 +30,9 @@ class SGD(Optimizer):
         super().__init__(learning_rate, params, weight_decay)
         who = type(self).__name__
         self.momentum = check_real(who, "momentum", momentum, 0.0)
-        if not isinstance(nesterov, bool):
-            raise TypeError(f"For '{who}', 'nesterov' must be a bool, but got {nesterov!r}.")
+        nesterov = check_bool(who, "use_nesterov" if who == "Momentum" else "nesterov", nesterov)
         if nesterov and self.momentum == 0:
-            raise ValueError(f"For '{who}', 'nesterov' needs momentum > 0, but got momentum=0.")
+            raise fail_value(who, "momentum", "> 0 with Nesterov momentum", self.momentum)
         self.nesterov = nesterov
         if self.momentum > 0:
             self.moments = ParameterStore("moments", self.parameters)
@@ -65,6 +64,6 @@ class Momentum(SGD):
 
     def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule, momentum: float,
                  weight_decay: float = 0.0, use_nesterov: bool = False) -> None:
+        if check_real("Momentum", "momentum", momentum, 0.0) == 0:
+            raise fail_value("Momentum", "momentum", "a float > 0 (use SGD for plain gradient descent)", momentum)
         super().__init__(params, learning_rate, momentum, weight_decay, use_nesterov)
-        if self.momentum == 0:
-            raise ValueError("For 'Momentum', 'momentum' must be > 0; use SGD for plain gradient descent.")
