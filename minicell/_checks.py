@@ -25,9 +25,16 @@ def describe(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 64:
         return f"an int of {value.bit_length()} bits"
     if isinstance(value, (bool, int, float, str, type(None))):
-        return repr(value)
+        return repr(value) if len(repr(value)) <= 80 else f"a {type(value).__name__} of length {len(value)}"
     if isinstance(value, np.generic):
         return f"{value!r} ({type(value).__name__})"
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, np.dtype):
+        return str(value)
+    if isinstance(value, (tuple, list)) and len(value) <= 8 and all(
+            isinstance(v, (bool, int, float, str, type(None))) for v in value) and len(repr(value)) <= 80:
+        return repr(value)
     return f"an object of type {type(value).__name__}"
 
 
@@ -72,18 +79,21 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise fail_type(owner, arg, "a real number", value)
+    given = value  # errors show what came, not its float
     try:
         value = float(value)
     except OverflowError:
-        raise fail_value(owner, arg, "a finite float", value) from None
+        raise fail_value(owner, arg, "a finite float", given) from None
     bad = not math.isfinite(value) or (low is not None and value < low)
     if high is not None:
         bad = bad or (value > high if closed_high else value >= high)
     if bad:
+        if low is None and high is None:
+            raise fail_value(owner, arg, "a finite float", given)
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         bracket = "]" if closed_high else ")"
-        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", value)
+        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", given)
     return value
 
 
@@ -133,7 +143,8 @@ def checked_cast(owner: str, arg: str, array: np.ndarray, dtype: Any) -> np.ndar
         if low < info.min or high >= info.max + 1:
             raise fail_value(owner, arg, f"in [{info.min}, {info.max}] to be stored as {dtype}",
                              Shown(f"values in [{low}, {high}]"))
-    out = array.astype(dtype)
+    with np.errstate(over="ignore"):  # overflow is detected below and refused
+        out = array.astype(dtype)
     if dtype.kind == "f" and array.dtype.kind in "iuf" and array.size:
         overflow = np.isinf(out) & ~np.isinf(array.astype(np.float64))
         if overflow.any():

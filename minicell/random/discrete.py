@@ -183,12 +183,14 @@ def prepare_bernoulli(who: str, shape: Any, p: Any, dtype: Any = np.float32, sta
         if p.dtype.kind != "f":
             raise fail_type(who, "p", "floating-point probabilities", Shown(f"an array of dtype {p.dtype}"))
         probs = np.asarray(p, dtype=np.float64)
-        if np.isnan(probs).any() or (probs < 0).any() or (probs > 1).any():
+        if np.isnan(probs).any():
+            raise fail_value(who, "p", "probabilities in [0, 1]", Shown("NaN"))
+        if (probs < 0).any() or (probs > 1).any():
             raise fail_value(who, "p", "probabilities in [0, 1]", Shown(f"values in [{probs.min()}, {probs.max()}]"))
         try:
             probs = np.broadcast_to(probs, shape).reshape(-1)
         except ValueError:
-            raise fail_value(who, "p", f"broadcastable to {shape}", Shown(f"shape {p.shape}")) from None
+            raise fail_value(who, "p", f"broadcastable to the shape {list(shape)}", Shown(f"shape {list(p.shape)}")) from None
         thresholds = np.round(probs * 2.0 ** 32).astype(np.uint64)
     else:
         thresholds = np.asarray(round(check_probability(who, "p", p) * 2 ** 32), dtype=np.uint64)

@@ -120,8 +120,11 @@ def _check_float_bounds(who: str, names: tuple[str, str], low: Any, high: Any, d
     for name, v in zip(names, (low, high)):
         if abs(v) > top:
             raise fail_value(who, name, f"within the range of {dt} (|x| <= {top:g})", v)
-    if not math.isfinite(float(dt.type(high) - dt.type(low))) if dt != np.float64 else not math.isfinite(high - low):
-        raise fail_value(who, names[1], f"such that 'high' - 'low' is finite in {dt}", Shown(f"{high!r} - {low!r}"))
+    with np.errstate(over="ignore"):
+        span = float(dt.type(high) - dt.type(low)) if dt != np.float64 else high - low
+    if not math.isfinite(span):
+        raise fail_value(who, names[1], f"such that '{names[1]}' - '{names[0]}' is finite in {dt}",
+                         Shown(f"{high!r} - {low!r}"))
     return low, high
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import UINT64_LIMIT, check_int, check_uint64, fail_type, fail_value
+from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
 from minicell._parallel import run_parallel, scratch
 
 
@@ -80,10 +80,14 @@ def philox4x32(counter: Any, key: Any, rounds: int = DEFAULT_ROUNDS) -> np.ndarr
     ctr = np.asarray(counter)
     k = np.asarray(key)
     for name, array, width in (("counter", ctr, 4), ("key", k, 2)):
-        if array.dtype.kind not in "ui" or (array.size and (array.min() < 0 or array.max() > MASK32)):
-            raise fail_type("philox4x32", name, f"an array of uint32 values of shape (..., {width})", array)
+        seen = Shown(f"an array of dtype {array.dtype} and shape {list(array.shape)}")
+        if array.dtype.kind not in "ui":
+            raise fail_type("philox4x32", name, f"an array of uint32 values of shape (..., {width})", seen)
+        if array.size and (array.min() < 0 or array.max() > MASK32):
+            raise fail_value("philox4x32", name, f"an array of uint32 values of shape (..., {width})",
+                             Shown(f"values in [{array.min()}, {array.max()}]"))
         if array.ndim == 0 or array.shape[-1] != width:
-            raise fail_value("philox4x32", name, f"an array of shape (..., {width})", array)
+            raise fail_value("philox4x32", name, f"an array of shape (..., {width})", seen)
     c0, c1, c2, c3 = (ctr[..., i].astype(np.uint64) for i in range(4))
     k0 = k[..., 0].astype(np.uint64)
     k1 = k[..., 1].astype(np.uint64)
