@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from minicell._checks import Shown, checked_cast, fail_type, fail_value
+from minicell._checks import Shown, checked_cast, describe, fail_type, fail_value, is_integer
 from minicell._grad_mode import is_grad_enabled
 from minicell._graph import backprop, seed_gradient
 from minicell.primitives import activation as A
@@ -49,15 +49,25 @@ def to_dtype(who: str, dtype: Any) -> np.dtype:
     return dt
 
 
-def _python_array(data: Any, who: str = "Tensor", arg: str = "data") -> np.ndarray:
-    """Python data as an array with MindSpore's defaults: float -> float32, int -> int64."""
+def _python_array(data: Any, who: str = "Tensor", arg: str = "data", target: np.dtype | None = None) -> np.ndarray:
+    """Python data as an array: in ``target`` when given (checked, never through float32), else
+    with MindSpore's defaults, float -> float32 and int -> int64."""
     try:
         array = np.asarray(data)
     except (OverflowError, ValueError, TypeError):
-        raise fail_value(who, arg, "numbers in a rectangular nesting", Shown(type(data).__name__)) from None
+        raise fail_value(who, arg, "numbers in a rectangular nesting",
+                         Shown(f"a ragged or mixed {type(data).__name__}")) from None
+    if array.dtype.kind == "O" and array.size and all(is_integer(v) for v in array.flat):
+        ints = [int(v) for v in array.flat]  # Python ints beyond 64 bits: out of range, not "not numbers"
+        dt = target if target is not None and target.kind in "iu" else np.dtype(np.int64)
+        info = np.iinfo(dt)
+        raise fail_value(who, arg, f"in [{info.min}, {info.max}] to be stored as {dt}",
+                         Shown(f"values in [{describe(min(ints))}, {describe(max(ints))}]"))
     if array.dtype.kind not in "biuf":
         raise fail_type(who, arg, "numbers (bool, int, float) in a rectangular nesting",
                         Shown(f"data of NumPy dtype {array.dtype}") if array.ndim else data)
+    if target is not None:
+        return checked_cast(who, arg, array, target)
     if array.dtype.kind == "f":
         return checked_cast(who, arg, array, np.float32)
     if array.dtype.kind in "iu":
@@ -75,9 +85,8 @@ def _to_array(data: Any, dtype: Any, who: str = "Tensor", arg: str = "data") -> 
         if array.dtype not in DTYPE_NAMES:
             raise fail_type(who, arg, f"an array of one of the dtypes {sorted(DTYPE_NAMES.values())}",
                             Shown(f"dtype {array.dtype}"))
-    else:
-        array = _python_array(data, who, arg)
-    return array if target is None else checked_cast(who, arg, array, target)
+        return array if target is None else checked_cast(who, arg, array, target)
+    return _python_array(data, who, arg, target)
 
 
 def as_tensor(who: str, arg: str, data: Any) -> "Tensor":

@@ -12,21 +12,23 @@ from minicell.primitives.math import Result, check_integer_result
 Axis = Any  # None, an int or a tuple of ints
 
 
-def normalize_axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
-    """``axis`` as a tuple of non-negative ints (None: all axes); a 0-d array accepts 0 and -1."""
-    if axis is None:
+def normalize_axes(op: str, axis: Axis, ndim: int, arg: str = "axis", single: bool = False) -> tuple[int, ...]:
+    """``axis`` as a tuple of non-negative ints (None: all axes); a 0-d array accepts 0 and -1.
+
+    ``single``: one int is expected (errors then say "an int" and show the value as given)."""
+    if axis is None and not single:
         return tuple(range(ndim))
-    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) and not single else (axis,)
     limit = builtins.max(ndim, 1)
     result = []
     for ax in axes:
         if not is_integer(ax):
-            raise fail_type(op, "axis", "None, an int or a tuple of ints", axis)
+            raise fail_type(op, arg, "an int" if single else "None, an int or a tuple of ints", axis)
         if not -limit <= int(ax) < limit:
-            raise fail_value(op, "axis", f"in [{-limit}, {limit}) for a {ndim}-D tensor", axis)
+            raise fail_value(op, arg, f"in [{-limit}, {limit}) for a {ndim}-D tensor", axis)
         result.append(int(ax) % limit)
     if len(set(result)) != len(result):
-        raise fail_value(op, "axis", "a tuple of distinct axes", Shown(repr(axis)))
+        raise fail_value(op, arg, "a tuple of distinct axes", Shown(repr(axis)))
     return tuple(a for a in result if a < ndim)
 
 

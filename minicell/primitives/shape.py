@@ -33,24 +33,25 @@ def reshape(x: np.ndarray, shape: tuple[int, ...]) -> Result:
 
 def transpose(x: np.ndarray, perm: tuple[int, ...]) -> Result:
     perm = perm or tuple(reversed(range(x.ndim)))
-    if len(perm) != x.ndim or sorted(normalize_axes("transpose", perm, x.ndim)) != list(range(x.ndim)):
+    if len(perm) != x.ndim or sorted(normalize_axes("transpose", perm, x.ndim, "axes")) != list(range(x.ndim)):
         raise fail_value("transpose", "axes", f"a permutation of {list(range(x.ndim))}", Shown(str(list(perm))))
-    perm = normalize_axes("transpose", perm, x.ndim)
+    perm = normalize_axes("transpose", perm, x.ndim, "axes")
     inverse = tuple(int(i) for i in np.argsort(perm))
     return np.transpose(x, perm), lambda g: (np.transpose(g, inverse),)
 
 
 def swapaxes(x: np.ndarray, axis1: int, axis2: int) -> Result:
-    a, b = normalize_axes("swapaxes", (axis1,), x.ndim) + normalize_axes("swapaxes", (axis2,), x.ndim)
+    a, b = (normalize_axes("swapaxes", axis1, x.ndim, "axis1", single=True)
+            + normalize_axes("swapaxes", axis2, x.ndim, "axis2", single=True))
     return np.swapaxes(x, a, b), lambda g: (np.swapaxes(g, a, b),)
 
 
 def flatten_shape(shape: tuple[int, ...], start_dim: Any, end_dim: Any) -> tuple[int, ...]:
     """The shape after merging dimensions ``start_dim..end_dim`` into one (as torch.flatten)."""
+    (start,) = normalize_axes("flatten", start_dim, len(shape), "start_dim", single=True) or (0,)
+    (end,) = normalize_axes("flatten", end_dim, len(shape), "end_dim", single=True) or (0,)
     if not shape:
         return (1,)
-    (start,) = normalize_axes("flatten", (start_dim,), len(shape))
-    (end,) = normalize_axes("flatten", (end_dim,), len(shape))
     if start > end:
         raise fail_value("flatten", "start_dim", f"not after 'end_dim' ({end_dim})", start_dim)
     return shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:]
