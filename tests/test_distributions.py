@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 from minicell import random as R
 from minicell._special import ndtri
 from minicell.testing import assert_bitwise_equal, assert_slice_invariant, fingerprint
+from tests.bad_inputs import house
 from tests.stats import binomial_bounds, chi2_pvalue, ks_pvalue, normal_cdf
 
 U64 = st.integers(0, 2**64 - 1)
@@ -204,40 +205,63 @@ def test_permutation_positions_are_uniform():
 
 
 # ----- invalid arguments -----------------------------------------------------------------------
+U64 = "an int in [0, 18446744073709551616)"
+FLOATS = "one of ['float32', 'float64']"
 INVALID = [
-    (R.uniform, dict(seed=-1)), (R.uniform, dict(offset=2**64)), (R.uniform, dict(shape=(-1,))),
-    (R.uniform, dict(shape=(2.0,))), (R.uniform, dict(low=1.0, high=0.0)), (R.uniform, dict(dtype=np.int32)),
-    (R.uniform, dict(low=float("nan"))), (R.uniform, dict(start=-1)),
-    (R.normal, dict(std=-1.0)), (R.normal, dict(dtype=np.float16)), (R.normal, dict(mean=float("inf"))),
-    (R.truncated_normal, dict(a=1.0, b=0.0)), (R.truncated_normal, dict(std=0.0)),
-    (R.truncated_normal, dict(a=float("nan"))), (R.truncated_normal, dict(a=100.0, b=101.0)),
-    (R.keep_mask, dict(p=1.5)), (R.keep_mask, dict(p=float("nan"))), (R.keep_mask, dict(p=True)),
-    (R.keep_mask, dict(p="0.5")), (R.bernoulli, dict(p=-0.1)), (R.bernoulli, dict(p=np.array([0.5, 2.0]))),
+    (R.uniform, dict(seed=-1), ValueError, "seed", U64, "-1"),
+    (R.uniform, dict(offset=2**64), ValueError, "offset", U64, "an int of 65 bits"),
+    (R.uniform, dict(shape=(-1,)), ValueError, "shape", "a tuple of non-negative ints", "(-1,)"),
+    (R.uniform, dict(shape=(2.0,)), TypeError, "shape", "a tuple of ints", "(2.0,)"),
+    (R.uniform, dict(low=1.0, high=0.0), ValueError, "low", "at most 'high' (0.0)", "1.0"),
+    (R.uniform, dict(dtype=np.int32), TypeError, "dtype", FLOATS, "int32"),
+    (R.uniform, dict(low=float("nan")), ValueError, "low", "a finite float", "nan"),
+    (R.uniform, dict(start=-1), ValueError, "start", "an int in [0, inf)", "-1"),
+    (R.normal, dict(std=-1.0), ValueError, "std", "a float >= 0", "-1.0"),
+    (R.normal, dict(dtype=np.float16), TypeError, "dtype", FLOATS, "float16"),
+    (R.normal, dict(mean=float("inf")), ValueError, "mean", "a finite float", "inf"),
+    (R.truncated_normal, dict(a=1.0, b=0.0), ValueError, "a", "at most 'b' (0.0)", "1.0"),
+    (R.truncated_normal, dict(std=0.0), ValueError, "std", "a float > 0", "0.0"),
+    (R.truncated_normal, dict(a=float("nan")), ValueError, "a", "a finite float", "nan"),
+    (R.truncated_normal, dict(a=100.0, b=101.0), ValueError, "[a, b]",
+     "an interval with float64 probability mass under Normal(0.0, 1.0)", "[100.0, 101.0]"),
+    (R.keep_mask, dict(p=1.5), ValueError, "p", "a float in [0, 1]", "1.5"),
+    (R.keep_mask, dict(p=float("nan")), ValueError, "p", "a float in [0, 1]", "nan"),
+    (R.keep_mask, dict(p=True), TypeError, "p", "a real number", "True"),
+    (R.keep_mask, dict(p="0.5"), TypeError, "p", "a real number", "'0.5'"),
+    (R.bernoulli, dict(p=-0.1), ValueError, "p", "a float in [0, 1]", "-0.1"),
+    (R.bernoulli, dict(p=np.array([0.5, 2.0])), ValueError, "p", "probabilities in [0, 1]", "values in [0.5, 2.0]"),
 ]
 
 
-@pytest.mark.parametrize("fn,bad", INVALID, ids=lambda v: getattr(v, "__name__", str(v)))
-def test_invalid_arguments_raise(fn, bad):
+@pytest.mark.parametrize("fn,bad,error,arg,expected,got", INVALID, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_invalid_arguments_raise(fn, bad, error, arg, expected, got):
     args = dict(seed=1, offset=2, shape=(3,))
     if fn in (R.keep_mask, R.bernoulli):
         args["p"] = 0.5
     args.update(bad)
-    with pytest.raises((TypeError, ValueError), match=fn.__name__):
+    with pytest.raises(error, match=house(fn.__name__, arg, expected, got)):
         fn(**args)
 
 
-@pytest.mark.parametrize("bad", [dict(low=5, high=5), dict(low=0, high=300, dtype=np.int8),
-                                 dict(low=0.5, high=3), dict(dtype=np.float32), dict(low=-1, high=3, dtype=np.uint8)])
-def test_invalid_randint_arguments(bad):
+@pytest.mark.parametrize("bad,error,arg,expected,got", [
+    (dict(low=5, high=5), ValueError, "high", "greater than 'low' (5)", "5"),
+    (dict(low=0, high=300, dtype=np.int8), ValueError, "[low, high)", "inside the range of int8 [-128, 127]", "[0, 300)"),
+    (dict(low=0.5, high=3), TypeError, "low", "an int", "0.5"),
+    (dict(dtype=np.float32), TypeError, "dtype",
+     "one of ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']", "float32"),
+    (dict(low=-1, high=3, dtype=np.uint8), ValueError, "[low, high)", "inside the range of uint8 [0, 255]", "[-1, 3)"),
+])
+def test_invalid_randint_arguments(bad, error, arg, expected, got):
     args = dict(seed=1, offset=2, low=0, high=10, shape=(3,))
     args.update(bad)
-    with pytest.raises((TypeError, ValueError), match="randint"):
+    with pytest.raises(error, match=house("randint", arg, expected, got)):
         R.randint(**args)
 
 
-@pytest.mark.parametrize("bad", [-1, 2.0, True])
-def test_invalid_permutation_arguments(bad):
-    with pytest.raises((TypeError, ValueError), match="permutation"):
+@pytest.mark.parametrize("bad,error,expected", [(-1, ValueError, "an int in [0, 4611686018427387904)"),
+                                                (2.0, TypeError, "an int"), (True, TypeError, "an int")])
+def test_invalid_permutation_arguments(bad, error, expected):
+    with pytest.raises(error, match=house("permutation", "n", expected, repr(bad))):
         R.permutation(1, 2, bad)
 
 

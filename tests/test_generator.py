@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 import minicell as mc
 from minicell.nn import Generator
 from minicell.testing import assert_bitwise_equal, assert_cells_equal
+from tests.bad_inputs import house
 
 
 def state(gen):
@@ -82,29 +83,39 @@ def test_get_state_returns_copies():
     assert int(offset) == 0 and int(gen.initial_seed()) == 5
 
 
-BAD_SEEDS = [(True, TypeError), (1.0, TypeError), ("1", TypeError), (mc.Tensor(1.0), TypeError),
-             (mc.Tensor([1, 2]), TypeError), (None, TypeError), (2**64, ValueError), (-2**63 - 1, ValueError)]
+SEED_RANGE = "an int in [-9223372036854775808, 18446744073709551616)"
+OFFSET_RANGE = "an int in [0, 18446744073709551616)"
+BAD_SEEDS = [(True, TypeError, "an int", "True"), (1.0, TypeError, "an int", "1.0"), ("1", TypeError, "an int", "'1'"),
+             (mc.Tensor(1.0), TypeError, "an int or a one-element integer Tensor", "a Tensor of dtype float32 and shape []"),
+             (mc.Tensor([1, 2]), TypeError, "an int or a one-element integer Tensor",
+              "a Tensor of dtype int64 and shape [2]"),
+             (None, TypeError, "an int", "None"), (2**64, ValueError, SEED_RANGE, "an int of 65 bits"),
+             (-2**63 - 1, ValueError, SEED_RANGE, "-9223372036854775809")]
 
 
-@pytest.mark.parametrize("bad,error", BAD_SEEDS)
-def test_invalid_seeds_change_nothing(bad, error):
+@pytest.mark.parametrize("bad,error,expected,got", BAD_SEEDS)
+def test_invalid_seeds_change_nothing(bad, error, expected, got):
     gen = Generator().manual_seed(9)
     gen(4)
-    with pytest.raises(error, match="seed"):
+    with pytest.raises(error, match=house("Generator.manual_seed", "seed", expected, got)):
         gen.manual_seed(bad)
-    with pytest.raises(error, match="seed"):
+    with pytest.raises(error, match=house("Generator.set_state", "seed", expected, got)):
         gen.set_state(bad, 1)
     assert state(gen) == (9, 4)
 
 
-@pytest.mark.parametrize("bad,error", [(-1, ValueError), (2**64, ValueError), (1.5, TypeError), (True, TypeError)])
-def test_invalid_offsets_and_steps_change_nothing(bad, error):
+@pytest.mark.parametrize("bad,error,expected,got", [(-1, ValueError, OFFSET_RANGE, "-1"),
+                                                    (2**64, ValueError, OFFSET_RANGE, "an int of 65 bits"),
+                                                    (1.5, TypeError, "an int", "1.5"),
+                                                    (True, TypeError, "an int", "True")])
+def test_invalid_offsets_and_steps_change_nothing(bad, error, expected, got):
     gen = Generator().manual_seed(9)
     gen(4)
-    with pytest.raises(error, match="offset"):
+    with pytest.raises(error, match=house("Generator.set_state", "offset", expected, got)):
         gen.set_state(1, bad)
     if bad != 2**64:
-        with pytest.raises(error, match="step"):
+        step_expected = "an int in [0, inf)" if bad == -1 else expected
+        with pytest.raises(error, match=house("Generator", "step", step_expected, got)):
             gen(bad)
     assert state(gen) == (9, 4)
 
@@ -112,10 +123,12 @@ def test_invalid_offsets_and_steps_change_nothing(bad, error):
 def test_offset_never_wraps():
     gen = Generator().set_state(1, 2**64 - 3)
     assert gen(2) == (1, 2**64 - 3)
-    with pytest.raises(OverflowError, match="2\\*\\*64"):
+    full = house("Generator", "step", f"at most 0 at offset {2**64 - 1} (the offset stays below 2**64; reseed with "
+                 "manual_seed())", "1")
+    with pytest.raises(OverflowError, match=full):
         gen(1)
     assert state(gen) == (1, 2**64 - 1)
-    with pytest.raises(OverflowError):
+    with pytest.raises(OverflowError, match=full):
         mc.rand(3, generator=gen)
     assert state(gen) == (1, 2**64 - 1)
 
@@ -224,6 +237,6 @@ def test_fork_rng_restores_on_exit_and_on_exception():
             gens[1].manual_seed(50)
             raise RuntimeError("boom")
     assert [state(g) for g in gens] == [(1, 0), (2, 0)]
-    with pytest.raises(TypeError, match="fork_rng"):
+    with pytest.raises(TypeError, match=house("fork_rng", "generators", "an iterable of Generators", "3")):
         with mc.fork_rng([3]):
             pass

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minicell.random import philox4x32, random_words
+from tests.bad_inputs import house
 from minicell._parallel import get_num_threads, set_num_threads
 
 # Every philox4x32 line (7 and 10 rounds) of Random123's tests/kat_vectors and old_kat_vectors.
@@ -115,27 +116,40 @@ def test_peak_memory_stays_within_output_plus_16_mib():
     assert peak <= count * 4 + 16 * 2**20
 
 
+U64 = "an int in [0, 18446744073709551616)"
+OUT = "a writeable C-contiguous uint32 array of shape (3,)"
 BAD_WORD_ARGS = [
-    dict(seed=-1), dict(seed=2**64), dict(offset=-1), dict(offset=2**64), dict(count=-1),
-    dict(start=-1), dict(start=4 * 2**64), dict(seed=1.0), dict(seed=True), dict(count="3"),
-    dict(out=np.zeros(3, np.int32)), dict(out=np.zeros(4, np.uint32)),
+    (dict(seed=-1), ValueError, "seed", U64, "-1"), (dict(seed=2**64), ValueError, "seed", U64, "an int of 65 bits"),
+    (dict(offset=-1), ValueError, "offset", U64, "-1"),
+    (dict(offset=2**64), ValueError, "offset", U64, "an int of 65 bits"),
+    (dict(count=-1), ValueError, "count", "an int in [0, inf)", "-1"),
+    (dict(start=-1), ValueError, "start", "an int in [0, inf)", "-1"),
+    (dict(start=4 * 2**64), ValueError, "start + count", "at most 2**66 (the stream's length)", "an int of 67 bits"),
+    (dict(seed=1.0), TypeError, "seed", "an int", "1.0"), (dict(seed=True), TypeError, "seed", "an int", "True"),
+    (dict(count="3"), TypeError, "count", "an int", "'3'"),
+    (dict(out=np.zeros(3, np.int32)), ValueError, "out", OUT, "an object of type ndarray"),
+    (dict(out=np.zeros(4, np.uint32)), ValueError, "out", OUT, "an object of type ndarray"),
 ]
 
 
-@pytest.mark.parametrize("bad", BAD_WORD_ARGS)
-def test_invalid_word_arguments(bad):
+@pytest.mark.parametrize("bad,error,arg,expected,got", BAD_WORD_ARGS)
+def test_invalid_word_arguments(bad, error, arg, expected, got):
     args = dict(seed=1, offset=2, count=3, start=0)
     args.update(bad)
-    with pytest.raises((TypeError, ValueError), match="random_words"):
+    with pytest.raises(error, match=house("random_words", arg, expected, got)):
         random_words(**args)
 
 
-@pytest.mark.parametrize("counter,key", [
-    (np.zeros(3, np.uint32), np.zeros(2, np.uint32)),
-    (np.zeros(4, np.uint32), np.zeros(3, np.uint32)),
-    (np.zeros(4, np.float32), np.zeros(2, np.uint32)),
-    (np.array([-1, 0, 0, 0]), np.zeros(2, np.uint32)),
+@pytest.mark.parametrize("counter,key,error,arg,expected,got", [
+    (np.zeros(3, np.uint32), np.zeros(2, np.uint32), ValueError, "counter", "an array of shape (..., 4)",
+     "an array of dtype uint32 and shape [3]"),
+    (np.zeros(4, np.uint32), np.zeros(3, np.uint32), ValueError, "key", "an array of shape (..., 2)",
+     "an array of dtype uint32 and shape [3]"),
+    (np.zeros(4, np.float32), np.zeros(2, np.uint32), TypeError, "counter",
+     "an array of uint32 values of shape (..., 4)", "an array of dtype float32 and shape [4]"),
+    (np.array([-1, 0, 0, 0]), np.zeros(2, np.uint32), ValueError, "counter",
+     "an array of uint32 values of shape (..., 4)", "values in [-1, 0]"),
 ])
-def test_invalid_block_arguments(counter, key):
-    with pytest.raises((TypeError, ValueError), match="philox4x32"):
+def test_invalid_block_arguments(counter, key, error, arg, expected, got):
+    with pytest.raises(error, match=house("philox4x32", arg, expected, got)):
         philox4x32(counter, key)
