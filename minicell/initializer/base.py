@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import Shown, check_finite, check_option, check_shape, checked_cast, fail_type, fail_value
+from minicell._checks import (Shown, check_finite, check_option, check_shape, checked_cast, describe, fail_type,
+                              fail_value, is_integer)
 from minicell.generator import Generator, resolve
 from minicell.random.distributions import Compute, check_dtype, check_size
 from minicell.tensor import DTYPE_NAMES, Tensor
@@ -82,18 +83,21 @@ class Initializer:
         float16 weight whose values would overflow to inf is refused before anything is drawn."""
         return 0.0
 
-    def plan(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> Callable[[], np.ndarray]:
+    def plan(self, shape: Any, dtype: Any = np.float32, generator: Generator | None = None,
+             who: str | None = None) -> Callable[[], np.ndarray]:
         """Validate every argument now; return a function that reserves (if random) and fills.
 
         Layers plan all their initializers before running any, so a bad one draws nothing.
+        ``who`` names the caller in errors (the initializer's class by default).
         """
-        who = type(self).__name__
+        who = who or type(self).__name__
         shape = check_shape(who, "shape", shape)
         dt = check_dtype(who, dtype, FLOAT_DTYPES if self.random else tuple(DTYPE_NAMES))
         check_size(who, "shape", shape)
         self.check_shape(shape)
-        if not self.random:
-            return lambda: self.fill(shape, dt)
+        if not self.random:  # filled now, so a value the dtype cannot hold fails before any draw
+            filled = self.fill(shape, dt)
+            return lambda: filled.copy()
         gen = resolve(generator, who)
         draw_dtype = np.dtype(np.float64 if dt == np.float64 else np.float32)  # float16 is drawn as float32
         compute = self.prepare(shape, draw_dtype)
@@ -122,33 +126,52 @@ def register_alias(name: str, factory: Callable[[], Initializer]) -> None:
     _ALIASES[name.lower()] = factory
 
 
-def plan_initializer(init: Any, shape: Any, dtype: Any = np.float32,
-                     generator: Generator | None = None) -> Callable[[], Tensor]:
-    """Validate ``initializer``'s arguments now; return a function that makes the Tensor."""
-    shape = check_shape("initializer", "shape", shape)
+def constant_array(who: str, arg: str, value: Any, dt: np.dtype) -> np.ndarray:
+    """A number as a 0-d array of ``dt``: ints outside the dtype's range, NaN and inf into an int
+    dtype, and values beyond a float dtype's range are refused (never wrapped or made inf)."""
+    if is_integer(value) and not -(1 << 63) <= int(value) < 1 << 64:  # beyond what NumPy holds
+        if dt.kind in "iub":
+            info = np.iinfo(dt) if dt.kind != "b" else np.iinfo(np.uint8)
+            raise fail_value(who, arg, f"in [{info.min}, {info.max}] to be stored as {dt}",
+                             Shown(f"values in [{describe(int(value))}, {describe(int(value))}]"))
+        try:
+            value = float(value)
+        except OverflowError:
+            raise fail_value(who, arg, f"within the range of {dt} (max {np.finfo(dt).max:g})", value) from None
+    return checked_cast(who, arg, np.asarray(value), dt)
+
+
+def plan_initializer(init: Any, shape: Any, dtype: Any = np.float32, generator: Generator | None = None,
+                     who: str = "initializer", arg: str = "init") -> Callable[[], Tensor]:
+    """Validate ``initializer``'s arguments now; return a function that makes the Tensor.
+
+    ``who`` and ``arg`` name the caller in errors (``Dense`` and ``bias_init`` for a layer)."""
+    shape = check_shape(who, "shape", shape)
     if isinstance(init, str):
         factory = _ALIASES.get(init.lower())
         if factory is None:
-            raise fail_value("initializer", "init", f"an Initializer or one of {sorted(_ALIASES)}", init)
+            raise fail_value(who, arg, f"an Initializer or one of {sorted(_ALIASES)}", init)
         init = factory()
     if isinstance(init, Initializer):
-        fill = init.plan(shape, dtype, generator)
+        fill = init.plan(shape, dtype, generator, who=None if who == "initializer" else who)
         return lambda: Tensor._wrap(fill())
-    dt = check_dtype("initializer", dtype, tuple(DTYPE_NAMES))
-    check_size("initializer", "shape", shape)
+    dt = check_dtype(who, dtype, tuple(DTYPE_NAMES))
+    check_size(who, "shape", shape)
     if isinstance(init, (bool, np.bool_)):
-        raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
+        raise fail_type(who, arg, "an Initializer, an alias, a number or an array", init)
     if isinstance(init, (int, float, np.integer, np.floating)):
-        value = checked_cast("initializer", "init", np.asarray(init), dt)
+        value = constant_array(who, arg, init, dt)
         return lambda: Tensor._wrap(np.full(shape, value, dtype=dt))
     if isinstance(init, (Tensor, np.ndarray)):
         array = init._data if isinstance(init, Tensor) else np.asarray(init)
         if array.shape != shape:
-            raise fail_value("initializer", "init", f"an array of shape {list(shape)}",
+            raise fail_value(who, arg, f"an array of shape {list(shape)}",
                              Shown(f"an array of shape {list(array.shape)}"))
-        values = checked_cast("initializer", "init", array, dt)
+        if array.dtype not in DTYPE_NAMES:
+            raise fail_type(who, arg, "an array of numbers", Shown(f"an array of dtype {array.dtype}"))
+        values = checked_cast(who, arg, array, dt)
         return lambda: Tensor._wrap(np.array(values, dtype=dt))
-    raise fail_type("initializer", "init", "an Initializer, an alias, a number or an array", init)
+    raise fail_type(who, arg, "an Initializer, an alias, a number or an array", init)
 
 
 def initializer(init: Any, shape: Any, dtype: Any = np.float32, generator: Generator | None = None) -> Tensor:

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_finite, check_int, checked_cast, fail_type, fail_value, is_integer
-from minicell.initializer.base import Initializer, register_alias
+from minicell._checks import check_finite, check_int, fail_type, fail_value, is_integer
+from minicell.initializer.base import Initializer, constant_array, register_alias
 
 
 class Constant(Initializer):
@@ -24,7 +24,7 @@ class Constant(Initializer):
         self.value = value
 
     def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        return np.full(shape, checked_cast(type(self).__name__, "value", np.asarray(self.value), dtype), dtype=dtype)
+        return np.full(shape, constant_array(type(self).__name__, "value", self.value, np.dtype(dtype)), dtype=dtype)
 
 
 class Zero(Constant):

@@ -82,7 +82,7 @@ class TruncatedNormal(Initializer):
         self.a = check_finite("TruncatedNormal", "a", a)
         self.b = check_finite("TruncatedNormal", "b", b)
         if self.a > self.b:
-            raise fail_value("TruncatedNormal", "a", f"at most b ({self.b})", a)
+            raise fail_value("TruncatedNormal", "a", f"at most 'b' ({self.b})", a)
 
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         return D.prepare_truncated_normal("TruncatedNormal", shape, self.mean, self.sigma, self.a, self.b, dtype)

@@ -44,11 +44,12 @@ class Dense(Cell):
         act = get_activation(activation, "Dense")
         if weight_init is None:
             weight_init = HeUniform(negative_slope=math.sqrt(5))
-        make_weight = plan_initializer(weight_init, (self.out_channels, self.in_channels), dtype, generator)
+        make_weight = plan_initializer(weight_init, (self.out_channels, self.in_channels), dtype, generator,
+                                       who="Dense", arg="weight_init")
         make_bias = None
         if self.has_bias:  # planned before anything is drawn: a bad bias_init draws no weight
             make_bias = plan_initializer(Uniform(1 / math.sqrt(self.in_channels)) if bias_init is None else bias_init,
-                                         (self.out_channels,), dtype, generator)
+                                         (self.out_channels,), dtype, generator, who="Dense", arg="bias_init")
         self.weight = Parameter(make_weight())
         self.bias: Parameter | None = None if make_bias is None else Parameter(make_bias())
         self.activation = act

@@ -48,7 +48,9 @@ def weight_array(who: str, arg: str, weight: Any, *, vector: bool) -> np.ndarray
     w = w.astype(np.float64)
     if vector and w.ndim != 1:
         raise fail_value(who, arg, "a 1-D Tensor with one weight per class", Shown(f"shape {list(w.shape)}"))
-    if not np.isfinite(w).all() or (w < 0).any():
+    if not np.isfinite(w).all():
+        raise fail_value(who, arg, "finite and non-negative", Shown("NaN or inf"))
+    if (w < 0).any():
         raise fail_value(who, arg, "finite and non-negative", Shown(f"values in [{w.min()}, {w.max()}]"))
     return w
 
