@@ -103,7 +103,7 @@ class XavierUniform(Initializer):
     random = True
 
     def __init__(self, gain: float = 1) -> None:
-        self.gain = check_real("XavierUniform", "gain", gain, 0.0)
+        self.gain = check_real(type(self).__name__, "gain", gain, 0.0)
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         fans(shape, type(self).__name__)
