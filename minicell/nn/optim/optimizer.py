@@ -96,7 +96,9 @@ class Optimizer(Cell):
             if array.shape != p.shape:
                 raise fail_value(who, "grads", f"gradients of their parameters' shapes ({list(p.shape)} for '{p.name}')",
                                  Shown(f"shape {list(array.shape)} for '{p.name}'"))
-            if not math.isfinite(float(np.sum(array, dtype=np.float64))):  # one pass: NaN and inf propagate
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN: still caught
+                total = float(np.sum(array, dtype=np.float64))
+            if not math.isfinite(total):  # one pass: NaN and inf propagate
                 raise fail_value(who, "grads", f"finite gradients (the one of '{p.name}' too)",
                                  Shown(f"NaN or inf in the gradient of '{p.name}'"))
             arrays.append(checked_cast(who, "grads", array, p.dtype))
