@@ -10,6 +10,7 @@ from minicell import nn, ops
 from minicell import random as R
 from minicell.testing import assert_bitwise_equal, assert_slice_invariant, shard_split
 from minicell.testing.strategies import world_sizes
+from tests.bad_inputs import house
 from tests.stats import binomial_bounds
 
 U64 = st.integers(0, 2**64 - 1)
@@ -127,9 +128,12 @@ def test_channel_dropout_backward_uses_the_forward_mask():
     assert np.array_equal(x.grad.asnumpy(), (out.asnumpy() != 0) * np.float32(2.0))
 
 
-@pytest.mark.parametrize("cls,bad_rank", [(nn.Dropout1d, 4), (nn.Dropout2d, 2), (nn.Dropout3d, 3)])
-def test_channel_dropout_rejects_wrong_rank(cls, bad_rank):
-    with pytest.raises(ValueError, match=cls.__name__):
+@pytest.mark.parametrize("cls,bad_rank,ranks", [(nn.Dropout1d, 4, (2, 3)), (nn.Dropout2d, 2, (3, 4)),
+                                               (nn.Dropout3d, 3, (4, 5))])
+def test_channel_dropout_rejects_wrong_rank(cls, bad_rank, ranks):
+    shape = [2] * bad_rank
+    with pytest.raises(ValueError, match=house(cls.__name__, "input", f"a {ranks[0]}-D (unbatched) or {ranks[1]}-D "
+                                               "(batched) Tensor", f"a {bad_rank}-D Tensor of shape {shape}")):
         cls(0.5, generator=mc.Generator()).set_train()(ones(*([2] * bad_rank)))
 
 
@@ -168,24 +172,32 @@ def test_no_input_sized_array_is_kept_between_forward_and_backward():
     assert out._backward is not None and x.grad is not None
 
 
-@pytest.mark.parametrize("bad,error", [(1.5, ValueError), (-0.1, ValueError), (float("nan"), ValueError),
-                                       (True, TypeError), ("0.5", TypeError), (None, TypeError)])
-def test_bad_p_names_the_layer_and_argument(bad, error):
+@pytest.mark.parametrize("bad,error,expected", [
+    (1.5, ValueError, "a float in [0, 1]"), (-0.1, ValueError, "a float in [0, 1]"),
+    (float("nan"), ValueError, "a float in [0, 1]"), (True, TypeError, "a real number"),
+    ("0.5", TypeError, "a real number"), (None, TypeError, "a real number")])
+def test_bad_p_names_the_layer_and_argument(bad, error, expected):
     for cls in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d):
-        with pytest.raises(error, match=f"For '{cls.__name__}', 'p'"):
+        with pytest.raises(error, match=house(cls.__name__, "p", expected, repr(bad))):
             cls(bad)
-    with pytest.raises(error, match="For 'dropout', 'p'"):
+    with pytest.raises(error, match=house("dropout", "p", expected, repr(bad))):
         ops.dropout(ones(3), bad)
 
 
 def test_functional_errors_reserve_nothing():
     gen = mc.Generator()
-    for call in (lambda: ops.dropout(mc.Tensor([1, 2]), 0.5, generator=gen),
-                 lambda: ops.dropout(ones(2), 0.5, generator=gen, start=-1),
-                 lambda: ops.dropout(np.ones(2), 0.5, generator=gen),
-                 lambda: ops.dropout(ones(2), 0.5, training="yes", generator=gen),
-                 lambda: nn.Dropout(0.5, generator="gen")):
-        with pytest.raises((TypeError, ValueError)):
+    for call, error, who, arg, expected, got in (
+            (lambda: ops.dropout(mc.Tensor([1, 2]), 0.5, generator=gen), TypeError, "dropout", "input",
+             "a floating-point Tensor", "a Tensor of dtype int64"),
+            (lambda: ops.dropout(ones(2), 0.5, generator=gen, start=-1), ValueError, "dropout", "start",
+             "an int in [0, inf)", "-1"),
+            (lambda: ops.dropout(np.ones(2), 0.5, generator=gen), TypeError, "dropout", "input", "a Tensor",
+             "an object of type ndarray"),
+            (lambda: ops.dropout(ones(2), 0.5, training="yes", generator=gen), TypeError, "dropout", "training",
+             "a bool", "'yes'"),
+            (lambda: nn.Dropout(0.5, generator="gen"), TypeError, "Dropout", "generator", "a Generator or None",
+             "'gen'")):
+        with pytest.raises(error, match=house(who, arg, expected, got)):
             call()
     assert int(gen.get_state()[1]) == 0
     assert ops.dropout(ones(2), 0.5, training=False, generator=gen).asnumpy().tolist() == [1, 1]

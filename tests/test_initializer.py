@@ -8,6 +8,7 @@ import minicell as mc
 from minicell import initializer as I
 from minicell import random as R
 from minicell.testing import assert_bitwise_equal, assert_reproducible
+from tests.bad_inputs import house
 from tests.stats import ks_pvalue, normal_cdf
 
 
@@ -120,36 +121,53 @@ def test_aliases():
     assert I.initializer("XAVIER_UNIFORM", (2, 2)).shape == (2, 2)
 
 
-@pytest.mark.parametrize("make,error,match", [
-    (lambda: I.initializer("bogus", (2, 2)), ValueError, "one of"),
-    (lambda: I.Normal(sigma=-1.0), ValueError, "sigma"),
-    (lambda: I.Sparse(1.0), ValueError, "sparsity"),
-    (lambda: I.Sparse(-0.1), ValueError, "sparsity"),
-    (lambda: I.initializer(I.Orthogonal(), (5,)), ValueError, "Orthogonal"),
-    (lambda: I.initializer(I.XavierUniform(), (5,)), ValueError, "fan"),
-    (lambda: I.initializer(I.Identity(), (2, 2, 2)), ValueError, "2-D"),
-    (lambda: I.initializer(I.Sparse(0.5), (2, 2, 2)), ValueError, "2-D"),
-    (lambda: I.initializer(I.Dirac(groups=3), (4, 2, 3)), ValueError, "divisible"),
-    (lambda: I.initializer(I.Dirac(), (2, 2)), ValueError, "3-, 4- or 5-D"),
-    (lambda: I.HeUniform(mode="fan_sideways"), ValueError, "fan_in"),
-    (lambda: I.HeUniform(nonlinearity="swish"), ValueError, "nonlinearity"),
-    (lambda: I.VarianceScaling(distribution="cauchy"), ValueError, "truncated_normal"),
-    (lambda: I.VarianceScaling(scale=0.0), ValueError, "scale"),
-    (lambda: I.TruncatedNormal(a=1.0, b=0.0), ValueError, "a"),
-    (lambda: I.initializer(np.zeros(3), (2,)), ValueError, "shape"),
-    (lambda: I.initializer(True, (2,)), TypeError, "init"),
-    (lambda: I.initializer(I.Normal(), (2, -1)), ValueError, "shape"),
-    (lambda: I.initializer(I.Normal(), (2,), dtype=np.int32), TypeError, "dtype"),
-    (lambda: I.Constant("x"), TypeError, "value"),
+ALIASES = ("['dirac', 'eye', 'he_normal', 'he_uniform', 'identity', 'normal', 'ones', 'orthogonal', 'sparse', "
+           "'truncated_normal', 'truncatednormal', 'uniform', 'variance_scaling', 'xavier_normal', 'xavier_uniform', "
+           "'zeros']")
+FANS = "a shape with at least 2 dimensions to compute fan-in and fan-out"
+
+
+@pytest.mark.parametrize("make,error,who,arg,expected,got", [
+    (lambda: I.initializer("bogus", (2, 2)), ValueError, "initializer", "init", f"an Initializer or one of {ALIASES}",
+     "'bogus'"),
+    (lambda: I.Normal(sigma=-1.0), ValueError, "Normal", "sigma", "a float >= 0", "-1.0"),
+    (lambda: I.Sparse(1.0), ValueError, "Sparse", "sparsity", "a float in [0, 1)", "1.0"),
+    (lambda: I.Sparse(-0.1), ValueError, "Sparse", "sparsity", "a float in [0, 1)", "-0.1"),
+    (lambda: I.initializer(I.Orthogonal(), (5,)), ValueError, "Orthogonal", "shape",
+     "a shape with at least 2 dimensions", "(5,)"),
+    (lambda: I.initializer(I.XavierUniform(), (5,)), ValueError, "XavierUniform", "shape", FANS, "(5,)"),
+    (lambda: I.initializer(I.Identity(), (2, 2, 2)), ValueError, "Identity", "shape", "a 2-D shape", "(2, 2, 2)"),
+    (lambda: I.initializer(I.Sparse(0.5), (2, 2, 2)), ValueError, "Sparse", "shape", "a 2-D shape", "(2, 2, 2)"),
+    (lambda: I.initializer(I.Dirac(groups=3), (4, 2, 3)), ValueError, "Dirac", "shape",
+     "a first dimension divisible by groups=3", "(4, 2, 3)"),
+    (lambda: I.initializer(I.Dirac(), (2, 2)), ValueError, "Dirac", "shape", "a 3-, 4- or 5-D shape", "(2, 2)"),
+    (lambda: I.HeUniform(mode="fan_sideways"), ValueError, "HeUniform", "mode", "one of ['fan_in', 'fan_out']",
+     "'fan_sideways'"),
+    (lambda: I.HeUniform(nonlinearity="swish"), ValueError, "calculate_gain", "nonlinearity",
+     "one of ['linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d', "
+     "'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu']", "'swish'"),
+    (lambda: I.VarianceScaling(distribution="cauchy"), ValueError, "VarianceScaling", "distribution",
+     "one of ['truncated_normal', 'untruncated_normal', 'uniform']", "'cauchy'"),
+    (lambda: I.VarianceScaling(scale=0.0), ValueError, "VarianceScaling", "scale", "a float > 0", "0.0"),
+    (lambda: I.TruncatedNormal(a=1.0, b=0.0), ValueError, "TruncatedNormal", "a", "at most 'b' (0.0)", "1.0"),
+    (lambda: I.initializer(np.zeros(3), (2,)), ValueError, "initializer", "init", "an array of shape [2]",
+     "an array of shape [3]"),
+    (lambda: I.initializer(True, (2,)), TypeError, "initializer", "init",
+     "an Initializer, an alias, a number or an array", "True"),
+    (lambda: I.initializer(I.Normal(), (2, -1)), ValueError, "initializer", "shape", "a tuple of non-negative ints",
+     "(2, -1)"),
+    (lambda: I.initializer(I.Normal(), (2,), dtype=np.int32), TypeError, "Normal", "dtype",
+     "one of ['float16', 'float32', 'float64']", "int32"),
+    (lambda: I.Constant("x"), TypeError, "Constant", "value", "an int or a float", "'x'"),
 ])
-def test_errors(make, error, match):
-    with pytest.raises(error, match=match):
+def test_errors(make, error, who, arg, expected, got):
+    with pytest.raises(error, match=house(who, arg, expected, got)):
         make()
 
 
 def test_failed_initializer_reserves_nothing():
     gen = mc.Generator()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=house("Orthogonal", "shape", "a shape with at least 2 dimensions", "(5,)")):
         I.initializer(I.Orthogonal(), (5,), generator=gen)
     assert int(gen.get_state()[1]) == 0
 

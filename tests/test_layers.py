@@ -8,6 +8,7 @@ import minicell as mc
 from minicell import nn
 from minicell.initializer import HeUniform, Uniform, initializer
 from minicell.testing import assert_bitwise_equal, assert_cells_equal
+from tests.bad_inputs import house
 from tests.gradcheck import assert_grads_match
 
 
@@ -62,12 +63,16 @@ def test_activations():
     assert np.isfinite(nn.LogSoftmax()(big).asnumpy()).all() and np.isfinite(nn.Sigmoid()(-big).asnumpy()).all()
 
 
-@pytest.mark.parametrize("make,error", [
-    (lambda: nn.Dense(0, 2), ValueError), (lambda: nn.Dense(2.0, 2), TypeError),
-    (lambda: nn.Dense(2, 2, activation="swish"), ValueError), (lambda: nn.Dense(2, 2, has_bias=1), TypeError),
-    (lambda: nn.Dense(2, 2)(mc.Tensor(np.zeros((1, 3)))), ValueError),
-    (lambda: nn.GELU(approximate="fast"), ValueError),
+@pytest.mark.parametrize("make,error,who,arg,expected,got", [
+    (lambda: nn.Dense(0, 2), ValueError, "Dense", "in_channels", "an int in [1, inf)", "0"),
+    (lambda: nn.Dense(2.0, 2), TypeError, "Dense", "in_channels", "an int", "2.0"),
+    (lambda: nn.Dense(2, 2, activation="swish"), ValueError, "Dense", "activation",
+     "one of ['relu', 'tanh', 'sigmoid', 'gelu', 'softmax', 'log_softmax', 'logsoftmax']", "'swish'"),
+    (lambda: nn.Dense(2, 2, has_bias=1), TypeError, "Dense", "has_bias", "a bool", "1"),
+    (lambda: nn.Dense(2, 2)(mc.Tensor(np.zeros((1, 3)))), ValueError, "Dense", "x",
+     "a Tensor whose last dimension is in_channels=2", "shape [1, 3]"),
+    (lambda: nn.GELU(approximate="fast"), ValueError, "GELU", "approximate", "one of ['none', 'tanh']", "'fast'"),
 ])
-def test_layer_errors(make, error):
-    with pytest.raises(error):
+def test_layer_errors(make, error, who, arg, expected, got):
+    with pytest.raises(error, match=house(who, arg, expected, got)):
         make()

@@ -4,6 +4,7 @@ import pytest
 
 import minicell as mc
 from minicell import nn
+from tests.bad_inputs import house
 from tests.gradcheck import assert_grads_match
 
 rng = np.random.default_rng(0)
@@ -77,15 +78,22 @@ def test_float32_losses_stay_float32():
     assert loss.dtype == np.float32 and x32.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("call,error", [
-    (lambda: nn.MSELoss("avg"), ValueError),
-    (lambda: nn.MSELoss()(mc.Tensor(X), T[:2]), ValueError),
-    (lambda: nn.CrossEntropyLoss()(mc.Tensor(X), np.array([0, 1, 2, 9])), ValueError),
-    (lambda: nn.CrossEntropyLoss()(mc.Tensor(X), np.array([0, 1])), ValueError),
-    (lambda: nn.CrossEntropyLoss(label_smoothing=1.5), ValueError),
-    (lambda: nn.CrossEntropyLoss()(mc.Tensor(X), np.array(["a"] * 4)), TypeError),
-    (lambda: nn.CrossEntropyLoss(weight=np.ones(3))(mc.Tensor(X), LABELS), ValueError),
+@pytest.mark.parametrize("call,error,who,arg,expected,got", [
+    (lambda: nn.MSELoss("avg"), ValueError, "MSELoss", "reduction", "one of ['mean', 'sum', 'none']", "'avg'"),
+    (lambda: nn.MSELoss()(mc.Tensor(X), T[:2]), ValueError, "MSELoss", "labels", "of the logits' shape [4, 5]",
+     "shape [2, 5]"),
+    (lambda: nn.CrossEntropyLoss()(mc.Tensor(X), np.array([0, 1, 2, 9])), ValueError, "CrossEntropyLoss", "labels",
+     "class indices in [0, 5) or ignore_index", "values [9]"),
+    (lambda: nn.CrossEntropyLoss()(mc.Tensor(X), np.array([0, 1])), ValueError, "CrossEntropyLoss", "labels",
+     "of shape [4] (class indices)", "shape [2]"),
+    (lambda: nn.CrossEntropyLoss(label_smoothing=1.5), ValueError, "CrossEntropyLoss", "label_smoothing",
+     "a float in [0, 1]", "1.5"),
+    (lambda: nn.CrossEntropyLoss()(mc.Tensor(X), np.array(["a"] * 4)), TypeError, "CrossEntropyLoss", "labels",
+     "an array of one of the dtypes ['Bool', 'Float16', 'Float32', 'Float64', 'Int16', 'Int32', 'Int64', 'Int8', "
+     "'UInt16', 'UInt32', 'UInt64', 'UInt8']", "dtype <U1"),
+    (lambda: nn.CrossEntropyLoss(weight=np.ones(3))(mc.Tensor(X), LABELS), ValueError, "CrossEntropyLoss", "weight",
+     "of shape [5] for logits with 5 classes", "shape [3]"),
 ])
-def test_loss_errors(call, error):
-    with pytest.raises(error):
+def test_loss_errors(call, error, who, arg, expected, got):
+    with pytest.raises(error, match=house(who, arg, expected, got)):
         call()

@@ -5,6 +5,7 @@ import pytest
 
 import minicell as mc
 from minicell import nn
+from tests.bad_inputs import house
 
 W0 = np.array([1.0, -2.0, 0.5])
 G1 = np.array([0.1, 0.2, -0.3])
@@ -88,25 +89,41 @@ def test_optimizer_state_names_in_a_training_cell_and_mindspore_idiom():
     assert float(train(x, y)) < float(loss)
 
 
-@pytest.mark.parametrize("make,error", [
-    (lambda ps: nn.SGD(ps, -0.1), ValueError), (lambda ps: nn.SGD(ps, 0.1, momentum=-1.0), ValueError),
-    (lambda ps: nn.SGD(ps, 0.1, nesterov=True), ValueError), (lambda ps: nn.Adam(ps, beta1=1.0), ValueError),
-    (lambda ps: nn.Adam(ps, eps=0.0), ValueError), (lambda ps: nn.Adam(ps, weight_decay=-1.0), ValueError),
-    (lambda ps: nn.Momentum(ps, 0.1, 0.0), ValueError), (lambda ps: nn.SGD([], 0.1), ValueError),
-    (lambda ps: nn.SGD([1.0], 0.1), TypeError), (lambda ps: nn.SGD(ps[0], 0.1), TypeError),
-    (lambda ps: nn.SGD([mc.Parameter(1.0, requires_grad=False, name="f")], 0.1), ValueError),
-    (lambda ps: nn.Adam(ps, learning_rate="fast"), TypeError),
+@pytest.mark.parametrize("make,error,who,arg,expected,got", [
+    (lambda ps: nn.SGD(ps, -0.1), ValueError, "SGD", "learning_rate", "a float in [0, inf]", "-0.1"),
+    (lambda ps: nn.SGD(ps, 0.1, momentum=-1.0), ValueError, "SGD", "momentum", "a float in [0, inf]", "-1.0"),
+    (lambda ps: nn.SGD(ps, 0.1, nesterov=True), ValueError, "SGD", "momentum", "> 0 with Nesterov momentum", "0.0"),
+    (lambda ps: nn.Adam(ps, beta1=1.0), ValueError, "Adam", "beta1", "a float in [0, 1)", "1.0"),
+    (lambda ps: nn.Adam(ps, eps=0.0), ValueError, "Adam", "eps", "a float > 0", "0.0"),
+    (lambda ps: nn.Adam(ps, weight_decay=-1.0), ValueError, "Adam", "weight_decay", "a float in [0, inf]", "-1.0"),
+    (lambda ps: nn.Momentum(ps, 0.1, 0.0), ValueError, "Momentum", "momentum",
+     "a float > 0 (use SGD for plain gradient descent)", "0.0"),
+    (lambda ps: nn.SGD([], 0.1), ValueError, "SGD", "params", "a non-empty iterable of Parameters", "an empty one"),
+    (lambda ps: nn.SGD([1.0], 0.1), TypeError, "SGD", "params", "an iterable of Parameters", "1.0 at index 0"),
+    (lambda ps: nn.SGD(ps[0], 0.1), TypeError, "SGD", "params", "an iterable of Parameters (e.g. net.trainable_params())",
+     "an object of type Parameter"),
+    (lambda ps: nn.SGD([mc.Parameter(1.0, requires_grad=False, name="f")], 0.1), ValueError, "SGD", "params",
+     "trainable float Parameters", "'f' (dtype float32, requires_grad=False) at index 0"),
+    (lambda ps: nn.Adam(ps, learning_rate="fast"), TypeError, "Adam", "learning_rate", "a real number", "'fast'"),
+    (lambda ps: nn.SGD(ps, float("inf")), ValueError, "SGD", "learning_rate", "a float in [0, inf]", "inf"),
+    (lambda ps: nn.Adam(ps, eps=float("inf")), ValueError, "Adam", "eps", "a float in [0, inf]", "inf"),
 ])
-def test_bad_hyper_parameters(make, error):
-    with pytest.raises(error):
+def test_bad_hyper_parameters(make, error, who, arg, expected, got):
+    with pytest.raises(error, match=house(who, arg, expected, got)):
         make([param()])
 
 
 def test_bad_gradients_change_nothing():
     a, b = param("a"), param("b")
     opt = nn.Adam([a, b], 0.1)
-    for grads in ((G1,), (G1, np.zeros(2)), (G1, np.array([1, 2, 3])), G1):
-        with pytest.raises((TypeError, ValueError)):
+    for grads, error, expected, got in (
+            ((G1,), ValueError, "a tuple of 2 gradients", "1"),
+            ((G1, np.zeros(2)), ValueError, "gradients of their parameters' shapes ([3] for 'b')", "shape [2] for 'b'"),
+            ((G1, np.array([1, 2, 3])), TypeError, "float gradients (the one of 'b' too)", "dtype Int64 for 'b'"),
+            (G1, TypeError, "a tuple of gradients, one per parameter", "an object of type ndarray"),
+            ((G1, np.array([0.0, np.nan, 0.0])), ValueError, "finite gradients (the one of 'b' too)",
+             "NaN or inf in the gradient of 'b'")):
+        with pytest.raises(error, match=house("Adam", "grads", expected, got)):
             opt(grads)
     assert np.array_equal(a.asnumpy(), W0) and int(opt.global_step.asnumpy()) == 0
     assert not opt.moment1._params["a"].asnumpy().any()

@@ -9,6 +9,7 @@ from minicell import random as R
 from minicell.nn import Generator
 from minicell.testing import assert_bitwise_equal
 from minicell.testing.strategies import seeds
+from tests.bad_inputs import house
 
 OPS = {
     "rand": lambda g: mc.rand(2, 3, generator=g),
@@ -62,15 +63,21 @@ def test_bernoulli_with_tensor_probabilities():
     assert out.dtype == np.float64 and out.asnumpy().tolist() == [0, 1, 0, 1]
 
 
-@pytest.mark.parametrize("call", [
-    lambda g: mc.rand(-1, generator=g), lambda g: mc.rand(2, generator=g, dtype=np.int32),
-    lambda g: ops.uniform((2,), 1.0, 0.0, generator=g), lambda g: ops.normal((2,), 0.0, -1.0, generator=g),
-    lambda g: mc.randint(5, 5, (2,), generator=g), lambda g: mc.randperm(-1, generator=g),
-    lambda g: ops.bernoulli(1.5, (2,), generator=g), lambda g: ops.bernoulli(mc.Tensor([1, 0]), generator=g),
-    lambda g: mc.rand(2, generator="gen"),
+@pytest.mark.parametrize("call,error,who,arg,expected,got", [
+    (lambda g: mc.rand(-1, generator=g), ValueError, "rand", "size", "a tuple of non-negative ints", "(-1,)"),
+    (lambda g: mc.rand(2, generator=g, dtype=np.int32), TypeError, "rand", "dtype", "one of ['float32', 'float64']",
+     "int32"),
+    (lambda g: ops.uniform((2,), 1.0, 0.0, generator=g), ValueError, "uniform", "low", "at most 'high' (0.0)", "1.0"),
+    (lambda g: ops.normal((2,), 0.0, -1.0, generator=g), ValueError, "normal", "std", "a float >= 0", "-1.0"),
+    (lambda g: mc.randint(5, 5, (2,), generator=g), ValueError, "randint", "high", "greater than 'low' (5)", "5"),
+    (lambda g: mc.randperm(-1, generator=g), ValueError, "randperm", "n", "an int in [0, 4611686018427387904)", "-1"),
+    (lambda g: ops.bernoulli(1.5, (2,), generator=g), ValueError, "bernoulli", "p", "a float in [0, 1]", "1.5"),
+    (lambda g: ops.bernoulli(mc.Tensor([1, 0]), generator=g), TypeError, "bernoulli", "p",
+     "floating-point probabilities", "an array of dtype int64"),
+    (lambda g: mc.rand(2, generator="gen"), TypeError, "rand", "generator", "a Generator or None", "'gen'"),
 ])
-def test_bad_arguments_reserve_nothing(call):
+def test_bad_arguments_reserve_nothing(call, error, who, arg, expected, got):
     gen = Generator().manual_seed(1)
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(error, match=house(who, arg, expected, got)):
         call(gen)
     assert int(gen.get_state()[1]) == 0
