@@ -28,13 +28,8 @@ def describe(value: Any) -> str:
         return repr(value) if len(repr(value)) <= 80 else f"a {type(value).__name__} of length {len(value)}"
     if isinstance(value, np.generic):
         return f"{value!r} ({type(value).__name__})"
-    if isinstance(value, type):
-        return value.__name__
     if isinstance(value, np.dtype):
         return str(value)
-    if isinstance(value, (tuple, list)) and len(value) <= 8 and all(
-            isinstance(v, (bool, int, float, str, type(None))) for v in value) and len(repr(value)) <= 80:
-        return repr(value)
     return f"an object of type {type(value).__name__}"
 
 
@@ -79,21 +74,20 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise fail_type(owner, arg, "a real number", value)
-    given = value  # errors show what came, not its float
     try:
         value = float(value)
     except OverflowError:
-        raise fail_value(owner, arg, "a finite float", given) from None
+        raise fail_value(owner, arg, "a finite float", value) from None
     bad = not math.isfinite(value) or (low is not None and value < low)
     if high is not None:
         bad = bad or (value > high if closed_high else value >= high)
     if bad:
         if low is None and high is None:
-            raise fail_value(owner, arg, "a finite float", given)
+            raise fail_value(owner, arg, "a finite float", value)
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         bracket = "]" if closed_high else ")"
-        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", given)
+        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", value)
     return value
 
 
@@ -110,6 +104,11 @@ def check_uint64(owner: str, arg: str, value: Any) -> int:
     return check_int(owner, arg, value, 0, UINT64_LIMIT)
 
 
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"a {type(value).__name__} of length {len(value)}"
+
+
 def check_shape(owner: str, arg: str, shape: Any) -> tuple[int, ...]:
     """Validate a shape: an int or a sequence of non-negative ints. Returns a tuple."""
     if is_integer(shape):
@@ -119,9 +118,9 @@ def check_shape(owner: str, arg: str, shape: Any) -> tuple[int, ...]:
     dims = []
     for dim in shape:
         if not is_integer(dim):
-            raise fail_type(owner, arg, "a tuple of ints", tuple(shape))
+            raise fail_type(owner, arg, "a tuple of ints", Shown(_short_repr(tuple(shape))))
         if int(dim) < 0:
-            raise fail_value(owner, arg, "a tuple of non-negative ints", tuple(int(d) for d in shape))
+            raise fail_value(owner, arg, "a tuple of non-negative ints", Shown(_short_repr(tuple(int(d) for d in shape))))
         dims.append(int(dim))
     return tuple(dims)
 

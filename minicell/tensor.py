@@ -45,7 +45,8 @@ def to_dtype(who: str, dtype: Any) -> np.dtype:
     except TypeError:
         dt = None
     if dt not in DTYPE_NAMES:
-        raise fail_type(who, "dtype", f"one of {sorted(str(d) for d in DTYPE_NAMES)}", dtype)
+        raise fail_type(who, "dtype", f"one of {sorted(str(d) for d in DTYPE_NAMES)}",
+                        Shown(dtype.__name__) if isinstance(dtype, type) else dtype)
     return dt
 
 

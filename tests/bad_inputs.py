@@ -28,12 +28,7 @@ def got_of(value: Any) -> str:
         return f"{value!r} ({type(value).__name__})"
     if isinstance(value, int):
         return f"an int of {value.bit_length()} bits" if abs(value) >= 1 << 64 else repr(value)
-    if isinstance(value, type):
-        return value.__name__
-    if isinstance(value, (list, tuple)) and len(value) <= 8 and all(
-            isinstance(v, (bool, int, float, str, type(None))) for v in value):
-        return repr(value)
-    return f"an object of type {type(value).__name__}"
+    return f"an object of type {type(value).__name__}"  # lists, tuples and classes too
 
 
 def real_error(who: str, arg: str, value: Any, low: str = "0", high: str = "inf",
@@ -43,7 +38,7 @@ def real_error(who: str, arg: str, value: Any, low: str = "0", high: str = "inf"
         return TypeError, house(who, arg, "a real number", got_of(value))
     if isinstance(value, int) and abs(value) >= 1 << 1024:
         return ValueError, house(who, arg, "a finite float", got_of(value))
-    return ValueError, house(who, arg, f"a float in [{low}, {high}{bracket}", got_of(value))
+    return ValueError, house(who, arg, f"a float in [{low}, {high}{bracket}", got_of(float(value)))
 
 
 def int_error(who: str, arg: str, value: Any, low: str = "-inf", high: str = "inf") -> tuple[type, str]:

@@ -228,7 +228,8 @@ def _call_cases():
     return [
         ("Dense(x of 3)", dense, lambda: mc.Tensor(np.zeros((1, 3), np.float32)), ValueError,
          house("Dense", "x", "a Tensor whose last dimension is in_channels=2", "shape [1, 3]")),
-        ("Dense(list)", dense, lambda: [1.0, 2.0], TypeError, house("Dense", "x", "a Tensor", "[1.0, 2.0]")),
+        ("Dense(list)", dense, lambda: [1.0, 2.0], TypeError, house("Dense", "x", "a Tensor",
+                                                                       "an object of type list")),
         ("Dense(ndarray)", dense, lambda: np.ones(2), TypeError, house("Dense", "x", "a Tensor",
                                                                         "an object of type ndarray")),
         ("Dense(int Tensor)", dense, lambda: mc.Tensor([1, 2]), TypeError,
@@ -239,7 +240,7 @@ def _call_cases():
          lambda: mc.Tensor([1, 2]), TypeError, house("dropout", "input", "a floating-point Tensor",
                                                      "a Tensor of dtype int64")),
         ("Dropout(list)", lambda: nn.Dropout(0.5, generator=nn.Generator()).set_train(), lambda: [1.0],
-         TypeError, house("dropout", "input", "a Tensor", "[1.0]")),
+         TypeError, house("dropout", "input", "a Tensor", "an object of type list")),
         ("Dropout2d(2-D)", lambda: nn.Dropout2d(0.5, generator=nn.Generator()).set_train(),
          lambda: mc.Tensor(np.ones((2, 2), np.float32)), ValueError,
          house("Dropout2d", "input", "a 3-D (unbatched) or 4-D (batched) Tensor", "a 2-D Tensor of shape [2, 2]")),

@@ -117,7 +117,7 @@ def _cases():
                           ("dropout", lambda gen: ops.dropout(mc.Tensor([1.0]), 0.5, generator=gen))):
             add(f"{who}(generator={generator!r})", lambda g, c=call, gen=generator: c(gen),
                 (TypeError, house(who, "generator", "a Generator or None",
-                                  "Dense" if generator is nn.Dense else got_of(generator))))
+                                  got_of(generator))))
     for training in ("yes", 1, None, 0.0):
         add(f"dropout(training={training!r})",
             lambda g, t=training: ops.dropout(mc.Tensor([1.0]), 0.5, training=t, generator=g),
@@ -247,7 +247,8 @@ def _stateless_cases():
                             "an int of 67 bits"))),
         ("random_words(count=-1)", lambda: R.random_words(0, 0, -1), int_error("random_words", "count", -1, "0")),
         ("random_words(out=list)", lambda: R.random_words(0, 0, 2, out=[0, 0]),
-         (ValueError, house("random_words", "out", "a writeable C-contiguous uint32 array of shape (2,)", "[0, 0]"))),
+         (ValueError, house("random_words", "out", "a writeable C-contiguous uint32 array of shape (2,)",
+                            "an object of type list"))),
         ("philox4x32(rounds=10**12)", lambda: R.philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32),
                                                            rounds=10 ** 12),
          int_error("philox4x32", "rounds", 10 ** 12, "0", "17")),

@@ -205,11 +205,11 @@ def test_permutation_positions_are_uniform():
 
 
 # ----- invalid arguments -----------------------------------------------------------------------
-U64 = "an int in [0, 18446744073709551616)"
+U64_RANGE = "an int in [0, 18446744073709551616)"
 FLOATS = "one of ['float32', 'float64']"
 INVALID = [
-    (R.uniform, dict(seed=-1), ValueError, "seed", U64, "-1"),
-    (R.uniform, dict(offset=2**64), ValueError, "offset", U64, "an int of 65 bits"),
+    (R.uniform, dict(seed=-1), ValueError, "seed", U64_RANGE, "-1"),
+    (R.uniform, dict(offset=2**64), ValueError, "offset", U64_RANGE, "an int of 65 bits"),
     (R.uniform, dict(shape=(-1,)), ValueError, "shape", "a tuple of non-negative ints", "(-1,)"),
     (R.uniform, dict(shape=(2.0,)), TypeError, "shape", "a tuple of ints", "(2.0,)"),
     (R.uniform, dict(low=1.0, high=0.0), ValueError, "low", "at most 'high' (0.0)", "1.0"),

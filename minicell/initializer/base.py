@@ -26,7 +26,7 @@ def fans(shape: tuple[int, ...], who: str) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shape; needs at least 2 dimensions (as PyTorch)."""
     if len(shape) < 2:
         raise fail_value(who, "shape", "a shape with at least 2 dimensions to compute fan-in and fan-out",
-                         tuple(shape))
+                         Shown(repr(tuple(shape))))
     receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_finite, check_int, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_finite, check_int, fail_type, fail_value, is_integer
 from minicell.initializer.base import Initializer, constant_array, register_alias
 
 
@@ -46,7 +46,7 @@ class Identity(Initializer):
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) != 2:
-            raise fail_value("Identity", "shape", "a 2-D shape", tuple(shape))
+            raise fail_value("Identity", "shape", "a 2-D shape", Shown(repr(tuple(shape))))
 
     def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         return np.eye(shape[0], shape[1], dtype=dtype)
@@ -65,9 +65,10 @@ class Dirac(Initializer):
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) not in (3, 4, 5):
-            raise fail_value("Dirac", "shape", "a 3-, 4- or 5-D shape", tuple(shape))
+            raise fail_value("Dirac", "shape", "a 3-, 4- or 5-D shape", Shown(repr(tuple(shape))))
         if shape[0] % self.groups:
-            raise fail_value("Dirac", "shape", f"a first dimension divisible by groups={self.groups}", tuple(shape))
+            raise fail_value("Dirac", "shape", f"a first dimension divisible by groups={self.groups}",
+                             Shown(repr(tuple(shape))))
 
     def fill(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         out = np.zeros(shape, dtype=dtype)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from minicell._checks import check_finite, check_option, check_real, fail_value
+from minicell._checks import Shown, check_finite, check_option, check_real, fail_value
 from minicell.initializer.base import Initializer, calculate_gain, fan_for_mode, fans, register_alias
 from minicell.random import distributions as D
 from minicell.random.distributions import Compute
@@ -241,7 +241,8 @@ class Orthogonal(Initializer):
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) < 2:
-            raise fail_value("Orthogonal", "shape", "a shape with at least 2 dimensions", tuple(shape))
+            raise fail_value("Orthogonal", "shape", "a shape with at least 2 dimensions",
+                             Shown(repr(tuple(shape))))
 
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         rows, cols = shape[0], math.prod(shape[1:])
@@ -280,7 +281,7 @@ class Sparse(Initializer):
 
     def check_shape(self, shape: tuple[int, ...]) -> None:
         if len(shape) != 2:
-            raise fail_value("Sparse", "shape", "a 2-D shape", tuple(shape))
+            raise fail_value("Sparse", "shape", "a 2-D shape", Shown(repr(tuple(shape))))
 
     def prepare(self, shape: tuple[int, ...], dtype: np.dtype) -> Compute:
         rows, cols = shape

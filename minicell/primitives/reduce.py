@@ -23,7 +23,8 @@ def normalize_axes(op: str, axis: Axis, ndim: int, arg: str = "axis", single: bo
     result = []
     for ax in axes:
         if not is_integer(ax):
-            raise fail_type(op, arg, "an int" if single else "None, an int or a tuple of ints", axis)
+            raise fail_type(op, arg, "an int" if single else "None, an int or a tuple of ints",
+                            Shown(repr(axis)) if isinstance(axis, (tuple, list)) and len(repr(axis)) <= 80 else axis)
         if not -limit <= int(ax) < limit:
             raise fail_value(op, arg, f"in [{-limit}, {limit}) for a {ndim}-D tensor", axis)
         result.append(int(ax) % limit)

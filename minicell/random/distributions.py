@@ -128,6 +128,11 @@ def _check_float_bounds(who: str, names: tuple[str, str], low: Any, high: Any, d
     return low, high
 
 
+def _dtype_shown(dtype: Any) -> Any:
+    """A dtype given as a class (``np.int32``) shown by its name."""
+    return Shown(dtype.__name__) if isinstance(dtype, type) else dtype
+
+
 def check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype:
     """``dtype`` as one of ``allowed`` (None is refused: NumPy would read it as float64)."""
     try:
@@ -135,9 +140,9 @@ def check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype
             raise TypeError
         dt = np.dtype(dtype)
     except TypeError:
-        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", dtype) from None
+        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", _dtype_shown(dtype)) from None
     if dt not in allowed:
-        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", dtype)
+        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", _dtype_shown(dtype))
     return dt
 
 
