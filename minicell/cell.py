@@ -178,9 +178,10 @@ class Cell:
         """
         for key, value in kwargs.items():
             if key not in ("mp_comm_recompute", "parallel_optimizer_comm_recompute", "recompute_slice_activation"):
-                raise TypeError(f"For '{type(self).__name__}.recompute', got an unexpected keyword argument {key!r}.")
-            if not isinstance(value, bool):
-                raise TypeError(f"For '{type(self).__name__}.recompute', '{key}' must be a bool, but got {value!r}.")
+                raise fail_type(f"{type(self).__name__}.recompute", key, "one of MindSpore's keywords "
+                                "['mp_comm_recompute', 'parallel_optimizer_comm_recompute', 'recompute_slice_activation']",
+                                Shown("an unexpected keyword argument"))
+            check_bool(f"{type(self).__name__}.recompute", key, value)
         object.__setattr__(self, "_recompute_on", True)
         return self
 

@@ -64,7 +64,7 @@ def test_exponential_decay_known_answers(step):
     (lambda: nn.WarmUpLR(0.1, 2)(1.5), TypeError, r"For 'WarmUpLR', 'global_step' must be an int or a one-element"),
     (lambda: nn.WarmUpLR(0.1, 2)(mc.Tensor([1, 2])), TypeError, r"'global_step' must be an int or a one-element integer Tensor"),
     (lambda: nn.SGD([mc.Parameter(np.zeros(2), name="w")], nn.ReLU()), TypeError,
-     r"For 'SGD', 'learning_rate' must be a float >= 0 or a LearningRateSchedule, but got ReLU"),
+     r"For 'SGD', 'learning_rate' must be a float >= 0 or a LearningRateSchedule, but got an object of type ReLU"),
 ])
 def test_bad_arguments(make, error, match):
     with pytest.raises(error, match=match):

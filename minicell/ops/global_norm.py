@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import check_real, fail_type, fail_value
+from minicell._checks import Shown, check_real, fail_type, fail_value
 from minicell.primitives import global_norm as _clip
 from minicell.tensor import Tensor, record
 
@@ -30,8 +30,8 @@ def clip_by_global_norm(x: Any, clip_norm: float = 1.0, use_norm: Any = None) ->
         raise fail_type(who, "x", "a tuple or list of Tensors", x)
     for i, t in enumerate(x):
         if not isinstance(t, Tensor) or t.dtype.kind != "f":
-            raise TypeError(f"For '{who}', every element of 'x' must be a floating-point Tensor, "
-                            f"but x[{i}] is {type(t).__name__ if not isinstance(t, Tensor) else t.dtype}.")
+            raise fail_type(who, "x", "a tuple or list of floating-point Tensors",
+                            Shown(f"{type(t).__name__ if not isinstance(t, Tensor) else t.dtype} at index {i}"))
     clip_norm = check_real(who, "clip_norm", clip_norm, 0.0)
     if not 0 < clip_norm < float("inf"):
         raise fail_value(who, "clip_norm", "a finite float > 0", clip_norm)

@@ -69,8 +69,7 @@ class Optimizer(Cell):
         if isinstance(learning_rate, LearningRateSchedule):
             self.learning_rate = learning_rate  # registered as the sub-cell 'learning_rate'
         elif isinstance(learning_rate, Cell):
-            raise TypeError(f"For '{who}', 'learning_rate' must be a float >= 0 or a LearningRateSchedule, "
-                            f"but got {type(learning_rate).__name__}.")
+            raise fail_type(who, "learning_rate", "a float >= 0 or a LearningRateSchedule", learning_rate)
         else:
             self.learning_rate = check_real(who, "learning_rate", learning_rate, 0.0)
         self.weight_decay = check_real(who, "weight_decay", weight_decay, 0.0)
