@@ -25,7 +25,8 @@ def describe(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 64:
         return f"an int of {value.bit_length()} bits"
     if isinstance(value, (bool, int, float, str, type(None))):
-        return repr(value) if len(repr(value)) <= 80 else f"a {type(value).__name__} of length {len(value)}"
+        text = repr(value)
+        return text if len(text) <= 80 else f"a {type(value).__name__} of {len(text)} characters"
     if isinstance(value, np.generic):
         return f"{value!r} ({type(value).__name__})"
     if isinstance(value, np.dtype):
