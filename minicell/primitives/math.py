@@ -104,6 +104,8 @@ def binary(op: str, fn: Callable[[Any, Any], Any], x: Any, y: Any, exact: Callab
                          f"a number the other operand's dtype ({np.result_type(y if big is x else x)}) can hold",
                          big) from None
     except ValueError:  # integers to negative integer powers
+        if op != "pow":
+            raise
         raise fail_value(op, "other", "non-negative for an integer base (use a float base)",
                          Shown(f"negative exponents (min {np.min(y)})")) from None
     if exact is not None:
