@@ -440,3 +440,12 @@ def test_any_non_number_operand_is_refused_by_name(bad, op):
     with pytest.raises(TypeError, match=house(op, "other", OPERAND, got_of(bad) if not isinstance(bad, bytes)
                                               else "an object of type bytes")):
         getattr(ops, op)(T(), bad)
+
+
+def test_softmax_of_an_empty_tensor_is_empty_not_a_numpy_error():
+    x = mc.Tensor(np.zeros((0, 3), np.float32), requires_grad=True)
+    for fn in (ops.softmax, ops.log_softmax):
+        out = fn(x, axis=1)
+        assert out.shape == (0, 3) and out.dtype == np.float32
+    ops.log_softmax(x, axis=1).sum().backward()
+    assert x.grad.shape == (0, 3)

@@ -43,6 +43,8 @@ def gelu(x: np.ndarray, approximate: str = "none") -> Result:
 def softmax(x: np.ndarray, axis: int = -1) -> Result:
     """exp(x - max) / sum(exp(x - max)); backward: s * (g - sum(g * s))."""
     (axis,) = normalize_axes("softmax", axis, x.ndim, single=True) or (0,)
+    if np.size(x) == 0:  # nothing to normalize: an empty result (NumPy's max has no identity)
+        return np.array(x, dtype=np.result_type(x, np.float32)), lambda g: (g,)
     shifted = np.exp(x - x.max(axis=axis, keepdims=True))
     out = shifted / shifted.sum(axis=axis, keepdims=True)
     return out, lambda g: (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
@@ -51,6 +53,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> Result:
 def log_softmax(x: np.ndarray, axis: int = -1) -> Result:
     """x - max - log(sum(exp(x - max))); backward: g - softmax * sum(g)."""
     (axis,) = normalize_axes("log_softmax", axis, x.ndim, single=True) or (0,)
+    if np.size(x) == 0:
+        return np.array(x, dtype=np.result_type(x, np.float32)), lambda g: (g,)
     shifted = x - x.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return out, lambda g: (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
