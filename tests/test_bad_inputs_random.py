@@ -364,7 +364,8 @@ def test_fork_rng_refuses_what_is_not_generators(generators, expected, got):
 @given(st.lists(st.integers(-(2 ** 70), 2 ** 70), min_size=1, max_size=4).filter(lambda s: min(s) < 0))
 def test_any_shape_with_a_negative_dimension_is_refused_and_reserves_nothing(shape):
     g = nn.Generator().manual_seed(3)
-    with pytest.raises(ValueError, match=house("uniform", "shape", "a tuple of non-negative ints", repr(tuple(shape)))):
+    shown = repr(tuple(shape)) if len(repr(tuple(shape))) <= 80 else f"a tuple of length {len(shape)}"
+    with pytest.raises(ValueError, match=house("uniform", "shape", "a tuple of non-negative ints", shown)):
         ops.uniform(tuple(shape), generator=g)
     assert int(g.get_state()[1].asnumpy()) == 0
 

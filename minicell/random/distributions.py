@@ -33,7 +33,6 @@ Formulas (element ``e``; ``U32(w) = (w & 0x7FFFFF) * 2**-23``,
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -88,20 +87,20 @@ def check_extent(who: str, shape: Any, start: Any, words_per_element: float, ali
     Elements are produced in groups of ``align`` (Box-Muller pairs), each element taking
     ``words_per_element`` words, so the last word used is below
     ``ceil(ceil((start + count) / align) * align * words_per_element)`` <= 2**66 (computed
-    exactly, in fractions: floats would round 2**66 + 4 down to 2**66). The shape is checked
+    exactly, in integers: floats would round 2**66 + 4 down to 2**66). The shape is checked
     first, so a shape too large for memory (or the stream) blames the shape, not ``start``.
     """
     shape = check_shape(who, shape_arg, shape)
-    per = Fraction(words_per_element)
+    num, den = float(words_per_element).as_integer_ratio()  # exact: 1/2, 1, 2, 4 words per element
     count = math.prod(shape)
-    if count * per > STREAM_WORDS:
-        raise fail_value(who, shape_arg, f"at most {int(STREAM_WORDS / per)} elements to fit in the 2**66-word stream",
+    if count * num > STREAM_WORDS * den:
+        raise fail_value(who, shape_arg, f"at most {STREAM_WORDS * den // num} elements to fit in the 2**66-word stream",
                          Shown(f"{list(shape)} ({count} elements)"))
     check_size(who, shape_arg, shape)
     start = check_int(who, "start", start, 0)
-    end_words = math.ceil(-(-(start + count) // align) * align * per)
+    end_words = -(-(-(-(start + count) // align) * align * num) // den)  # ceil(ceil((start+count)/align)*align*per)
     if end_words > STREAM_WORDS:
-        limit = int(STREAM_WORDS // (per * align)) * align
+        limit = STREAM_WORDS * den // (num * align) * align
         if start == 0:
             raise fail_value(who, shape_arg, f"at most {limit} elements to fit in the 2**66-word stream",
                              Shown(f"{count} elements"))
