@@ -409,3 +409,20 @@ def test_adam_refuses_every_non_finite_hyper_parameter(value, arg):
     bounds = ("0", "1", ")") if arg.startswith("beta") else ("0", "inf", "]")
     with pytest.raises(ValueError, match=real_error("Adam", arg, value, *bounds)[1]):
         nn.Adam(params(), **{arg: value})
+
+
+@pytest.mark.parametrize("x, y, message", [
+    (np.ones((4, 2), np.float32), np.zeros(3, np.int64),
+     house("TrainOneStepCell", "inputs", "batched along axis 0 with the same number of rows (micro-batches)",
+           "row counts [3, 4]")),
+    (np.ones((0, 2), np.float32), np.zeros(0, np.int64),
+     house("TrainOneStepCell", "inputs", "a non-empty global batch", "0 rows")),
+])
+def test_micro_batched_step_refuses_bad_batches_and_changes_nothing(x, y, message):
+    net = Net().set_train()
+    train = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.Adam(net.trainable_params(), 0.1),
+                                micro_batch_size=2).set_train()
+    before = snapshot(train)
+    with pytest.raises(ValueError, match=message):
+        train(mc.Tensor(x), mc.Tensor(y))
+    assert snapshot(train) == before

@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._world as _world
-from minicell._checks import check_int, fail_type
+from minicell._checks import Shown, check_int, fail_type, fail_value
 from minicell._parallel import get_num_threads
 from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
@@ -65,8 +65,8 @@ class WithLossCell(Cell):
 def _rows_of(inputs: tuple) -> int:
     lengths = {np.shape(getattr(x, "_data", x))[0] for x in inputs if np.ndim(getattr(x, "_data", x)) >= 1}
     if len(lengths) != 1:
-        raise ValueError(f"For 'TrainOneStepCell', with micro-batches every input must be batched along axis 0 "
-                         f"with the same number of rows, but got row counts {sorted(lengths)}.")
+        raise fail_value("TrainOneStepCell", "inputs", "batched along axis 0 with the same number of rows (micro-batches)",
+                         Shown(f"row counts {sorted(lengths)}"))
     return lengths.pop()
 
 
@@ -145,16 +145,16 @@ class TrainOneStepCell(Cell):
         unit = self.micro_batch_size or max(1, -(-total // world.size))
         expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
         if counts != expected:
-            raise ValueError(f"For 'TrainOneStepCell', the ranks hold {counts} rows of a global batch of {total}, "
-                             f"but micro-batches of {unit} rows give them {expected}: pass each rank its rows "
-                             f"shard_bounds({total}, {world.size}, rank, {unit}).")
+            raise fail_value("TrainOneStepCell", "inputs", f"each rank's rows shard_bounds({total}, {world.size}, rank, "
+                             f"{unit}), {expected} rows, for micro-batches of {unit} rows",
+                             Shown(f"ranks holding {counts} rows of a global batch of {total}"))
         return total, unit, sum(counts[:world.rank]), counts
 
     def _micro_batched(self, world: Any, inputs: tuple) -> Tensor:
         rows = _rows_of(inputs)
         total, unit, first, counts = self._global_rows(world, rows)
         if total == 0:
-            raise ValueError("For 'TrainOneStepCell', the global batch must not be empty.")
+            raise fail_value("TrainOneStepCell", "inputs", "a non-empty global batch", Shown("0 rows"))
         reservations: list = []
         pieces = unit_bounds(0, rows, unit)
 
