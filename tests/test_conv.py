@@ -186,10 +186,12 @@ W = mc.Tensor(np.zeros((2, 2, 3, 3), np.float32))
     (lambda: nn.Conv2d(2, 2, 3, has_bias=1), TypeError, r"'has_bias' must be a bool, but got 1"),
     (lambda: nn.Conv2d(2, 2, 3, generator=0), TypeError, r"'generator' must be a Generator or None"),
     (lambda: nn.Conv1d(2, 2, (3, 3)), TypeError, r"For 'Conv1d', 'kernel_size' must be an int, but got"),
-    (lambda: nn.Conv2d(3, 2, 3, generator=mc.Generator())(X4), ValueError, r"For 'Conv2d', the input's channels must be"),
+    (lambda: nn.Conv2d(3, 2, 3, generator=mc.Generator())(X4), ValueError, r"^For 'Conv2d', 'x' must be a Tensor with in_channels = weight.shape\[1\] \* groups = 3 channels, "
+     r"but got shape \[1, 2, 4, 4\]\.$"),
     (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(X4[0]), ValueError, r"'x' must be a Tensor of shape \(N, C_in, H, W\)"),
     (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(np.zeros((1, 2, 4, 4))), TypeError, r"'x' must be a Tensor"),
-    (lambda: nn.Conv2d(2, 2, 5, pad_mode="valid", generator=mc.Generator())(X4), ValueError, r"kernel of size 5 does not fit"),
+    (lambda: nn.Conv2d(2, 2, 5, pad_mode="valid", generator=mc.Generator())(X4), ValueError, r"^For 'Conv2d', 'kernel_size' must be a \(dilated\) kernel that fits the input of spatial size \[4, 4\] "
+     r"\(padding \[\[0, 0\], \[0, 0\]\]\), but got \[5, 5\], whose dilated size 5 does not fit\.$"),
     (lambda: ops.conv2d(X4.astype(np.int32), W), TypeError, r"For 'conv2d', 'input' must be a floating-point Tensor"),
     (lambda: ops.conv2d(X4, W, mc.Tensor(np.zeros(3))), ValueError, r"'bias' must be None or a Tensor of shape \[2\]"),
     (lambda: ops.conv2d(X4, W, groups=0), ValueError, r"For 'conv2d', 'groups' must be an int in \[1, inf\)"),

@@ -80,7 +80,8 @@ def test_max_pool_gradient_goes_to_the_first_maximum_only():
     (lambda: nn.MaxPool2d(2, 2, None), TypeError, r"'pad_mode' must be one of \['valid', 'same'\], but got None"),
     (lambda: nn.MaxPool2d(2)(mc.Tensor(np.zeros((2, 4, 4)))), ValueError, r"'x' must be a Tensor of shape \(N, C, H, W\)"),
     (lambda: nn.AvgPool2d(2)(mc.Tensor(np.zeros((1, 1, 4, 4), np.int64))), TypeError, r"'x' must be a floating-point Tensor"),
-    (lambda: ops.max_pool2d(mc.Tensor(np.zeros((1, 1, 2, 2))), 3), ValueError, r"For 'max_pool2d', the \(dilated\) kernel of size 3 does not fit"),
+    (lambda: ops.max_pool2d(mc.Tensor(np.zeros((1, 1, 2, 2))), 3), ValueError, r"^For 'max_pool2d', 'kernel_size' must be a \(dilated\) kernel that fits the input of spatial size "
+     r"\[2, 2\] \(padding \[\[0, 0\], \[0, 0\]\]\), but got \[3, 3\], whose dilated size 3 does not fit\.$"),
 ])
 def test_bad_arguments_are_clear_errors(make, error, match):
     with pytest.raises(error, match=match):

@@ -34,7 +34,7 @@ def float_input(who: str, x: Any, ndims: tuple[int, ...], layout: str, arg: str 
     if not isinstance(x, Tensor):
         raise fail_type(who, arg, "a Tensor", x)
     if x.dtype.kind != "f":
-        raise TypeError(f"For '{who}', '{arg}' must be a floating-point Tensor, but got dtype {x.dtype}.")
+        raise fail_type(who, arg, "a floating-point Tensor", Shown(f"a Tensor of dtype {x.dtype}"))
     if x.ndim not in ndims:
         raise fail_value(who, arg, f"a Tensor of shape {layout}", Shown(f"shape {list(x.shape)}"))
     return x
@@ -55,8 +55,8 @@ def padding_value(who: str, pad_mode: str, padding: Any, dims: int) -> tuple[tup
     if any(v < 0 for v in items):
         raise fail_value(who, "padding", "non-negative", shown(padding))
     if pad_mode != "pad" and any(items):
-        raise ValueError(f"For '{who}', 'padding' must be 0 when 'pad_mode' is not 'pad', "
-                         f"but got padding {describe(shown(padding))} with pad_mode {describe(pad_mode)}.")
+        raise fail_value(who, "padding", "0 when 'pad_mode' is not 'pad'",
+                         Shown(f"padding {describe(shown(padding))} with pad_mode {describe(pad_mode)}"))
     return tuple((items[2 * k], items[2 * k + 1]) for k in range(dims))
 
 
@@ -71,7 +71,7 @@ def padding_amounts(who: str, pad_mode: str, explicit: tuple[tuple[int, int], ..
         pads = explicit
     for s, (a, b), k, d in zip(sizes, pads, kernel, dilation):
         if s + a + b < span(k, d):
-            raise ValueError(f"For '{who}', the (dilated) kernel of size {span(k, d)} does not fit the "
-                             f"{'padded ' if a + b else ''}input of spatial size {list(sizes)} "
-                             f"(padding {[list(p) for p in pads]}), but got kernel_size {list(kernel)}.")
+            raise fail_value(who, "kernel_size", f"a (dilated) kernel that fits the {'padded ' if a + b else ''}input "
+                             f"of spatial size {list(sizes)} (padding {[list(p) for p in pads]})",
+                             Shown(f"{list(kernel)}, whose dilated size {span(k, d)} does not fit"))
     return pads

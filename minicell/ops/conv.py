@@ -24,8 +24,8 @@ def _check_operands(who: str, x: Tensor, weight: Any, bias: Any, dims: int, grou
                          bias if not isinstance(bias, Tensor) else Shown(f"shape {list(bias.shape)}"))
     channels = x.shape[1]
     if channels != weight.shape[1] * groups:
-        raise ValueError(f"For '{who}', the input's channels must be in_channels = weight.shape[1] * groups = "
-                         f"{weight.shape[1] * groups}, but got shape {list(x.shape)}.")
+        raise fail_value(who, "x", f"a Tensor with in_channels = weight.shape[1] * groups = {weight.shape[1] * groups} "
+                         f"channels", Shown(f"shape {list(x.shape)}"))
     if weight.shape[0] % groups:
         raise fail_value(who, "groups", f"a divisor of out_channels ({weight.shape[0]})", groups)
 

@@ -77,9 +77,9 @@ def reserve_step(gen: Any, who: str) -> tuple[int, int]:
     if k < len(reservations):
         owner, seed, offset = reservations[k]
         if owner is not gen:
-            raise RuntimeError(f"For '{who}', dropout call {k} of this micro-batch draws from another Generator "
-                               f"than in the step's first micro-batch: the forward pass must be the same for "
-                               f"every micro-batch.")
+            raise RuntimeError(*fail_value(who, "generator", f"the Generator of dropout call {k} in the step's first "
+                                           "micro-batch (the forward pass must be the same for every micro-batch)",
+                                           Shown("another Generator")).args)
         note(gen, 1, seed, offset)  # so that a recompute of this forward replays it
     else:
         seed, offset = gen(1)

@@ -41,14 +41,14 @@ def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor,
     if x.ndim < 2:
         raise fail_value(who, arg, "a Tensor of shape (N, C, ...)", Shown(f"shape {list(x.shape)}"))
     channels = x.shape[1]
-    for arg, value in (("running_mean", running_mean), ("running_var", running_var),
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
                        ("weight", weight), ("bias", bias)):
-        _channel_vector(who, arg, value, channels)
+        _channel_vector(who, name, value, channels)
     axes = (0,) + tuple(range(2, x.ndim))
     per_channel = x.size // max(channels, 1)
     if use_batch and per_channel < 2:
-        raise ValueError(f"For '{who}', training needs more than 1 value per channel, but got input shape "
-                         f"{list(x.shape)}.")
+        raise fail_value(who, arg, "a Tensor with more than 1 value per channel to train on",
+                         Shown(f"shape {list(x.shape)}"))
     shape = (1, channels) + (1,) * (x.ndim - 2)
     gamma, beta = unwrap(weight).reshape(shape), unwrap(bias).reshape(shape)
     if use_batch:
@@ -89,15 +89,15 @@ def layer_norm_impl(who: str, x: Any, gamma: Any, beta: Any, begin_norm_axis: in
     """Normalize over axes ``[begin_norm_axis, R)``; ``gamma``/``beta`` have ``x.shape[begin_params_axis:]``."""
     _float_tensor(who, arg, x)
     rank = x.ndim
-    for arg, axis in (("begin_norm_axis", begin_norm_axis), ("begin_params_axis", begin_params_axis)):
+    for name, axis in (("begin_norm_axis", begin_norm_axis), ("begin_params_axis", begin_params_axis)):
         if not -rank <= axis < rank:
-            raise fail_value(who, arg, f"an int in [{-rank}, {rank}) for a {rank}-D input", axis)
+            raise fail_value(who, name, f"an int in [{-rank}, {rank}) for a {rank}-D input", axis)
     norm_axis, params_axis = begin_norm_axis % rank, begin_params_axis % rank
     params_shape = x.shape[params_axis:]
-    for arg, value in (("gamma", gamma), ("beta", beta)):
+    for value in (gamma, beta):
         if value is not None and tuple(value.shape) != params_shape:
-            raise ValueError(f"For '{who}', the input's shape from axis {begin_params_axis} must equal the "
-                             f"parameters' shape {list(value.shape)}, but got input shape {list(x.shape)}.")
+            raise fail_value(who, arg, f"a Tensor whose shape from axis {begin_params_axis} is the parameters' "
+                             f"shape {list(value.shape)}", Shown(f"shape {list(x.shape)}"))
     dtype = x.dtype
     g = np.ones(params_shape, dtype) if gamma is None else unwrap(gamma)
     b = np.zeros(params_shape, dtype) if beta is None else unwrap(beta)
