@@ -36,6 +36,7 @@ import numpy as np
 
 import minicell._superaccumulator as sa
 from minicell._checks import fail_type, fail_value
+from minicell._parallel import run_parallel
 from minicell._sharding import shard_bounds
 
 CHUNK = 1 << 16  # elements per pass of the local sum: float64 temporaries stay in L2
@@ -86,12 +87,26 @@ def _sum_chunk(rows: np.ndarray, fmt: sa.Format) -> np.ndarray:
     return out
 
 
-def exact_sum_rows(rows: np.ndarray) -> np.ndarray:
-    """The correctly rounded exact sum over axis 0 of ``rows`` (n >= 1, m), float32 or float64."""
-    fmt = sa.FORMATS[rows.dtype]
-    out = np.empty(rows.shape[1], rows.dtype)
-    for lo in range(0, rows.shape[1], CHUNK):
-        out[lo:lo + CHUNK] = _sum_chunk(rows[:, lo:lo + CHUNK], fmt)
+def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """The correctly rounded exact sum over axis 0 of ``rows`` (n >= 1, m), float32 or float64.
+
+    ``rows`` may also be a sequence of n same-length 1-D arrays (no (n, m) copy is made). The
+    columns are summed chunk by chunk on minicell's thread pool: each column's sum depends on
+    that column alone, so the result is the same for any thread count.
+    """
+    first = rows[0]
+    fmt = sa.FORMATS[first.dtype]
+    width = first.shape[0]
+    out = np.empty(width, first.dtype)
+    stacked = isinstance(rows, np.ndarray)
+
+    def body(lo: int, hi: int) -> None:
+        for a in range(lo, hi, CHUNK):
+            b = min(a + CHUNK, hi)
+            chunk = rows[:, a:b] if stacked else np.stack([r[a:b] for r in rows])
+            out[a:b] = _sum_chunk(chunk, fmt)
+
+    run_parallel(width, body, align=CHUNK)
     return out
 
 
@@ -142,7 +157,7 @@ def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None
     if world.size == 1:
         if not flat:
             return np.zeros(shape, dtype)
-        return exact_sum_rows(np.stack(flat)).reshape(shape)
+        return exact_sum_rows(flat).reshape(shape)
     counts = _agree(world, len(flat), size, dtype) if counts is None else list(counts)
     bounds = [shard_bounds(size, world.size, s) for s in range(world.size)]
     widths = [hi - lo for lo, hi in bounds]

@@ -36,14 +36,15 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
     for dtype in sorted(set(np.dtype(d) for d in dtypes), key=str):
         positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
         sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
+        bounds = np.cumsum([0, *sizes])
         flats = []
         for contribution, weight in zip(contributions, weights):
-            flat = np.concatenate([np.asarray(contribution[j], dtype).reshape(-1) for j in positions])
-            if weight != 1.0:
-                flat *= dtype.type(weight)
+            flat = np.empty(int(bounds[-1]), dtype)  # weighted pieces written in place: one pass
+            for k, j in enumerate(positions):
+                piece = np.asarray(contribution[j], dtype).reshape(-1)
+                np.multiply(piece, dtype.type(weight), out=flat[bounds[k]:bounds[k + 1]], casting="same_kind")
             flats.append(flat)
         total = _exact_sum.reproducible_sum(flats, world, (sum(sizes),), dtype, counts)
-        bounds = np.cumsum([0, *sizes])
         for k, j in enumerate(positions):
             out[j] = total[bounds[k]:bounds[k + 1]].reshape(shapes[j])
     return out
