@@ -163,8 +163,10 @@ class TrainOneStepCell(Cell):
             with sample_indexed(reservations, first + lo):
                 return self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
 
+        before = [(p, p._data.copy()) for p in self.network.untrainable_params()]
         with _single_threaded_blas():
             results = [run(pieces[0])] if pieces else []
+            self._refuse_state_changes(before)
             threads = min(get_num_threads(), len(pieces) - 1)
             if threads > 1:
                 results += list(_pool(threads).map(run, pieces[1:]))
@@ -182,6 +184,19 @@ class TrainOneStepCell(Cell):
             self._sync_generators(world)
         self.optimizer(tuple(Tensor(s) for s in sums[:-1]))
         return Tensor(sums[-1])
+
+    def _refuse_state_changes(self, before: list) -> None:
+        """Micro-batches run concurrently and on other ranks: a forward that changes state other
+        than generator offsets (BatchNorm's moving statistics in training mode) would make the
+        result depend on the split, so it is refused, and everything is put back as it was."""
+        changed = [p.name for p, saved in before
+                   if p.dtype.kind == "f" and not np.array_equal(p._data, saved, equal_nan=True)]
+        if changed:
+            for p, saved in before:
+                np.copyto(p._data, saved)
+            raise fail_value("TrainOneStepCell", "network", "a network whose forward changes no state other than "
+                             "generator offsets when micro-batched (put BatchNorm in eval mode, or use "
+                             "micro_batch_size=None in a world of one)", Shown(f"one that changes {changed[:3]}"))
 
     def _sync_generators(self, world: Any) -> None:
         """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets."""
