@@ -36,7 +36,7 @@ import numpy as np
 
 import minicell._superaccumulator as sa
 from minicell._checks import fail_type, fail_value
-from minicell._parallel import run_parallel
+from minicell._parallel import run_parallel, scratch
 from minicell._sharding import shard_bounds
 
 CHUNK = 1 << 16  # elements per pass of the local sum: float64 temporaries stay in L2
@@ -87,24 +87,116 @@ def _sum_chunk(rows: np.ndarray, fmt: sa.Format) -> np.ndarray:
     return out
 
 
-def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+_SPAN32 = 29  # float64 significand bits (53) minus float32's (24)
+
+
+def _sum_chunk32(rows: Sequence[np.ndarray], fmt: sa.Format) -> np.ndarray:
+    """Float32 rows: columns whose exponents are close enough summed directly in float64.
+
+    A nonzero finite float32 ``x`` is a multiple of ``2**q`` with ``|x| < 2**(q + 24)``, where
+    ``q = max(field, 1) - 150`` (``field`` its biased exponent). So every partial sum of a column
+    of ``n`` values is a multiple of ``2**qmin`` below ``n * 2**(qmax + 24)`` in magnitude, and a
+    float64 holds it exactly when ``qmax - qmin + ceil(log2 n) <= 29``: then the float64 sum, in
+    any order, is the exact sum (zeros included: IEEE's sign rule is order-independent). The
+    fields are compared on the integer bit patterns (``|x|`` as uint32 orders like ``|x|``); the
+    other columns (wider spans, inf, NaN) take ``_sum_chunk``'s checked path.
+    """
+    shifted = None
+    high = low = None
+    for row in rows:
+        shifted = np.left_shift(row.view(np.uint32), np.uint32(1), out=shifted)  # 2|x| as bits: sign dropped
+        high = shifted.copy() if high is None else np.maximum(high, shifted, out=high)
+        np.subtract(shifted, np.uint32(1), out=shifted)  # zero wraps to the largest: ignored by min
+        low = shifted.copy() if low is None else np.minimum(low, shifted, out=low)
+    assert high is not None and low is not None
+    # fields in bits 24..31 now; a column is direct iff field(high) <= max(field(low), 1) + span
+    np.add(low, np.uint32(1), out=low)                      # all-zero columns wrap back to 0
+    np.maximum(low, np.uint32(1 << 24), out=low)            # subnormals (and zero) count as field 1
+    np.bitwise_and(low, np.uint32(0xFF000000), out=low)
+    span = _SPAN32 - (len(rows) - 1).bit_length()           # ceil(log2 n) = (n - 1).bit_length()
+    step = max(span + 1, 0)
+    np.minimum(low, np.uint32((fmt.field_max - step) << 24), out=low)  # so that the sum stays <= 255 << 24
+    np.add(low, np.uint32(step << 24), out=low)             # inf and NaN (field 255) never pass
+    direct = high < low
+    total = np.array(rows[0], np.float64)
+    with np.errstate(invalid="ignore"):  # inf - inf: such columns are summed again below
+        for row in rows[1:]:
+            np.add(total, row, out=total)
+    out = total.astype(fmt.dtype)
+    if not direct.all():
+        where = np.flatnonzero(~direct)
+        out[where] = _sum_chunk(np.stack([r[where] for r in rows]), fmt)
+    return out
+
+
+class WeightedRows:
+    """Rows ``weights[i] * concatenate(sources[i])``, made chunk by chunk, never whole.
+
+    Each product is rounded once in the rows' dtype, as ``np.multiply`` of the whole arrays
+    would; ``exact_sum_rows`` makes each chunk in per-thread scratch buffers, so the weighted
+    rows are never written out in full (nor their memory faulted in).
+    """
+
+    def __init__(self, sources: Sequence[Sequence[np.ndarray]], weights: Sequence[float], dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self.sources = [[np.asarray(a, self.dtype).reshape(-1) for a in source] for source in sources]
+        self.weights = [self.dtype.type(w) for w in weights]
+        sizes = [a.size for a in self.sources[0]] if self.sources else []
+        self.bounds = [int(b) for b in np.cumsum([0, *sizes])]
+        self.width = self.bounds[-1]
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def write(self, i: int, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
+        """Elements ``[lo, hi)`` of row ``i`` into ``out`` (length ``hi - lo``)."""
+        for k, array in enumerate(self.sources[i]):
+            a, b = max(lo, self.bounds[k]), min(hi, self.bounds[k + 1])
+            if a < b:
+                start = self.bounds[k]
+                np.multiply(array[a - start:b - start], self.weights[i], out=out[a - lo:b - lo])
+        return out
+
+    def chunk(self, lo: int, hi: int) -> list[np.ndarray]:
+        return [self.write(i, lo, hi, scratch(f"exact_sum_row{i}", (hi - lo,), self.dtype)) for i in range(len(self))]
+
+    def materialize(self) -> list[np.ndarray]:
+        """Every row in full, written on the thread pool (buffers reused from call to call)."""
+        rows = [scratch(f"exact_sum_full{i}", (self.width,), self.dtype) for i in range(len(self))]
+
+        def body(lo: int, hi: int) -> None:
+            for i, row in enumerate(rows):
+                self.write(i, lo, hi, row[lo:hi])
+
+        run_parallel(self.width, body)
+        return rows
+
+
+def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows) -> np.ndarray:
     """The correctly rounded exact sum over axis 0 of ``rows`` (n >= 1, m), float32 or float64.
 
-    ``rows`` may also be a sequence of n same-length 1-D arrays (no (n, m) copy is made). The
+    ``rows`` may also be a sequence of n same-length 1-D arrays (no (n, m) copy is made), or
+    ``WeightedRows`` (n >= 1), made chunk by chunk. The
     columns are summed chunk by chunk on minicell's thread pool: each column's sum depends on
     that column alone, so the result is the same for any thread count.
     """
-    first = rows[0]
-    fmt = sa.FORMATS[first.dtype]
-    width = first.shape[0]
-    out = np.empty(width, first.dtype)
+    weighted = rows if isinstance(rows, WeightedRows) else None
+    if weighted is not None:
+        dtype, width = weighted.dtype, weighted.width
+    else:
+        dtype, width = rows[0].dtype, rows[0].shape[0]
+    fmt = sa.FORMATS[dtype]
+    out = np.empty(width, dtype)
     stacked = isinstance(rows, np.ndarray)
 
     def body(lo: int, hi: int) -> None:
         for a in range(lo, hi, CHUNK):
             b = min(a + CHUNK, hi)
-            chunk = rows[:, a:b] if stacked else np.stack([r[a:b] for r in rows])
-            out[a:b] = _sum_chunk(chunk, fmt)
+            pieces = weighted.chunk(a, b) if weighted is not None else [r[a:b] for r in rows]
+            if fmt.dtype == np.float32:
+                out[a:b] = _sum_chunk32(pieces, fmt)
+            else:
+                out[a:b] = _sum_chunk(rows[:, a:b] if stacked else np.stack(pieces), fmt)
 
     run_parallel(width, body, align=CHUNK)
     return out

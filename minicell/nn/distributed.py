@@ -37,14 +37,13 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
         positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
         sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
         bounds = np.cumsum([0, *sizes])
-        flats = []
-        for contribution, weight in zip(contributions, weights):
-            flat = np.empty(int(bounds[-1]), dtype)  # weighted pieces written in place: one pass
-            for k, j in enumerate(positions):
-                piece = np.asarray(contribution[j], dtype).reshape(-1)
-                np.multiply(piece, dtype.type(weight), out=flat[bounds[k]:bounds[k + 1]], casting="same_kind")
-            flats.append(flat)
-        total = _exact_sum.reproducible_sum(flats, world, (sum(sizes),), dtype, counts)
+        # weighted pieces made chunk by chunk (world of one) or written in one parallel pass
+        rows = _exact_sum.WeightedRows([[contribution[j] for j in positions] for contribution in contributions],
+                                       weights, dtype)
+        if world.size == 1 and len(rows):
+            total = _exact_sum.exact_sum_rows(rows)
+        else:
+            total = _exact_sum.reproducible_sum(rows.materialize(), world, (sum(sizes),), dtype, counts)
         for k, j in enumerate(positions):
             out[j] = total[bounds[k]:bounds[k + 1]].reshape(shapes[j])
     return out

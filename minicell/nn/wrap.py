@@ -16,11 +16,13 @@ a (64, 784) @ (784, 1024) float32 product), and ranks run with fewer BLAS thread
 process. So micro-batches always run with single-threaded BLAS, and a process with several
 threads (``minicell.set_num_threads``) runs its micro-batches concurrently instead, one per
 thread: the work of every micro-batch is the same computation on every rank and at any thread
-count. The first micro-batch runs alone, so the step's dropout reservations are made in order.
+count. The first micro-batch makes the step's dropout reservations in order; the others, running
+beside it, wait for each one they need (``_StepReservations``).
 """
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -84,6 +86,40 @@ def _single_threaded_blas() -> Iterator[None]:
         _runtime["controller"] = ThreadpoolController()
     with _runtime["controller"].limit(limits=1, user_api="blas"):
         yield
+
+
+class _StepReservations(list):
+    """The step's dropout reservations, made by the first micro-batch while the others run beside it.
+
+    A micro-batch other than the first that needs reservation ``k`` waits until the first made it
+    (or finished), so the reservations are made in the first micro-batch's call order, as if it
+    had run alone.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ready = threading.Condition()
+        self._owner: int | None = None
+        self._closed = False
+
+    def open(self) -> None:
+        with self._ready:
+            self._owner = threading.get_ident()
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def wait_for(self, k: int) -> None:
+        with self._ready:
+            if threading.get_ident() != self._owner:
+                self._ready.wait_for(lambda: self._closed or len(self) > k)
+
+    def append(self, item: Any) -> None:
+        with self._ready:
+            super().append(item)
+            self._ready.notify_all()
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -155,23 +191,28 @@ class TrainOneStepCell(Cell):
         total, unit, first, counts = self._global_rows(world, rows)
         if total == 0:
             raise fail_value("TrainOneStepCell", "inputs", "a non-empty global batch", Shown("0 rows"))
-        reservations: list = []
+        reservations = _StepReservations()
         pieces = unit_bounds(0, rows, unit)
 
         def run(piece: tuple[int, int]) -> tuple[Any, Any]:
             lo, hi = piece
-            with sample_indexed(reservations, first + lo):
-                return self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
+            if lo == 0:
+                reservations.open()
+            try:
+                with sample_indexed(reservations, first + lo):
+                    return self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
+            finally:
+                if lo == 0:
+                    reservations.close()
 
         before = [(p, p._data.copy()) for p in self.network.untrainable_params()]
         with _single_threaded_blas():
-            results = [run(pieces[0])] if pieces else []
-            self._refuse_state_changes(before)
-            threads = min(get_num_threads(), len(pieces) - 1)
-            if threads > 1:
-                results += list(_pool(threads).map(run, pieces[1:]))
+            threads = min(get_num_threads(), len(pieces))
+            if threads > 1:  # the first micro-batch is handed out first: it never waits for another
+                results = list(_pool(threads).map(run, pieces))
             else:
-                results += [run(piece) for piece in pieces[1:]]
+                results = [run(piece) for piece in pieces]
+        self._refuse_state_changes(before)
         contributions = [[g._data for g in grads] + [loss._data] for loss, grads in results]
         weights = [(hi - lo) / total for lo, hi in pieces]
         shapes = [tuple(p.shape) for p in self._parameters()] + [()]
