@@ -88,10 +88,11 @@ def _sum_chunk(rows: np.ndarray, fmt: sa.Format) -> np.ndarray:
 
 
 _SPAN32 = 29  # float64 significand bits (53) minus float32's (24)
+_FIELD_MAX32 = 255  # float32's biased exponent of inf and NaN
 
 
-def _sum_chunk32(rows: Sequence[np.ndarray], fmt: sa.Format) -> np.ndarray:
-    """Float32 rows: columns whose exponents are close enough summed directly in float64.
+def narrow_span(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Which columns of the float32 ``rows`` a float64 running sum adds up exactly, in any order.
 
     A nonzero finite float32 ``x`` is a multiple of ``2**q`` with ``|x| < 2**(q + 24)``, where
     ``q = max(field, 1) - 150`` (``field`` its biased exponent). So every partial sum of a column
@@ -115,14 +116,19 @@ def _sum_chunk32(rows: Sequence[np.ndarray], fmt: sa.Format) -> np.ndarray:
     np.bitwise_and(low, np.uint32(0xFF000000), out=low)
     span = _SPAN32 - (len(rows) - 1).bit_length()           # ceil(log2 n) = (n - 1).bit_length()
     step = max(span + 1, 0)
-    np.minimum(low, np.uint32((fmt.field_max - step) << 24), out=low)  # so that the sum stays <= 255 << 24
-    np.add(low, np.uint32(step << 24), out=low)             # inf and NaN (field 255) never pass
-    direct = high < low
+    np.minimum(low, np.uint32((_FIELD_MAX32 - step) << 24), out=low)  # the sum below stays <= 255 << 24
+    np.add(low, np.uint32(step << 24), out=low)             # so inf and NaN (field 255) never pass
+    return high < low
+
+
+def _sum_chunk32(rows: Sequence[np.ndarray], fmt: sa.Format) -> np.ndarray:
+    """Float32 rows: ``narrow_span`` columns summed directly in float64, the others checked."""
+    direct = narrow_span(rows)
     total = np.array(rows[0], np.float64)
-    with np.errstate(invalid="ignore"):  # inf - inf: such columns are summed again below
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is summed again below; overflow is inf
         for row in rows[1:]:
             np.add(total, row, out=total)
-    out = total.astype(fmt.dtype)
+        out = total.astype(fmt.dtype)  # one rounding of the exact sum
     if not direct.all():
         where = np.flatnonzero(~direct)
         out[where] = _sum_chunk(np.stack([r[where] for r in rows]), fmt)

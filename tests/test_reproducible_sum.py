@@ -166,3 +166,48 @@ def test_ranks_that_disagree_on_the_shape_all_get_the_same_error():
             return str(error)
     messages = run_ranks(2, body)
     assert messages[0] == messages[1] and "same size and dtype" in messages[0]
+
+
+@settings(max_examples=40)
+@given(st.integers(1, 9), st.integers(-149, 100), st.integers(0, 33), st.randoms(use_true_random=False))
+def test_narrow_span_columns_are_summed_exactly_by_float64_and_the_bound_is_tight(count, low, span, random):
+    """``narrow_span`` accepts a column iff its exponent span is at most 29 - ceil(log2 n), and a
+    float64 running sum of an accepted column equals the exact (Fraction) sum: the worst case,
+    all significand bits set and every value at the edge of the span, included."""
+    limit = 29 - (count - 1).bit_length()
+    high = min(low + span, 127)
+    top, bottom = np.float32(2.0 ** high * (2 - 2.0 ** -23)), np.float32(2.0 ** max(low, -126) * (1 + 2.0 ** -23))
+    if low < -126:  # a subnormal bottom: field 1's unit, like 2**-126
+        bottom = np.float32(2.0 ** low)
+    signs = [random.choice([1, -1]) for _ in range(count)]
+    column = [np.float32(s * (top if i % 2 == 0 else bottom)) for i, s in enumerate(signs)]
+    rows = [np.array([v, v * 0, random.choice([top, bottom])], np.float32) for v in column]
+    mask = _exact_sum.narrow_span(rows)
+    field = lambda v: max(int(np.float32(abs(v)).view(np.uint32)) >> 23, 1)
+    fields = [field(v) for v in column if v != 0]
+    assert bool(mask[0]) == (max(fields) - min(fields) <= limit)
+    assert mask[1]  # all zeros
+    for j in np.flatnonzero(mask):
+        total = np.float64(0)
+        for r in rows:
+            total += np.float64(r[j])
+        assert Fraction(float(total)) == exact_sum([[r[j] for r in rows]])[0]
+
+
+def test_inf_and_nan_columns_are_never_narrow():
+    rows = [np.array([np.inf, np.nan, 3e38, 1.0], np.float32), np.array([1e38, 1.0, np.inf, 1.0], np.float32)]
+    assert _exact_sum.narrow_span(rows).tolist() == [False, False, False, True]
+
+
+def test_weighted_rows_give_the_bits_of_whole_weighted_arrays():
+    """Weighting chunk by chunk (pieces crossing chunk boundaries) is the whole-array product."""
+    rng = np.random.default_rng(3)
+    sizes = [_exact_sum.CHUNK + 5, 3, 2 * _exact_sum.CHUNK - 1, 1]
+    weights = [0.25, 1 / 3, 0.1]
+    sources = [[(rng.standard_normal(n) * np.exp2(rng.integers(-60, 20, n))).astype(np.float32) for n in sizes]
+               for _ in weights]
+    whole = [np.concatenate([a * np.float32(w) for a in source]) for source, w in zip(sources, weights)]
+    rows = _exact_sum.WeightedRows(sources, weights, np.float32)
+    assert all(same_bits(a, b) for a, b in zip(rows.materialize(), whole))
+    fused = _exact_sum.exact_sum_rows(rows)
+    assert same_bits(fused, _exact_sum._fallback(np.stack(whole), sa.FORMATS[np.dtype(np.float32)]))
