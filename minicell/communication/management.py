@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import minicell._world as _world
-from minicell._parallel import set_num_threads
+from minicell._parallel import keep_freed_memory, set_num_threads
 
 _state: dict[str, Any] = {"released": False}
 
@@ -45,6 +45,7 @@ def init(backend_name: str | None = None) -> None:
     world = MPIWorld()
     install_abort_hook(world)
     set_num_threads(_threads_per_rank())
+    keep_freed_memory()  # the exchanges allocate megabytes per call
     _world.install(world)
 
 

@@ -32,7 +32,7 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._world as _world
 from minicell._checks import Shown, check_int, fail_type, fail_value
-from minicell._parallel import get_num_threads
+from minicell._parallel import get_num_threads, keep_freed_memory
 from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
@@ -83,6 +83,7 @@ _runtime: dict[str, Any] = {"controller": None, "pool": None, "pid": None}
 def _single_threaded_blas() -> Iterator[None]:
     """BLAS limited to one thread inside (a micro-batch's bits must not depend on thread counts)."""
     if _runtime["controller"] is None:
+        keep_freed_memory()  # with the first micro-batched step
         _runtime["controller"] = ThreadpoolController()
     with _runtime["controller"].limit(limits=1, user_api="blas"):
         yield
