@@ -121,17 +121,32 @@ def narrow_span(rows: Sequence[np.ndarray]) -> np.ndarray:
     return high < low
 
 
-def _sum_chunk32(rows: Sequence[np.ndarray], fmt: sa.Format) -> np.ndarray:
-    """Float32 rows: ``narrow_span`` columns summed directly in float64, the others checked."""
-    direct = narrow_span(rows)
-    total = np.array(rows[0], np.float64)
+def _narrow_block(block: np.ndarray) -> bool:
+    """``narrow_span`` of every column of the float32 ``block`` at once: the span of the whole block.
+
+    Gradients rarely span more than 2**27 within a chunk, so this test (two reductions over
+    the block, no per-column work) usually decides for all its columns."""
+    bits = np.left_shift(block.view(np.uint32), np.uint32(1), out=scratch("exact_sum_bits", block.shape, np.uint32))
+    high = int(bits.max()) >> 24
+    np.subtract(bits, np.uint32(1), out=bits)      # zeros wrap to the largest: ignored by min
+    low = max(((int(bits.min()) + 1) & 0xFFFFFFFF) >> 24, 1)
+    span = _SPAN32 - (block.shape[0] - 1).bit_length()
+    return high < _FIELD_MAX32 and high - low <= span
+
+
+def _sum_chunk32(block: np.ndarray, fmt: sa.Format) -> np.ndarray:
+    """Float32 rows ``block`` (n, m): ``narrow_span`` columns summed directly in float64, the others checked."""
+    total = block[0].astype(np.float64)  # not np.add.reduce: it may start from +0.0, and -0.0 + -0.0 must stay -0.0
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is summed again below; overflow is inf
-        for row in rows[1:]:
+        for row in block[1:]:
             np.add(total, row, out=total)
         out = total.astype(fmt.dtype)  # one rounding of the exact sum
+    if _narrow_block(block):
+        return out
+    direct = narrow_span(list(block))
     if not direct.all():
         where = np.flatnonzero(~direct)
-        out[where] = _sum_chunk(np.stack([r[where] for r in rows]), fmt)
+        out[where] = _sum_chunk(block[:, where], fmt)
     return out
 
 
@@ -163,8 +178,12 @@ class WeightedRows:
                 np.multiply(array[a - start:b - start], self.weights[i], out=out[a - lo:b - lo])
         return out
 
-    def chunk(self, lo: int, hi: int) -> list[np.ndarray]:
-        return [self.write(i, lo, hi, scratch(f"exact_sum_row{i}", (hi - lo,), self.dtype)) for i in range(len(self))]
+    def chunk(self, lo: int, hi: int) -> np.ndarray:
+        """Columns ``[lo, hi)`` of every row, (n, hi - lo), in this thread's scratch buffer."""
+        block = scratch("exact_sum_block", (len(self), hi - lo), self.dtype)
+        for i in range(len(self)):
+            self.write(i, lo, hi, block[i])
+        return block
 
     def materialize(self) -> list[np.ndarray]:
         """Every row in full, written on the thread pool (buffers reused from call to call)."""
@@ -198,11 +217,11 @@ def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows) -> np
     def body(lo: int, hi: int) -> None:
         for a in range(lo, hi, CHUNK):
             b = min(a + CHUNK, hi)
-            pieces = weighted.chunk(a, b) if weighted is not None else [r[a:b] for r in rows]
-            if fmt.dtype == np.float32:
-                out[a:b] = _sum_chunk32(pieces, fmt)
+            if weighted is not None:
+                block = weighted.chunk(a, b)
             else:
-                out[a:b] = _sum_chunk(rows[:, a:b] if stacked else np.stack(pieces), fmt)
+                block = rows[:, a:b] if stacked else np.stack([r[a:b] for r in rows])
+            out[a:b] = (_sum_chunk32 if fmt.dtype == np.float32 else _sum_chunk)(block, fmt)
 
     run_parallel(width, body, align=CHUNK)
     return out

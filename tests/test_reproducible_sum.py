@@ -211,3 +211,22 @@ def test_weighted_rows_give_the_bits_of_whole_weighted_arrays():
     assert all(same_bits(a, b) for a, b in zip(rows.materialize(), whole))
     fused = _exact_sum.exact_sum_rows(rows)
     assert same_bits(fused, _exact_sum._fallback(np.stack(whole), sa.FORMATS[np.dtype(np.float32)]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_a_sum_of_negative_zeros_is_negative_zero_on_every_path(dtype, count):
+    """-0.0 only when every contribution is -0.0, whether the chunk is narrow, wide or weighted."""
+    wide = np.float32(3e30) if dtype == np.float32 else 1e300
+    rows = np.zeros((count, 2 * _exact_sum.CHUNK + 3), dtype)
+    rows[:, : _exact_sum.CHUNK] = -0.0          # a chunk of -0.0 only
+    rows[:, _exact_sum.CHUNK:] = -0.0
+    rows[0, _exact_sum.CHUNK + 1] = wide        # a chunk with a wide span: per-column checks
+    rows[0, _exact_sum.CHUNK + 2] = 1e-30
+    rows[-1, -1] = 0.0                         # one +0.0: the sum is +0.0
+    want = np.full(rows.shape[1], -0.0, dtype)
+    want[_exact_sum.CHUNK + 1], want[_exact_sum.CHUNK + 2] = rows[0, _exact_sum.CHUNK + 1], rows[0, _exact_sum.CHUNK + 2]
+    want[-1] = 0.0
+    weighted = _exact_sum.WeightedRows([[r] for r in rows], [1.0] * count, dtype)
+    for got in (_exact_sum.exact_sum_rows(rows), _exact_sum.exact_sum_rows(list(rows)), _exact_sum.exact_sum_rows(weighted)):
+        assert same_bits(got, want)
