@@ -46,6 +46,8 @@ def expected(contributions: list[np.ndarray], dtype) -> np.ndarray:
             out.append(np.nan)
         elif np.isinf(col).any():
             out.append(col[np.isinf(col)][0])
+        elif (col == 0).all() and np.signbit(col).all():
+            out.append(-0.0)  # IEEE: a sum is -0.0 only when every term is -0.0
         else:
             out.append(correctly_rounded(exact_sum([col])[0], dtype))
     return np.array(out, dtype)
