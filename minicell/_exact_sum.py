@@ -158,11 +158,11 @@ class WeightedRows:
     rows are never written out in full (nor their memory faulted in).
     """
 
-    def __init__(self, sources: Sequence[Sequence[np.ndarray]], weights: Sequence[float], dtype: Any) -> None:
+    def __init__(self, sources: Sequence[Sequence[np.ndarray]], weights: Sequence[float], dtype: Any,
+                 sizes: Sequence[int]) -> None:
         self.dtype = np.dtype(dtype)
         self.sources = [[np.asarray(a, self.dtype).reshape(-1) for a in source] for source in sources]
         self.weights = [self.dtype.type(w) for w in weights]
-        sizes = [a.size for a in self.sources[0]] if self.sources else []
         self.bounds = [int(b) for b in np.cumsum([0, *sizes])]
         self.width = self.bounds[-1]
 
@@ -185,16 +185,21 @@ class WeightedRows:
             self.write(i, lo, hi, block[i])
         return block
 
-    def materialize(self) -> list[np.ndarray]:
-        """Every row in full, written on the thread pool (buffers reused from call to call)."""
-        rows = [scratch(f"exact_sum_full{i}", (self.width,), self.dtype) for i in range(len(self))]
+    def send_buffer(self, bounds: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Slice ``bounds[0]`` of every row, then slice ``bounds[1]`` of every row, ...: the
+        ``Alltoallv`` send buffer, written on the thread pool (reused from call to call)."""
+        n = len(self)
+        send = scratch("exact_sum_send", (n * self.width,), self.dtype)
 
         def body(lo: int, hi: int) -> None:
-            for i, row in enumerate(rows):
-                self.write(i, lo, hi, row[lo:hi])
+            for first, last in bounds:
+                a, b = max(lo, first), min(hi, last)
+                for i in range(n if a < b else 0):
+                    start = n * first + i * (last - first) + a - first
+                    self.write(i, a, b, send[start:start + b - a])
 
         run_parallel(self.width, body)
-        return rows
+        return send
 
 
 def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows) -> np.ndarray:
@@ -277,7 +282,6 @@ def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None
         return exact_sum_rows(flat).reshape(shape)
     counts = _agree(world, len(flat), size, dtype) if counts is None else list(counts)
     bounds = [shard_bounds(size, world.size, s) for s in range(world.size)]
-    widths = [hi - lo for lo, hi in bounds]
     if len(flat) == 1:
         send = flat[0]  # slices in rank order are the array itself
     else:
@@ -287,8 +291,26 @@ def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None
             for a in flat:
                 send[position:position + hi - lo] = a[lo:hi]
                 position += hi - lo
+    return _owner_computes(world, send, len(flat), counts, bounds).reshape(shape)
+
+
+def reproducible_weighted_sum(rows: WeightedRows, world: Any, counts: Sequence[int] | None = None) -> np.ndarray:
+    """``reproducible_sum`` of the rows of ``rows`` (no validation: the caller made them), each
+    product written once, straight into the send buffer (or summed chunk by chunk in a world of one)."""
+    if world.size == 1:
+        return exact_sum_rows(rows) if len(rows) else np.zeros(rows.width, rows.dtype)
+    counts = _agree(world, len(rows), rows.width, rows.dtype) if counts is None else list(counts)
+    bounds = [shard_bounds(rows.width, world.size, s) for s in range(world.size)]
+    return _owner_computes(world, rows.send_buffer(bounds), len(rows), counts, bounds)
+
+
+def _owner_computes(world: Any, send: np.ndarray, count: int, counts: list[int],
+                    bounds: list[tuple[int, int]]) -> np.ndarray:
+    """Steps 1-3 of the module docstring; ``send`` holds slice 0 of this rank's ``count`` rows, then slice 1, ..."""
+    dtype = send.dtype
+    widths = [hi - lo for lo, hi in bounds]
     mine = widths[world.rank]
-    received = world.alltoallv(send, [len(flat) * w for w in widths], [c * mine for c in counts])
+    received = world.alltoallv(send, [count * w for w in widths], [c * mine for c in counts])
     rows = received.reshape(sum(counts), mine)
     part = exact_sum_rows(rows) if rows.shape[0] else np.zeros(mine, dtype)
-    return world.allgatherv(part, widths).reshape(shape)
+    return world.allgatherv(part, widths)

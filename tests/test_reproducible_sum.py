@@ -209,8 +209,10 @@ def test_weighted_rows_give_the_bits_of_whole_weighted_arrays():
     sources = [[(rng.standard_normal(n) * np.exp2(rng.integers(-60, 20, n))).astype(np.float32) for n in sizes]
                for _ in weights]
     whole = [np.concatenate([a * np.float32(w) for a in source]) for source, w in zip(sources, weights)]
-    rows = _exact_sum.WeightedRows(sources, weights, np.float32)
-    assert all(same_bits(a, b) for a, b in zip(rows.materialize(), whole))
+    rows = _exact_sum.WeightedRows(sources, weights, np.float32, sizes)
+    bounds = [(0, 7), (7, 2 * _exact_sum.CHUNK), (2 * _exact_sum.CHUNK, rows.width)]  # slices for 3 ranks
+    want = np.concatenate([w[lo:hi] for lo, hi in bounds for w in whole])
+    assert same_bits(rows.send_buffer(bounds), want)
     fused = _exact_sum.exact_sum_rows(rows)
     assert same_bits(fused, _exact_sum._fallback(np.stack(whole), sa.FORMATS[np.dtype(np.float32)]))
 
@@ -229,6 +231,6 @@ def test_a_sum_of_negative_zeros_is_negative_zero_on_every_path(dtype, count):
     want = np.full(rows.shape[1], -0.0, dtype)
     want[_exact_sum.CHUNK + 1], want[_exact_sum.CHUNK + 2] = rows[0, _exact_sum.CHUNK + 1], rows[0, _exact_sum.CHUNK + 2]
     want[-1] = 0.0
-    weighted = _exact_sum.WeightedRows([[r] for r in rows], [1.0] * count, dtype)
+    weighted = _exact_sum.WeightedRows([[r] for r in rows], [1.0] * count, dtype, [rows.shape[1]])
     for got in (_exact_sum.exact_sum_rows(rows), _exact_sum.exact_sum_rows(list(rows)), _exact_sum.exact_sum_rows(weighted)):
         assert same_bits(got, want)

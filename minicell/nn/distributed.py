@@ -37,13 +37,10 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
         positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
         sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
         bounds = np.cumsum([0, *sizes])
-        # weighted pieces made chunk by chunk (world of one) or written in one parallel pass
+        # the weighted pieces are made chunk by chunk (world of one) or written into the send buffer
         rows = _exact_sum.WeightedRows([[contribution[j] for j in positions] for contribution in contributions],
-                                       weights, dtype)
-        if world.size == 1 and len(rows):
-            total = _exact_sum.exact_sum_rows(rows)
-        else:
-            total = _exact_sum.reproducible_sum(rows.materialize(), world, (sum(sizes),), dtype, counts)
+                                       weights, dtype, sizes)
+        total = _exact_sum.reproducible_weighted_sum(rows, world, counts)
         for k, j in enumerate(positions):
             out[j] = total[bounds[k]:bounds[k + 1]].reshape(shapes[j])
     return out
