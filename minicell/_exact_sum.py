@@ -13,7 +13,11 @@ Method ("owner computes", no floating-point reduction inside MPI at all):
 1. The elements are cut into ``W`` contiguous slices (``_sharding.shard_bounds``). One
    ``Alltoallv`` sends slice ``s`` of every contribution to rank ``s``, raw: rank ``s`` then holds
    every contribution of its slice, whoever computed it.
-2. Rank ``s`` computes the exact sum of its slice locally. Fast path: a float64 running sum
+2. Rank ``s`` computes the exact sum of its slice locally, chunk by chunk. Fastest path, for
+   float32: a column whose values' exponents span at most ``29 - ceil(log2 n)`` binades is
+   summed exactly by plain float64 additions in any order (``narrow_span``: the partial sums
+   are multiples of the smallest value's unit that fit in 53 bits), tested first for a whole
+   chunk at once, then per column. Other columns: a float64 running sum
    whose every addition ``s = a + b`` is checked for exactness by ``s - a == b and s - b == a``
    (with the larger operand first, ``s - a`` is Dekker's Fast2Sum, computed exactly, so the pair
    holds iff the error term is zero: Dekker 1971; Knuth, TAOCP vol. 2, 4.2.2): when no addition
@@ -30,7 +34,7 @@ contribution (reduce-scatter, then all-gather), and the arithmetic is split over
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -210,23 +214,23 @@ def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows) -> np
     columns are summed chunk by chunk on minicell's thread pool: each column's sum depends on
     that column alone, so the result is the same for any thread count.
     """
-    weighted = rows if isinstance(rows, WeightedRows) else None
-    if weighted is not None:
-        dtype, width = weighted.dtype, weighted.width
+    block_of: Callable[[int, int], np.ndarray]
+    if isinstance(rows, WeightedRows):
+        dtype, width, block_of = rows.dtype, rows.width, rows.chunk
+    elif isinstance(rows, np.ndarray):
+        dtype, width, stacked = rows.dtype, rows.shape[1], rows
+        block_of = lambda a, b: stacked[:, a:b]  # noqa: E731
     else:
-        dtype, width = rows[0].dtype, rows[0].shape[0]
+        dtype, width, listed = rows[0].dtype, rows[0].shape[0], list(rows)
+        block_of = lambda a, b: np.stack([r[a:b] for r in listed])  # noqa: E731
     fmt = sa.FORMATS[dtype]
     out = np.empty(width, dtype)
-    stacked = isinstance(rows, np.ndarray)
+    sum_chunk = _sum_chunk32 if fmt.dtype == np.float32 else _sum_chunk
 
     def body(lo: int, hi: int) -> None:
         for a in range(lo, hi, CHUNK):
             b = min(a + CHUNK, hi)
-            if weighted is not None:
-                block = weighted.chunk(a, b)
-            else:
-                block = rows[:, a:b] if stacked else np.stack([r[a:b] for r in rows])
-            out[a:b] = (_sum_chunk32 if fmt.dtype == np.float32 else _sum_chunk)(block, fmt)
+            out[a:b] = sum_chunk(block_of(a, b), fmt)
 
     run_parallel(width, body, align=CHUNK)
     return out
