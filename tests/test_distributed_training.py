@@ -194,3 +194,54 @@ def test_a_checkpoint_in_the_middle_of_an_epoch_resumes_at_another_world_size(pl
     code, out, err = finish(start(2, "--epochs", "3", "--resume", str(ckpt), *SMALL[4:6]))
     assert code == 0, err
     assert fingerprint(out) == fingerprint(plain)
+
+
+def test_micro_batches_running_beside_the_first_share_its_reservations_at_any_thread_count():
+    """The first micro-batch makes the step's dropout reservations while the others run beside it
+    and wait for each one they need: the same parameters and generator offsets for 1 to 8 threads."""
+    def trained(threads):
+        previous = mc.get_num_threads()
+        mc.set_num_threads(threads)
+        try:
+            gen, other = mc.Generator().manual_seed(0), mc.Generator().manual_seed(1)
+            net = nn.SequentialCell(nn.Dense(3, 16, generator=gen), nn.Dropout(0.3, generator=gen), nn.ReLU(),
+                                    nn.Dense(16, 16, generator=gen), nn.Dropout(0.5, generator=other),
+                                    nn.Dense(16, 2, generator=gen), nn.Dropout(0.1, generator=gen))
+            step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.Adam(net.trainable_params(), 0.01),
+                                       micro_batch_size=2)
+            step.set_train()
+            rng = np.random.default_rng(0)
+            for _ in range(3):
+                step(mc.Tensor(rng.standard_normal((15, 3)).astype(np.float32)), mc.Tensor(rng.integers(0, 2, 15)))
+            return [p.asnumpy().tobytes() for p in net.trainable_params()], [g.get_state() for g in (gen, other)]
+        finally:
+            mc.set_num_threads(previous)
+    one = trained(1)
+    assert one[1][0][1] > 0 and one[1][1][1] > 0
+    for threads in (2, 4, 8):
+        assert trained(threads) == one
+
+
+def test_a_micro_batch_that_overtakes_the_first_waits_for_its_reservation():
+    """A non-first micro-batch reaching a dropout call before the first did waits, then draws
+    from the first's reservation: the generator advances once, in the first's call order."""
+    import threading
+    from minicell.nn.wrap import _StepReservations
+    from minicell.ops.dropout import reserve_step
+    gen = mc.Generator().manual_seed(5)
+    reservations = _StepReservations()
+    got = []
+
+    def other():
+        with sample_indexed(reservations, 2):
+            got.append(reserve_step(gen, "Dropout"))
+    overtaking = threading.Thread(target=other)
+    overtaking.start()
+    overtaking.join(0.2)
+    assert overtaking.is_alive() and not got and int(gen.get_state()[1]) == 0  # still waiting, drew nothing
+    reservations.open()
+    with sample_indexed(reservations, 0):
+        first = reserve_step(gen, "Dropout")
+    reservations.close()
+    overtaking.join(10)
+    assert got == [first] and int(gen.get_state()[1]) == 1
