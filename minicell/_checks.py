@@ -153,6 +153,23 @@ def checked_cast(owner: str, arg: str, array: np.ndarray, dtype: Any) -> np.ndar
     return out
 
 
+def check_dtype(owner: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype:
+    """``dtype`` as one of ``allowed``, listed in the error in the order given.
+
+    None is refused (NumPy would read it as float64); a dtype class (``np.int32``) is shown by name.
+    """
+    try:
+        if dtype is None:
+            raise TypeError
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in allowed:  # (np.dtype("float64") == None is True: test None first)
+        shown = Shown(dtype.__name__) if isinstance(dtype, type) else dtype
+        raise fail_type(owner, "dtype", f"one of {[str(d) for d in allowed]}", shown)
+    return dt
+
+
 def check_option(owner: str, arg: str, value: Any, options: tuple[str, ...]) -> str:
     """Validate a string choice, listing the valid options in the error."""
     if not isinstance(value, str):

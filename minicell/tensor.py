@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from minicell._checks import Shown, checked_cast, describe, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_dtype, checked_cast, describe, fail_type, fail_value, is_integer
 from minicell._grad_mode import is_grad_enabled
 from minicell._graph import backprop, seed_gradient
 from minicell.primitives import activation as A
@@ -35,19 +35,14 @@ DTYPE_NAMES = {
     np.dtype(np.float64): "Float64",
 }
 
+SUPPORTED_DTYPES = tuple(sorted(DTYPE_NAMES, key=str))  # in the order errors list them
+
 Backward = Callable[[np.ndarray], Sequence[Any]]
 
 
 def to_dtype(who: str, dtype: Any) -> np.dtype:
     """A supported dtype from anything ``np.dtype`` accepts (None is refused: say which)."""
-    try:
-        dt = None if dtype is None else np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in DTYPE_NAMES:
-        raise fail_type(who, "dtype", f"one of {sorted(str(d) for d in DTYPE_NAMES)}",
-                        Shown(dtype.__name__) if isinstance(dtype, type) else dtype)
-    return dt
+    return check_dtype(who, dtype, SUPPORTED_DTYPES)
 
 
 def _python_array(data: Any, who: str = "Tensor", arg: str = "data", target: np.dtype | None = None) -> np.ndarray:

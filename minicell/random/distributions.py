@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from minicell._checks import (UINT64_LIMIT, Shown, check_finite, check_int, check_shape,
+from minicell._checks import (UINT64_LIMIT, Shown, check_dtype, check_finite, check_int, check_shape,
                               check_uint64, fail_type, fail_value)
 from minicell._special import ndtri
 from minicell._parallel import run_parallel, scratch
@@ -125,24 +125,6 @@ def _check_float_bounds(who: str, names: tuple[str, str], low: Any, high: Any, d
         raise fail_value(who, names[1], f"such that '{names[1]}' - '{names[0]}' is finite in {dt}",
                          Shown(f"{high!r} - {low!r}"))
     return low, high
-
-
-def _dtype_shown(dtype: Any) -> Any:
-    """A dtype given as a class (``np.int32``) shown by its name."""
-    return Shown(dtype.__name__) if isinstance(dtype, type) else dtype
-
-
-def check_dtype(who: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dtype:
-    """``dtype`` as one of ``allowed`` (None is refused: NumPy would read it as float64)."""
-    try:
-        if dtype is None:
-            raise TypeError
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", _dtype_shown(dtype)) from None
-    if dt not in allowed:
-        raise fail_type(who, "dtype", f"one of {[str(d) for d in allowed]}", _dtype_shown(dtype))
-    return dt
 
 
 def _words(seed: int, offset: int, first: int, count: int) -> np.ndarray:
