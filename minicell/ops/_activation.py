@@ -7,8 +7,6 @@ from minicell.primitives import activation as A
 from minicell.tensor import Tensor, apply, as_tensor
 
 
-
-
 def relu(a: Any) -> Tensor:
     return apply(A.relu, as_tensor("relu", "input", a))
 

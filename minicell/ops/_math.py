@@ -34,23 +34,23 @@ def power(a: Any, b: Any) -> Tensor:
 
 
 def neg(a: Any) -> Tensor:
-    return apply(M.neg, _array_operand("neg", "input", a))
+    return apply(M.neg, as_tensor("neg", "input", a))
 
 
 def absolute(a: Any) -> Tensor:
-    return apply(M.absolute, _array_operand("abs", "input", a))
+    return apply(M.absolute, as_tensor("abs", "input", a))
 
 
 def exp(a: Any) -> Tensor:
-    return apply(M.exp, _array_operand("exp", "input", a))
+    return apply(M.exp, as_tensor("exp", "input", a))
 
 
 def log(a: Any) -> Tensor:
-    return apply(M.log, _array_operand("log", "input", a))
+    return apply(M.log, as_tensor("log", "input", a))
 
 
 def sqrt(a: Any) -> Tensor:
-    return apply(M.sqrt, _array_operand("sqrt", "input", a))
+    return apply(M.sqrt, as_tensor("sqrt", "input", a))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -65,14 +65,10 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (NumPy's names)
     """Clamp to ``[min, max]``; the gradient passes where the value was not clamped."""
-    return apply(M.clip, _array_operand("clip", "input", a), low=unwrap(min), high=unwrap(max))
+    return apply(M.clip, as_tensor("clip", "input", a), low=unwrap(min), high=unwrap(max))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules (1-D vectors, 2-D, batched with broadcasting)."""
-    return apply(M.matmul, _array_operand("matmul", "input", a), _array_operand("matmul", "other", b), needs=grads_needed(a, b))
+    return apply(M.matmul, as_tensor("matmul", "input", a), as_tensor("matmul", "other", b), needs=grads_needed(a, b))
 
-
-def _array_operand(who: str, arg: str, a: Any) -> Any:
-    """A Tensor as it is; anything else as an array (so unary ops accept Python data too)."""
-    return a if isinstance(a, Tensor) else as_tensor(who, arg, a)._data
