@@ -19,7 +19,7 @@ PACKAGE = ROOT / "minicell"
 # (layer, module-name prefixes), bottom first; a module may import only from its own layer or below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("helpers", ("minicell._checks", "minicell._atomic", "minicell._npz", "minicell._ckpt_format",
-                 "minicell._parallel", "minicell._special", "minicell._sharding", "minicell._world",
+                 "minicell._parallel", "minicell._special", "minicell._sharding", "minicell._memory", "minicell._world",
                  "minicell._exact_sum", "minicell._superaccumulator")),
     ("primitives", ("minicell.primitives",)),
     ("random", ("minicell.random",)),

@@ -12,7 +12,8 @@ import os
 from typing import Any
 
 import minicell._world as _world
-from minicell._parallel import keep_freed_memory, set_num_threads
+from minicell._memory import keep_freed_memory
+from minicell._parallel import set_num_threads
 
 _state: dict[str, Any] = {"released": False}
 

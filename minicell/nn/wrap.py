@@ -32,7 +32,8 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._world as _world
 from minicell._checks import Shown, check_int, fail_type, fail_value
-from minicell._parallel import get_num_threads, keep_freed_memory
+from minicell._memory import keep_freed_memory
+from minicell._parallel import get_num_threads
 from minicell._sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
