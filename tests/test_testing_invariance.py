@@ -12,7 +12,6 @@ from minicell import random as R
 from minicell.testing import (assert_batch_invariant, assert_reproducible, assert_slice_invariant,
                               shard_split)
 from minicell.ops.dropout import dropout_with_state
-from minicell.testing._row_offset import library_row_offset
 from minicell.testing.strategies import generator_states, splits, world_sizes
 
 
@@ -247,9 +246,6 @@ def test_batch_invariance_restores_modes_and_takes_several_inputs():
     assert cell.drop.training and not cell.training
 
 
-HAS_SAMPLE_INDEXING = library_row_offset() is not None
-
-
 class StartZeroDropout(nn.Cell):
     """Reserves like Dropout but always draws from element 0: ignores where its rows sit."""
 
@@ -262,7 +258,6 @@ class StartZeroDropout(nn.Cell):
         return dropout_with_state(x, self.p, seed, offset, 0) if self.training else x
 
 
-@pytest.mark.skipif(not HAS_SAMPLE_INDEXING, reason="this minicell cannot tell nn.Dropout its global rows")
 @given(n=st.integers(1, 10), data=st.data())
 def test_nn_dropout_is_batch_invariant_in_training_with_minicell_row_offsets(n, data):
     gen = mc.Generator().manual_seed(n)
@@ -272,20 +267,10 @@ def test_nn_dropout_is_batch_invariant_in_training_with_minicell_row_offsets(n, 
     assert state(gen) == (n, 0) and not cell.training
 
 
-@pytest.mark.skipif(not HAS_SAMPLE_INDEXING, reason="this minicell cannot tell nn.Dropout its global rows")
 def test_minicell_row_offsets_catch_a_dropout_that_ignores_them():
     cell = nn.SequentialCell(StartZeroDropout(0.5, mc.Generator().manual_seed(3)))
     message = failure(assert_batch_invariant, cell, R.normal(4, 0, (6, 5)), [3, 3], training=True)
     assert message.startswith("Not batch invariant (training=True): rows [3, 6) (piece 1 of 2)")
-
-
-@pytest.mark.skipif(HAS_SAMPLE_INDEXING, reason="this minicell tells nn.Dropout its global rows")
-def test_batch_invariance_in_training_needs_a_row_offset_context_minicell_lacks():
-    cell = nn.SequentialCell(nn.Dropout(0.5, generator=mc.Generator()))
-    with pytest.raises(ValueError, match=r"For 'assert_batch_invariant', 'row_offset' must be given with "
-                                         r"training=True: this minicell has no context that tells nn.Dropout"):
-        assert_batch_invariant(cell, np.ones((4, 2), np.float32), [2, 2], training=True)
-    assert not cell.training
 
 
 @pytest.mark.parametrize("cell, x, kwargs, error, match", [

@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 
 from minicell._checks import (UINT64_LIMIT, Shown, check_dtype, check_finite, check_int, check_shape,
-                              check_uint64, fail_type, fail_value)
+                              check_uint64, fail_value)
 from minicell._special import ndtri
 from minicell._parallel import run_parallel, scratch
 from minicell.random.philox import memory_limit, stream_into

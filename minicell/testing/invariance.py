@@ -14,7 +14,6 @@ either ``range`` objects (as ``strategies.splits(n)`` draws them) or piece sizes
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -181,9 +180,8 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
     at the row's index in the whole batch (DESIGN.md section 6): each slice is evaluated inside
     ``row_offset(a)``, a context that tells the Dropout layers the global index of the slice's
     first row. By default that is minicell's own (``ops.dropout.sample_indexed``, which the
-    micro-batching ``TrainOneStepCell`` uses); in a minicell without one, ``training=True``
-    needs a ``row_offset`` for layers of your own that honour it, else this raises ``ValueError``
-    (see ``minicell.testing._row_offset``).
+    micro-batching ``TrainOneStepCell`` uses); layers of your own that learn their rows another
+    way can pass their own ``row_offset``.
 
     Args:
         cell: the Cell under test.
@@ -200,13 +198,8 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
     bounds = split_bounds(who, n, splits)
     if not isinstance(training, bool):
         raise fail_type(who, "training", "a bool", training)
-    context = row_offset if row_offset is not None else library_row_offset()
-    if context is not None:
-        _check_callable(who, "row_offset", context)
-    elif training:
-        raise ValueError(f"For '{who}', 'row_offset' must be given with training=True: this minicell has no "
-                         f"context that tells nn.Dropout the global row of a slice.")
-    enter = context if context is not None else (lambda row: nullcontext())
+    enter = row_offset if row_offset is not None else library_row_offset()
+    _check_callable(who, "row_offset", enter)
     modes = [(c, bool(getattr(c, "training"))) for _, c in cell.cells_and_names()]
     snapshot = Snapshot(who, cells=[("cell", cell)])
     try:

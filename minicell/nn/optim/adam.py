@@ -3,7 +3,7 @@ Hutter, "Decoupled Weight Decay Regularization", 2019), with PyTorch's update fo
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 
