@@ -91,7 +91,7 @@ def batch() -> tuple[np.ndarray, np.ndarray]:
 def part_train(steps: int) -> None:
     import minicell as mc
     from minicell import communication as comm
-    from minicell._sharding import shard_bounds
+    from minicell._runtime.sharding import shard_bounds
     comm.init()
     train = mlp(MICRO)
     x, y = batch()
@@ -110,7 +110,7 @@ def part_train(steps: int) -> None:
 
 def part_torch(steps: int) -> None:
     import minicell as mc
-    from minicell import _parallel
+    from minicell._runtime import parallel as _parallel
     threads = _parallel.get_num_threads()
     _parallel.set_num_threads(threads)  # before torch is loaded: the BLAS limits then touch NumPy's only
     x, y = batch()

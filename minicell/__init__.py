@@ -5,12 +5,12 @@ from minicell import ops
 from minicell.autograd import grad, no_grad, stop_gradient, value_and_grad
 from minicell.cell import Cell
 from minicell.containers import CellDict, CellList, SequentialCell
-from minicell.ops.random import rand, randint, randn, randperm
+from minicell.ops._random import rand, randint, randn, randperm
 from minicell.parameter import Parameter
 from minicell.generator import (Generator, default_generator, fork_rng, get_rng_state,
                                        initial_seed, manual_seed, seed, set_rng_state)
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
-from minicell._parallel import get_num_threads, set_num_threads
+from minicell._runtime.parallel import get_num_threads, set_num_threads
 from minicell import initializer, nn, random
 
 __version__ = "0.1.0"

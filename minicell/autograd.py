@@ -14,8 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from minicell._checks import Shown, check_bool, describe, fail_type, fail_value, is_integer
-from minicell._graph import backprop, seed_gradient
-from minicell._grad_mode import is_grad_enabled, no_grad
+from minicell._autograd.graph import backprop, seed_gradient
+from minicell._autograd.grad_mode import is_grad_enabled, no_grad
 from minicell.tensor import Tensor
 
 __all__ = ["backward", "grad", "value_and_grad", "no_grad", "is_grad_enabled", "stop_gradient"]

@@ -15,8 +15,8 @@ from collections import OrderedDict
 from typing import Any, Iterator
 
 from minicell._checks import Shown, check_bool, fail_type, fail_value
-from minicell._recompute import run_recomputed
-from minicell._grad_mode import is_grad_enabled
+from minicell._autograd.recompute import run_recomputed
+from minicell._autograd.grad_mode import is_grad_enabled
 from minicell.parameter import Parameter
 
 
@@ -171,7 +171,7 @@ class Cell:
 
     def recompute(self, **kwargs: Any) -> "Cell":
         """Keep no activations of this cell for backward: recompute its forward during backward
-        (MindSpore's ``Cell.recompute``; see ``minicell._recompute``). Dropout masks are replayed
+        (MindSpore's ``Cell.recompute``; see ``minicell._autograd.recompute``). Dropout masks are replayed
         from the forward's reserved offsets, so gradients are bit-identical. MindSpore's keyword
         flags (``mp_comm_recompute``, ``parallel_optimizer_comm_recompute``,
         ``recompute_slice_activation``) are accepted as bools and have no effect. Returns self.

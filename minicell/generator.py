@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
-from minicell._recompute import note, replayed
+from minicell._autograd.recompute import note, replayed
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor

@@ -5,17 +5,17 @@ Keys are Parameter names, as in MindSpore: ``save_checkpoint(cell)`` writes each
 the net's Parameters by ``param.name``. So a checkpoint of a training cell loads into a fresh
 network: wrapping a network does not rename its Parameters.
 
-Format (version 1, ``minicell._ckpt_format``): a ``.ckpt`` file that is an uncompressed NumPy
+Format (version 1, ``minicell._checkpoint.npz_checkpoint``): a ``.ckpt`` file that is an uncompressed NumPy
 ``.npz`` archive with one ``.npy`` member per parameter, named by the parameter's name, plus a
 format entry and a metadata entry (names in order, ``requires_grad``). Every supported dtype,
 uint64 included, round-trips bit for bit.
 
 Everything is checked before the temporary file is written, and again when reading, where
-nothing in the file is trusted (see ``minicell._npz``): every malformed file is a ``ValueError``
+nothing in the file is trusted (see ``minicell._checkpoint.npz``): every malformed file is a ``ValueError``
 naming it and what is wrong. Saving into a folder that does not exist is a
 ``FileNotFoundError``, like loading a file that does not exist. Files are written atomically;
 temporary files left by killed savers are removed by the next save to the same path
-(``minicell._atomic``).
+(``minicell._checkpoint.atomic``).
 """
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from minicell._atomic import write_atomically
+from minicell._checkpoint.atomic import write_atomically
 from minicell._checks import Shown, describe, fail_type, fail_value, shorten
-from minicell._ckpt_format import (FORMAT_KEY, FORMAT_VERSION, META_KEY, NAME_RULE, metadata_bytes,
+from minicell._checkpoint.npz_checkpoint import (FORMAT_KEY, FORMAT_VERSION, META_KEY, NAME_RULE, metadata_bytes,
                                    name_problem, quoted, split_entries)
-from minicell._npz import MAX_DIMS, MalformedArchive, read_npz, write_npz
+from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive, read_npz, write_npz
 from minicell.cell import Cell
 from minicell.parameter import Parameter, array_of
 from minicell.tensor import DTYPE_NAMES

@@ -4,7 +4,7 @@ A Tensor holds ``_data`` (a NumPy array) and, when it was produced by a differen
 inputs that require gradients, ``_parents`` (the op's operands) and ``_backward`` (mapping the
 output's gradient to one gradient per operand). The ops are the array-level primitives of
 ``minicell/primitives`` (each backward beside its forward); ``apply`` runs one and records the
-node. ``minicell._graph`` walks the graph.
+node. ``minicell._autograd.graph`` walks the graph.
 
 Copy rule: ``Tensor(ndarray)`` wraps the array without copying when no dtype conversion is
 needed (as ``torch.as_tensor``); Python data, Tensors and arrays that need a cast are copied.
@@ -18,8 +18,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from minicell._checks import Shown, check_dtype, checked_cast, describe, fail_type, fail_value, is_integer
-from minicell._grad_mode import is_grad_enabled
-from minicell._graph import backprop, seed_gradient
+from minicell._autograd.grad_mode import is_grad_enabled
+from minicell._autograd.graph import backprop, seed_gradient
 from minicell.primitives import activation as A
 from minicell.primitives import math as M
 from minicell.primitives import reduce as R

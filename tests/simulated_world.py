@@ -1,6 +1,6 @@
 """A world of W ranks simulated by W threads in one process, for in-process tests of collectives.
 
-Each rank gets a ``SimulatedRank`` with the interface of ``minicell._world`` (rank, size,
+Each rank gets a ``SimulatedRank`` with the interface of ``minicell._runtime.world`` (rank, size,
 allreduce, allgather_array, allgather_bytes, alltoallv, allgatherv, barrier); the collectives meet at a barrier.
 """
 from __future__ import annotations

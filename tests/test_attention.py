@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import minicell as mc
 from minicell import nn
-from minicell.ops.attention import dot_product_attention
+from minicell.ops._attention import dot_product_attention
 from minicell.random import keep_mask
 from minicell.random.discrete import keep_scale
 from tests.gradcheck import assert_grads_match

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import minicell as mc
-from minicell import _atomic
+from minicell._checkpoint import atomic as _atomic
 
 MAGIC = b"\x93NUMPY"
 

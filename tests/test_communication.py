@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import minicell as mc
-from minicell import _world, communication as comm, nn, run
+from minicell import communication as comm, nn, run
+from minicell._runtime import world as _world
 from minicell.communication.agreement import agree_in, check_replicas_in
 from minicell.nn.distributed import reduce_weighted
 from tests.jobs import ENV, finish, start
@@ -117,7 +118,7 @@ def test_check_replicas_returns_the_digest_in_a_world_of_one():
 
 MPI_SCRIPT = """
 import sys, numpy as np, minicell.communication as comm, minicell as mc
-from minicell import _exact_sum
+from minicell._exact import exact_sum as _exact_sum
 from minicell import nn
 comm.init()
 rank, size = comm.get_rank(), comm.get_group_size()

@@ -220,7 +220,7 @@ def test_matches_torch_when_installed():
 
 
 def test_im2col_and_col2im_split_across_threads_give_identical_bits():
-    from minicell._parallel import get_num_threads, set_num_threads
+    from minicell._runtime.parallel import get_num_threads, set_num_threads
     from minicell.primitives import _window as W
     xp = np.random.default_rng(0).standard_normal((1, 3, 200, 200)).astype(np.float32)  # large enough to split
     geometry = ((3, 3), (1, 1), (1, 1), (198, 198))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import dataset as ds
-from minicell._sharding import shard_bounds
+from minicell._runtime.sharding import shard_bounds
 from minicell.dataset import transforms, vision
 from minicell.random import permutation
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import dataset as ds
-from minicell._sharding import shard_bounds
+from minicell._runtime.sharding import shard_bounds
 
 
 def batches(n: int, batch: int, unit: int | None, shards: int, shard_id: int) -> list:

@@ -13,7 +13,7 @@ import pytest
 
 import minicell as mc
 from minicell import nn, ops
-from minicell.ops.dropout import sample_indexed
+from minicell.ops._dropout import sample_indexed
 from tests import jobs
 from tests.jobs import ENV, finish
 
@@ -227,7 +227,7 @@ def test_a_micro_batch_that_overtakes_the_first_waits_for_its_reservation():
     from the first's reservation: the generator advances once, in the first's call order."""
     import threading
     from minicell.nn.wrap import _StepReservations
-    from minicell.ops.dropout import reserve_step
+    from minicell.ops._dropout import reserve_step
     gen = mc.Generator().manual_seed(5)
     reservations = _StepReservations()
     got = []

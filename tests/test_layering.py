@@ -18,13 +18,11 @@ PACKAGE = ROOT / "minicell"
 
 # (layer, module-name prefixes), bottom first; a module may import only from its own layer or below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("helpers", ("minicell._checks", "minicell._atomic", "minicell._npz", "minicell._ckpt_format",
-                 "minicell._parallel", "minicell._special", "minicell._sharding", "minicell._memory", "minicell._world",
-                 "minicell._exact_sum", "minicell._superaccumulator")),
+    ("helpers", ("minicell._checks", "minicell._special", "minicell._runtime", "minicell._exact",
+                 "minicell._checkpoint")),
     ("primitives", ("minicell.primitives",)),
     ("random", ("minicell.random",)),
-    ("tensor", ("minicell._grad_mode", "minicell._graph", "minicell.tensor", "minicell.autograd",
-                "minicell._recompute")),
+    ("tensor", ("minicell._autograd", "minicell.tensor", "minicell.autograd")),
     ("cells", ("minicell.parameter", "minicell.cell", "minicell.containers", "minicell.serialization")),
     ("generator", ("minicell.generator",)),
     ("ops", ("minicell.ops",)),
@@ -117,7 +115,7 @@ def test_lower_layers_import_only_numpy_and_the_standard_library():
         for target in imports_of(module):
             top = target.split(".")[0]
             if top not in ("minicell", "numpy", "__future__") and top not in sys.stdlib_module_names:
-                if not (module == "minicell._parallel" and top == "threadpoolctl"):
+                if not (module == "minicell._runtime.parallel" and top == "threadpoolctl"):
                     wrong.append(f"{module} imports {target}")
             if LAYERS[layer][0] in ("primitives", "random") and top in FORBIDDEN_IN_PURE:
                 wrong.append(f"{module} (pure) imports {target}")

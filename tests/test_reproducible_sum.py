@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minicell import _exact_sum, _superaccumulator as sa
+from minicell._exact import exact_sum as _exact_sum, superaccumulator as sa
 from minicell.communication import reproducible_sum
 from tests.simulated_world import run_ranks
 

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from minicell._sharding import shard_bounds, unit_bounds
+from minicell._runtime.sharding import shard_bounds, unit_bounds
 
 
 @given(rows=st.integers(0, 300), shards=st.integers(1, 9), unit=st.integers(1, 40))

@@ -11,7 +11,7 @@ from minicell import nn, ops
 from minicell import random as R
 from minicell.testing import (assert_batch_invariant, assert_reproducible, assert_slice_invariant,
                               shard_split)
-from minicell.ops.dropout import dropout_with_state
+from minicell.ops._dropout import dropout_with_state
 from minicell.testing.strategies import generator_states, splits, world_sizes
 
 

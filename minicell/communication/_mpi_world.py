@@ -1,4 +1,4 @@
-"""The MPI world: ``mpi4py``'s ``COMM_WORLD`` behind the small interface of ``minicell._world``.
+"""The MPI world: ``mpi4py``'s ``COMM_WORLD`` behind the small interface of ``minicell._runtime.world``.
 
 Imported only by ``communication.init()`` in a process that an MPI launcher started, so
 ``import minicell`` never imports mpi4py. Every collective moves NumPy buffers (no pickle).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import minicell._world as _world
+import minicell._runtime.world as _world
 from minicell.cell import Cell
 
 

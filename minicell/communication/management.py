@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import minicell._world as _world
-from minicell._memory import keep_freed_memory
-from minicell._parallel import set_num_threads
+import minicell._runtime.world as _world
+from minicell._runtime.memory import keep_freed_memory
+from minicell._runtime.parallel import set_num_threads
 
 _state: dict[str, Any] = {"released": False}
 

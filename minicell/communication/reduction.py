@@ -1,6 +1,6 @@
 """``reproducible_sum``: a sum over ranks whose bits do not depend on the world size.
 
-The method, its bound and its sources are in ``minicell._exact_sum`` (owner-computes exact
+The method, its bound and its sources are in ``minicell._exact.exact_sum`` (owner-computes exact
 summation, a float64 fast path checked exact by Fast2Sum, an integer superaccumulator
 fallback, one correct rounding).
 """
@@ -10,8 +10,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import minicell._exact_sum as _exact_sum
-import minicell._world as _world
+import minicell._exact.exact_sum as _exact_sum
+import minicell._runtime.world as _world
 
 
 def reproducible_sum(contributions: Sequence[Any], shape: Any = None, dtype: Any = None) -> np.ndarray:

@@ -20,7 +20,7 @@ The contract (the tests pin each line):
    the order. A failing operation raises from ``next()``; no worker is left waiting.
 4. **Sharding.** ``batch_size`` is the global batch. With ``num_shards = W`` (default: the group
    size of ``minicell.communication`` once its ``init()`` ran, else 1) shard ``r`` receives rows
-   ``shard_bounds(rows_in_batch, W, r, unit)`` of every global batch (``minicell._sharding``, the
+   ``shard_bounds(rows_in_batch, W, r, unit)`` of every global batch (``minicell._runtime.sharding``, the
    same split as data-parallel training; ``unit`` is ``batch(..., micro_batch_size=M)``, so the
    shards are exactly the rows ``nn.TrainOneStepCell(..., micro_batch_size=M)`` expects), with their global row indices (``batch.rows``), sample
    indices (``batch.sample_ids``) and the global batch's row count (``batch.global_rows``). Concatenated in rank order the shards give exactly the

@@ -3,7 +3,7 @@
 A pipeline is a source of ``n`` rows, a list of ``map`` steps and at most one ``batch``. What it
 produces is a pure function of (generator seed, the epoch's offset, the block of rows asked
 for): ``rows(seed, offset, order, lo, hi, shard)`` takes positions ``[lo, hi)`` of the epoch's
-order (a global batch), keeps this shard's part of them by ``minicell._sharding.shard_bounds``,
+order (a global batch), keeps this shard's part of them by ``minicell._runtime.sharding.shard_bounds``,
 fetches those samples from the source and runs every map step on them, vectorised. No state is
 read or written there, so batches can be computed in any order, on any thread, and again after
 a resume. The iterator (``minicell.dataset.iterator``) holds the state.
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import check_int, fail_type, fail_value
-from minicell._sharding import shard_bounds
+from minicell._runtime.sharding import shard_bounds
 from minicell.dataset.counters import MAX_SLOTS, Draw
 from minicell.dataset.iterator import DatasetIterator
 from minicell.dataset.transforms import Transform, check_operation

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from minicell._checks import check_int, check_real, fail_type, fail_value, is_integer
-from minicell._parallel import scratch
+from minicell._runtime.parallel import scratch
 from minicell.dataset.counters import Draw, below, chance, unit
 from minicell.dataset.transforms import Transform
 

@@ -41,8 +41,8 @@ from minicell.initializer import HeUniform, Uniform, XavierNormal, XavierUniform
 from minicell.nn.dense import Dense
 from minicell.ops import _shape
 from minicell.ops._linear import linear
-from minicell.ops.attention import dot_product_attention
-from minicell.ops.dropout import check_p, first_row, reserve_step
+from minicell.ops._attention import dot_product_attention
+from minicell.ops._dropout import check_p, first_row, reserve_step
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 

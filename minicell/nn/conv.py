@@ -22,7 +22,7 @@ from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.initializer import HeUniform, Uniform, initializer
 from minicell.ops._window_args import int_tuple, padding_value
-from minicell.ops.conv import PAD_MODES, convolution
+from minicell.ops._conv import PAD_MODES, convolution
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 

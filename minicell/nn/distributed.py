@@ -1,7 +1,7 @@
 """``DistributedGradReducer``: gradients summed over micro-batches and ranks, reproducibly.
 
 MindSpore's ``nn.DistributedGradReducer(parameters, mean=True)``, on top of the exact sum of
-``minicell._exact_sum`` (``communication.reproducible_sum``): the reduced gradients are the
+``minicell._exact.exact_sum`` (``communication.reproducible_sum``): the reduced gradients are the
 correctly rounded exact sums of the contributions, so they are bit-identical whatever the world
 size and whichever rank computed which contribution. The gradients of all parameters of one
 dtype travel in one flat array, so a step costs one exchange per dtype.
@@ -12,8 +12,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-import minicell._exact_sum as _exact_sum
-import minicell._world as _world
+import minicell._exact.exact_sum as _exact_sum
+import minicell._runtime.world as _world
 from minicell._checks import fail_type
 from minicell.cell import Cell
 from minicell.tensor import Tensor

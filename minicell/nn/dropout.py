@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from minicell.cell import Cell
-from minicell.ops.dropout import channel_dropout, check_p, dropout
+from minicell.ops._dropout import channel_dropout, check_p, dropout
 from minicell.generator import Generator, resolve
 from minicell.tensor import Tensor
 

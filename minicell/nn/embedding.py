@@ -18,7 +18,7 @@ from minicell._checks import check_bool, check_int, fail_type
 from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.initializer import initializer
-from minicell.ops.embedding import embedding_impl
+from minicell.ops._embedding import embedding_impl
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 

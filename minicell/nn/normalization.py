@@ -24,7 +24,7 @@ import numpy as np
 from minicell._checks import Shown, check_bool, check_int, check_real, fail_type, fail_value, is_integer
 from minicell.cell import Cell
 from minicell.initializer import initializer
-from minicell.ops.normalization import batch_norm_impl, layer_norm_impl
+from minicell.ops._normalization import batch_norm_impl, layer_norm_impl
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 

@@ -30,18 +30,18 @@ from typing import Any, Iterator
 import numpy as np
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-import minicell._world as _world
+import minicell._runtime.world as _world
 from minicell._checks import Shown, check_int, fail_type, fail_value
-from minicell._memory import keep_freed_memory
-from minicell._parallel import get_num_threads
-from minicell._sharding import shard_bounds, unit_bounds
+from minicell._runtime.memory import keep_freed_memory
+from minicell._runtime.parallel import get_num_threads
+from minicell._runtime.sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
 import minicell.generator as _generator
 from minicell.nn.distributed import reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
-from minicell.ops.dropout import sample_indexed
+from minicell.ops._dropout import sample_indexed
 from minicell.tensor import Tensor
 
 

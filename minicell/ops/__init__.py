@@ -7,13 +7,13 @@ from minicell.ops._reduce import max, mean, min, sum  # noqa: A004
 from minicell.ops._shape import (concat, flatten, reshape, squeeze, stack, swapaxes, transpose,
                                  unsqueeze, where)
 
-from minicell.ops.global_norm import clip_by_global_norm
-from minicell.ops.dropout import dropout
-from minicell.ops.conv import conv1d, conv2d
-from minicell.ops.embedding import embedding
-from minicell.ops.normalization import batch_norm, layer_norm
-from minicell.ops.pooling import avg_pool2d, max_pool2d
-from minicell.ops.random import bernoulli, normal, rand, randint, randn, randperm, uniform
+from minicell.ops._global_norm import clip_by_global_norm
+from minicell.ops._dropout import dropout
+from minicell.ops._conv import conv1d, conv2d
+from minicell.ops._embedding import embedding
+from minicell.ops._normalization import batch_norm, layer_norm
+from minicell.ops._pooling import avg_pool2d, max_pool2d
+from minicell.ops._random import bernoulli, normal, rand, randint, randn, randperm, uniform
 
 __all__ = [
     "bernoulli", "dropout", "normal", "rand", "randint", "randn", "randperm", "uniform",

@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from minicell._parallel import run_parallel
+from minicell._runtime.parallel import run_parallel
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 

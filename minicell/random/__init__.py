@@ -3,7 +3,7 @@
 Every function here is a pure function of ``(seed, offset, ...)``; the stateful ``Generator``
 (``minicell.Generator``) hands out ``(seed, offset)`` pairs to them.
 """
-from minicell._parallel import get_num_threads, set_num_threads
+from minicell._runtime.parallel import get_num_threads, set_num_threads
 from minicell.random.discrete import bernoulli, keep_mask, permutation, randint
 from minicell.random.distributions import normal, truncated_normal, uniform
 from minicell.random.philox import philox4x32, random_words

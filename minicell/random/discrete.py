@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
-from minicell._parallel import run_parallel, scratch
+from minicell._runtime.parallel import run_parallel, scratch
 from minicell.random.distributions import (INT_DTYPES, Compute, _chunks, _words, check_dtype, check_extent,
                                           check_size, check_state)
 from minicell.random.philox import stream_into

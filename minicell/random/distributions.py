@@ -40,7 +40,7 @@ import numpy as np
 from minicell._checks import (UINT64_LIMIT, Shown, check_dtype, check_finite, check_int, check_shape,
                               check_uint64, fail_value)
 from minicell._special import ndtri
-from minicell._parallel import run_parallel, scratch
+from minicell._runtime.parallel import run_parallel, scratch
 from minicell.random.philox import memory_limit, stream_into
 
 CHUNK = 1 << 17  # elements converted per pass (one Philox chunk of words for float32): ~1 MiB of scratch

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
-from minicell._parallel import run_parallel, scratch
+from minicell._runtime.parallel import run_parallel, scratch
 
 
 def memory_limit() -> int:

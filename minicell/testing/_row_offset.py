@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, ContextManager
 
-from minicell.ops.dropout import sample_indexed
+from minicell.ops._dropout import sample_indexed
 
 RowOffset = Callable[[int], ContextManager]
 

@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from minicell._checks import check_int, fail_type, fail_value, is_integer
-from minicell._grad_mode import no_grad
-from minicell._sharding import shard_bounds
+from minicell._autograd.grad_mode import no_grad
+from minicell._runtime.sharding import shard_bounds
 from minicell.cell import Cell
 from minicell.tensor import Tensor
 from minicell.testing._row_offset import RowOffset, library_row_offset
@@ -224,7 +224,7 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
 
 def shard_split(n: int, world_size: int, unit: int = 1) -> tuple[range, ...]:
     """The split of ``range(n)`` that ranks ``0 .. world_size - 1`` hold, by
-    ``minicell._sharding.shard_bounds`` (the rows data parallelism and the data pipeline give
+    ``minicell._runtime.sharding.shard_bounds`` (the rows data parallelism and the data pipeline give
     each rank); a rank may hold an empty range. For ``assert_slice_invariant`` and
     ``assert_batch_invariant``."""
     return tuple(range(*shard_bounds(n, world_size, rank, unit)) for rank in range(world_size))

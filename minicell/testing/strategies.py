@@ -10,7 +10,7 @@ This module imports ``hypothesis`` (a test dependency); ``import minicell.testin
 - ``splits(n)``: ordered partitions of ``range(n)`` into contiguous non-empty pieces, as a tuple
   of ``range`` objects (``()`` for ``n == 0``); shrinks towards fewer pieces.
 - ``world_sizes(max_size)``: numbers of ranks/shards in ``[1, max_size]``, for
-  ``minicell._sharding.shard_bounds`` (use ``minicell.testing.shard_split`` to turn one into the
+  ``minicell._runtime.sharding.shard_bounds`` (use ``minicell.testing.shard_split`` to turn one into the
   split of a batch that the ranks hold).
 """
 from __future__ import annotations

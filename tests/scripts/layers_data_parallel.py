@@ -9,7 +9,7 @@ import numpy as np
 import minicell as mc
 from minicell import communication as comm
 from minicell import nn, ops
-from minicell._sharding import shard_bounds
+from minicell._runtime.sharding import shard_bounds
 from minicell.testing import fingerprint
 
 BATCH, MICRO = 8, 2

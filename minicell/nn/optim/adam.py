@@ -11,7 +11,7 @@ from minicell._checks import check_real, fail_value
 from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
-from minicell._parallel import run_parallel, scratch
+from minicell._runtime.parallel import run_parallel, scratch
 
 CHUNK = 1 << 14  # elements per pass: five float32 slices of 64 KiB stay in L2
 

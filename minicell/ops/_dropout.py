@@ -25,7 +25,7 @@ from minicell.random.discrete import (check_probability, keep_scale, masked_scal
                                      scale_dtype)
 from minicell.random.distributions import check_extent
 from minicell.generator import resolve
-from minicell._recompute import note, replayed
+from minicell._autograd.recompute import note, replayed
 from minicell.tensor import Tensor, record, unwrap
 
 

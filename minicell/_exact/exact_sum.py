@@ -24,7 +24,7 @@ Method ("owner computes", no floating-point reduction inside MPI at all):
    rounded, the float64 sum *is* the exact sum (n float32 inputs always are when their exponents span at most
    29 - log2(n) binades: the float64 significand holds the whole sum).
    Elements where some addition rounded (or a partial sum was not finite) are summed again in an
-   exact integer superaccumulator (``minicell._superaccumulator``: Kulisch/Neal fixed point in
+   exact integer superaccumulator (``minicell._exact.superaccumulator``: Kulisch/Neal fixed point in
    int64 limbs, as E3SM's reprosum), which also counts NaN and infinities.
 3. The exact value is rounded once to the target dtype (float64 -> float32 is a single rounding
    of an exact value), and one ``Allgatherv`` hands the slices to everybody.
@@ -38,10 +38,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-import minicell._superaccumulator as sa
+import minicell._exact.superaccumulator as sa
 from minicell._checks import fail_type, fail_value
-from minicell._parallel import run_parallel, scratch
-from minicell._sharding import shard_bounds
+from minicell._runtime.parallel import run_parallel, scratch
+from minicell._runtime.sharding import shard_bounds
 
 CHUNK = 1 << 16  # elements per pass of the local sum: float64 temporaries stay in L2
 

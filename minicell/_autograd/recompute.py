@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from minicell._grad_mode import enable_grad, is_grad_enabled, no_grad
-from minicell._graph import backprop
+from minicell._autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from minicell._autograd.graph import backprop
 from minicell.tensor import Tensor, record
 
 _local = threading.local()

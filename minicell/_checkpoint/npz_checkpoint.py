@@ -1,6 +1,6 @@
 """The minicell checkpoint format (version 1), apart from files and Cells: names and metadata.
 
-A checkpoint is an ``.npz`` archive (``minicell._npz``) with one member per parameter, named by
+A checkpoint is an ``.npz`` archive (``minicell._checkpoint.npz``) with one member per parameter, named by
 the parameter's name, and two entries of its own: ``__minicell_format__`` (the int64 scalar 1)
 and ``__minicell_meta__`` (UTF-8 JSON as uint8: ``{"names": [...], "requires_grad": [...]}``,
 the names in order). Names are non-empty strs of at most ``NAME_LIMIT`` characters without
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import describe, shorten
-from minicell._npz import MalformedArchive
+from minicell._checkpoint.npz import MalformedArchive
 
 FORMAT_KEY = "__minicell_format__"
 META_KEY = "__minicell_meta__"

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from minicell.primitives import attention as _attention
-from minicell.ops.dropout import _masked_scale as masked_scale
+from minicell.ops._dropout import _masked_scale as masked_scale
 from minicell.tensor import Tensor, record, unwrap
 
 

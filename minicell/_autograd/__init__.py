@@ -1,0 +1,1 @@
+"""Private graph machinery of the tensor layer: grad mode, the graph walk, recompute."""

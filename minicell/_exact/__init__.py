@@ -1,0 +1,2 @@
+"""Exact and reproducible sums: results that depend on the multiset of contributions only
+(DESIGN.md section 7)."""
