@@ -56,6 +56,7 @@ def median(fn, repeat: int) -> float:
 
 def part_sum(elements: int) -> None:
     from mpi4py import MPI
+
     from minicell import communication as comm
     comm.init()
     rng = np.random.default_rng(comm.get_rank())

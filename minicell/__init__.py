@@ -1,17 +1,24 @@
 """minicell: a tiny NumPy neural-net framework in MindSpore's nn.Cell style, with reproducible,
 counter-based (Philox4x32-10) randomness."""
-from minicell.tensor import Tensor
-from minicell import ops
+from minicell import initializer, nn, ops, random
+from minicell._runtime.parallel import get_num_threads, set_num_threads
 from minicell.autograd import grad, no_grad, stop_gradient, value_and_grad
 from minicell.cell import Cell
 from minicell.containers import CellDict, CellList, SequentialCell
+from minicell.generator import (
+                                       Generator,
+                                       default_generator,
+                                       fork_rng,
+                                       get_rng_state,
+                                       initial_seed,
+                                       manual_seed,
+                                       seed,
+                                       set_rng_state,
+)
 from minicell.ops._random import rand, randint, randn, randperm
 from minicell.parameter import Parameter
-from minicell.generator import (Generator, default_generator, fork_rng, get_rng_state,
-                                       initial_seed, manual_seed, seed, set_rng_state)
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
-from minicell._runtime.parallel import get_num_threads, set_num_threads
-from minicell import initializer, nn, random
+from minicell.tensor import Tensor
 
 __version__ = "0.1.0"
 

@@ -9,13 +9,14 @@ back-propagates. Gradients of a tensor used several times accumulate. Two front 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import Shown, check_bool, describe, fail_type, fail_value, is_integer
-from minicell._autograd.graph import backprop, seed_gradient
 from minicell._autograd.grad_mode import is_grad_enabled, no_grad
+from minicell._autograd.graph import backprop, seed_gradient
+from minicell._checks import Shown, check_bool, describe, fail_type, fail_value, is_integer
 from minicell.tensor import Tensor
 
 __all__ = ["backward", "grad", "value_and_grad", "no_grad", "is_grad_enabled", "stop_gradient"]

@@ -12,11 +12,12 @@ Cell, as in MindSpore: call ``set_train()`` before training, or Dropout does not
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from minicell._checks import Shown, check_bool, fail_type, fail_value
-from minicell._autograd.recompute import run_recomputed
 from minicell._autograd.grad_mode import is_grad_enabled
+from minicell._autograd.recompute import run_recomputed
+from minicell._checks import Shown, check_bool, fail_type, fail_value
 from minicell.parameter import Parameter
 
 
@@ -28,7 +29,7 @@ def _check_attr_name(owner: str, kind: str, name: Any, allow_dot: bool = False) 
     return name
 
 
-def walk(cell: "Cell", name: str, by_prefix: bool) -> Iterator[tuple["Cell", str]]:
+def walk(cell: Cell, name: str, by_prefix: bool) -> Iterator[tuple[Cell, str]]:
     """``(sub_cell, its name)`` for ``cell`` (named ``name``) and each sub-cell, once, depth first.
 
     The name is the dotted path, or with ``by_prefix`` the prefix of the cell's Parameter names:
@@ -48,12 +49,12 @@ def walk(cell: "Cell", name: str, by_prefix: bool) -> Iterator[tuple["Cell", str
             stack.append((child, (f"{path}.{child_name}" if path else child_name) if extend else path))
 
 
-def name_prefixes(cell: "Cell", prefix: str) -> Iterator[tuple["Cell", str]]:
+def name_prefixes(cell: Cell, prefix: str) -> Iterator[tuple[Cell, str]]:
     """``(sub_cell, the prefix of its Parameters' names)`` for ``cell`` and each sub-cell, once."""
     return walk(cell, prefix, by_prefix=True)
 
 
-def relative_names(cell: "Cell") -> Iterator[tuple[str, Parameter]]:
+def relative_names(cell: Cell) -> Iterator[tuple[str, Parameter]]:
     """Each Parameter's name relative to ``cell`` by the auto-prefix rule, ending in its leaf name."""
     for sub, prefix in name_prefixes(cell, ""):
         for param in sub._params.values():
@@ -61,7 +62,7 @@ def relative_names(cell: "Cell") -> Iterator[tuple[str, Parameter]]:
             yield (f"{prefix}.{leaf}" if prefix else leaf), param
 
 
-def set_scopes(cell: "Cell", scope: str) -> None:
+def set_scopes(cell: Cell, scope: str) -> None:
     """Record each sub-cell's name prefix, so Parameters added later get the right name."""
     for sub, prefix in name_prefixes(cell, scope):
         object.__setattr__(sub, "_scope", prefix)
@@ -77,8 +78,8 @@ class Cell:
             Parameter names are fixed when it is built, whatever wraps it later.
     """
 
-    _params: "OrderedDict[str, Parameter]"
-    _cells: "OrderedDict[str, Cell]"
+    _params: OrderedDict[str, Parameter]
+    _cells: OrderedDict[str, Cell]
     _auto_prefix: bool
     _scope: str
     training: bool
@@ -136,7 +137,7 @@ class Cell:
         if not hasattr(type(self), param_name):  # never hide a method (Generator.seed stays callable)
             object.__setattr__(self, param_name, param)
 
-    def insert_child_to_cell(self, child_name: str, child_cell: "Cell") -> None:
+    def insert_child_to_cell(self, child_name: str, child_cell: Cell) -> None:
         """Register ``child_cell`` under ``child_name`` and prefix its Parameters' names."""
         params, cells = self._registries()
         _check_attr_name(type(self).__name__, "child cell", child_name)
@@ -169,7 +170,7 @@ class Cell:
                                              self.untrainable_params())
         return self.construct(*inputs, **kwargs)
 
-    def recompute(self, **kwargs: Any) -> "Cell":
+    def recompute(self, **kwargs: Any) -> Cell:
         """Keep no activations of this cell for backward: recompute its forward during backward
         (MindSpore's ``Cell.recompute``; see ``minicell._autograd.recompute``). Dropout masks are replayed
         from the forward's reserved offsets, so gradients are bit-identical. MindSpore's keyword
@@ -185,7 +186,7 @@ class Cell:
         object.__setattr__(self, "_recompute_on", True)
         return self
 
-    def set_train(self, mode: bool = True) -> "Cell":
+    def set_train(self, mode: bool = True) -> Cell:
         """Set training mode on this cell and every sub-cell; returns self."""
         mode = check_bool(f"{type(self).__name__}.set_train", "mode", mode)
         for _, cell in self.cells_and_names():
@@ -193,7 +194,7 @@ class Cell:
         return self
 
     # ----- traversal ---------------------------------------------------------------------------
-    def cells_and_names(self, cell_name: str = "") -> Iterator[tuple[str, "Cell"]]:
+    def cells_and_names(self, cell_name: str = "") -> Iterator[tuple[str, Cell]]:
         """``(dotted_name, cell)`` for this cell (name ``cell_name``) and every sub-cell, once each."""
         for cell, name in walk(self, cell_name, by_prefix=False):
             yield name, cell
@@ -218,15 +219,15 @@ class Cell:
     def untrainable_params(self, recurse: bool = True) -> list[Parameter]:
         return [p for p in self.get_parameters(expand=recurse) if not p.requires_grad]
 
-    def parameters_dict(self, recurse: bool = True) -> "OrderedDict[str, Parameter]":
+    def parameters_dict(self, recurse: bool = True) -> OrderedDict[str, Parameter]:
         """Dotted name -> Parameter (the names checkpoints use)."""
         return OrderedDict(self.parameters_and_names(expand=recurse))
 
-    def name_cells(self) -> "OrderedDict[str, Cell]":
+    def name_cells(self) -> OrderedDict[str, Cell]:
         """Direct children by attribute name."""
         return OrderedDict(self._cells)
 
-    def cells(self) -> list["Cell"]:
+    def cells(self) -> list[Cell]:
         """Direct children."""
         return list(self._cells.values())
 

@@ -6,7 +6,8 @@ children and renames their Parameters to match.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from minicell._checks import Shown, fail_type, fail_value, is_integer, shorten
 from minicell.cell import Cell, relative_names, set_scopes
@@ -104,7 +105,7 @@ class _CellSequence(Cell):
             del cells[self._index(type(self).__name__, index)]
         self._relabel(cells)
 
-    def append(self, cell: Cell) -> "_CellSequence":
+    def append(self, cell: Cell) -> _CellSequence:
         """Add ``cell`` at the end."""
         who = f"{type(self).__name__}.append"
         self._check(who, "cell", cell)
@@ -112,7 +113,7 @@ class _CellSequence(Cell):
         self.insert_child_to_cell(str(len(self)), cell)
         return self
 
-    def _extend(self, who: str, cells: Iterable[Cell]) -> "_CellSequence":
+    def _extend(self, who: str, cells: Iterable[Cell]) -> _CellSequence:
         if isinstance(cells, (Cell, str, bytes)) or not hasattr(cells, "__iter__"):
             raise fail_type(who, "cells", "an iterable of Cells", cells)
         new = list(cells)
@@ -123,7 +124,7 @@ class _CellSequence(Cell):
             self.insert_child_to_cell(str(len(self)), cell)
         return self
 
-    def extend(self, cells: Iterable[Cell]) -> "_CellSequence":
+    def extend(self, cells: Iterable[Cell]) -> _CellSequence:
         """Add every Cell of ``cells`` at the end; all are checked before any is added."""
         return self._extend(f"{type(self).__name__}.extend", cells)
 

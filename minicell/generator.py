@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
 from minicell._autograd.recompute import note, replayed
+from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
@@ -97,7 +98,7 @@ class Generator(Cell):
         note(self, step, seed, offset)
         return seed, offset
 
-    def manual_seed(self, seed: Any) -> "Generator":
+    def manual_seed(self, seed: Any) -> Generator:
         """Set the seed (ints in [-2**63, 2**64), negatives modulo 2**64) and reset the offset."""
         value = check_seed("Generator.manual_seed", seed)
         with _STATE_LOCK:
@@ -124,7 +125,7 @@ class Generator(Cell):
         with _STATE_LOCK:
             return Tensor(self._seed_param._data.copy()), Tensor(self._offset_param._data.copy())
 
-    def set_state(self, seed: Any, offset: Any = None) -> "Generator":
+    def set_state(self, seed: Any, offset: Any = None) -> Generator:
         """Restore a state; ``offset=None`` means 0. Both are checked before anything changes."""
         seed_value = check_seed("Generator.set_state", seed)
         offset_value = 0 if offset is None else check_offset("Generator.set_state", offset)

@@ -144,7 +144,7 @@ class Parameter(Tensor):
         self.name = name
         self._leaf_name = name  # the last component of the dotted name, kept under prefixes
 
-    def set_data(self, data: Any) -> "Parameter":
+    def set_data(self, data: Any) -> Parameter:
         """Overwrite the value in place (same object, same array), converted to this dtype.
 
         The data is converted and checked in full before anything is written, so a failed call
@@ -161,7 +161,7 @@ class Parameter(Tensor):
         np.copyto(self._data, converted)
         return self
 
-    def clone(self, prefix: str = "") -> "Parameter":
+    def clone(self, prefix: str = "") -> Parameter:
         """An independent copy; its name is ``prefix + '.' + name`` when a prefix is given."""
         name = f"{prefix}.{self.name}" if prefix and self.name else (self.name or prefix or None)
         copy = Parameter(self._data, name=name, requires_grad=self.requires_grad)

@@ -26,10 +26,18 @@ from typing import Any
 import numpy as np
 
 from minicell._checkpoint.atomic import write_atomically
-from minicell._checks import Shown, describe, fail_type, fail_value, shorten
-from minicell._checkpoint.npz_checkpoint import (FORMAT_KEY, FORMAT_VERSION, META_KEY, NAME_RULE, metadata_bytes,
-                                   name_problem, quoted, split_entries)
 from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive, read_npz, write_npz
+from minicell._checkpoint.npz_checkpoint import (
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    META_KEY,
+    NAME_RULE,
+    metadata_bytes,
+    name_problem,
+    quoted,
+    split_entries,
+)
+from minicell._checks import Shown, describe, fail_type, fail_value, shorten
 from minicell.cell import Cell
 from minicell.parameter import Parameter, array_of
 from minicell.tensor import DTYPE_NAMES
@@ -136,7 +144,7 @@ def save_checkpoint(save_obj: Any, ckpt_file_name: Any) -> None:
     write_atomically(path, lambda handle: write_npz(handle, members))
 
 
-def _read(path: str) -> "OrderedDict[str, Parameter]":
+def _read(path: str) -> OrderedDict[str, Parameter]:
     with open(path, "rb") as handle:
         arrays = read_npz(handle, DTYPE_NAMES)
     return OrderedDict((name, Parameter(array, name=name, requires_grad=grad))
@@ -144,7 +152,7 @@ def _read(path: str) -> "OrderedDict[str, Parameter]":
 
 
 def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None,
-                    strict_load: bool = False) -> "OrderedDict[str, Parameter]":
+                    strict_load: bool = False) -> OrderedDict[str, Parameter]:
     """Load a checkpoint: name -> Parameter, in the saved order; into ``net`` too when given.
 
     Args:

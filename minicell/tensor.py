@@ -13,13 +13,14 @@ Python floats become float32 and Python ints int64, as in MindSpore; values a dt
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import Shown, check_dtype, checked_cast, describe, fail_type, fail_value, is_integer
 from minicell._autograd.grad_mode import is_grad_enabled
 from minicell._autograd.graph import backprop, seed_gradient
+from minicell._checks import Shown, check_dtype, checked_cast, describe, fail_type, fail_value, is_integer
 from minicell.primitives import activation as A
 from minicell.primitives import math as M
 from minicell.primitives import reduce as R
@@ -85,7 +86,7 @@ def _to_array(data: Any, dtype: Any, who: str = "Tensor", arg: str = "data") -> 
     return _python_array(data, who, arg, target)
 
 
-def as_tensor(who: str, arg: str, data: Any) -> "Tensor":
+def as_tensor(who: str, arg: str, data: Any) -> Tensor:
     """A Tensor as it is; other data (numbers, nested lists, arrays) as a new Tensor, with errors
     naming ``who`` and ``arg`` (the function the user called) rather than ``Tensor``."""
     return data if isinstance(data, Tensor) else Tensor._wrap(_to_array(data, None, who, arg))
@@ -101,7 +102,7 @@ def needs_grad(x: Any) -> bool:
     return isinstance(x, Tensor) and x._requires_grad
 
 
-def record(out: np.ndarray, operands: tuple, backward: Backward) -> "Tensor":
+def record(out: np.ndarray, operands: tuple, backward: Backward) -> Tensor:
     """Wrap ``out`` as a Tensor and, if any operand needs a gradient, attach the graph node.
 
     ``backward(g)`` returns one gradient (ndarray or None) per operand, in order; operands that
@@ -115,7 +116,7 @@ def record(out: np.ndarray, operands: tuple, backward: Backward) -> "Tensor":
     return result
 
 
-def apply(primitive: Callable[..., tuple], *operands: Any, **params: Any) -> "Tensor":
+def apply(primitive: Callable[..., tuple], *operands: Any, **params: Any) -> Tensor:
     """Run an array-level primitive on the operands' values and record it in the graph."""
     out, backward = primitive(*(unwrap(x) for x in operands), **params)
     return record(out, operands, backward)
@@ -150,7 +151,7 @@ class Tensor:
         self.requires_grad = requires_grad
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> "Tensor":
+    def _wrap(cls, array: np.ndarray) -> Tensor:
         """A plain Tensor around ``array`` without copying or validation (internal)."""
         out = Tensor.__new__(Tensor)
         out._data = array
@@ -195,7 +196,7 @@ class Tensor:
         return self._backward is None
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return self.transpose()
 
     def __len__(self) -> int:
@@ -239,13 +240,13 @@ class Tensor:
             raise fail_type("Tensor.__index__", "self", "an integer tensor", Shown(f"dtype {DTYPE_NAMES[self.dtype]}"))
         return int(self._one_element("__index__"))
 
-    def astype(self, dtype: Any) -> "Tensor":
+    def astype(self, dtype: Any) -> Tensor:
         """Cast to ``dtype`` (differentiable between float dtypes; values must fit)."""
         target = to_dtype("Tensor.astype", dtype)
         checked_cast("Tensor.astype", "self", self._data, target)
         return apply(M.cast, self, dtype=target)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same data, outside the graph."""
         return Tensor._wrap(self._data)
 
@@ -269,148 +270,148 @@ class Tensor:
             leaf.grad = Tensor._wrap(g if leaf.grad is None else leaf.grad._data + g)
 
     # ----- arithmetic (NumPy broadcasting) -----------------------------------------------------
-    def __add__(self, other: Any) -> "Tensor":
+    def __add__(self, other: Any) -> Tensor:
         return apply(M.add, self, other)
 
-    def __radd__(self, other: Any) -> "Tensor":
+    def __radd__(self, other: Any) -> Tensor:
         return apply(M.add, other, self)
 
-    def __sub__(self, other: Any) -> "Tensor":
+    def __sub__(self, other: Any) -> Tensor:
         return apply(M.sub, self, other)
 
-    def __rsub__(self, other: Any) -> "Tensor":
+    def __rsub__(self, other: Any) -> Tensor:
         return apply(M.sub, other, self)
 
-    def __mul__(self, other: Any) -> "Tensor":
+    def __mul__(self, other: Any) -> Tensor:
         return apply(M.mul, self, other, needs=grads_needed(self, other))
 
-    def __rmul__(self, other: Any) -> "Tensor":
+    def __rmul__(self, other: Any) -> Tensor:
         return apply(M.mul, other, self, needs=grads_needed(other, self))
 
-    def __truediv__(self, other: Any) -> "Tensor":
+    def __truediv__(self, other: Any) -> Tensor:
         return apply(M.div, self, other, needs=grads_needed(self, other))
 
-    def __rtruediv__(self, other: Any) -> "Tensor":
+    def __rtruediv__(self, other: Any) -> Tensor:
         return apply(M.div, other, self, needs=grads_needed(other, self))
 
-    def __pow__(self, other: Any) -> "Tensor":
+    def __pow__(self, other: Any) -> Tensor:
         return apply(M.power, self, other, needs=grads_needed(self, other))
 
-    def __rpow__(self, other: Any) -> "Tensor":
+    def __rpow__(self, other: Any) -> Tensor:
         return apply(M.power, other, self, needs=grads_needed(other, self))
 
-    def __matmul__(self, other: Any) -> "Tensor":
+    def __matmul__(self, other: Any) -> Tensor:
         return self.matmul(other)
 
-    def __rmatmul__(self, other: Any) -> "Tensor":
+    def __rmatmul__(self, other: Any) -> Tensor:
         return apply(M.matmul, np.asarray(unwrap(other)), self, needs=grads_needed(other, self))
 
-    def __neg__(self) -> "Tensor":
+    def __neg__(self) -> Tensor:
         return apply(M.neg, self)
 
-    def __abs__(self) -> "Tensor":
+    def __abs__(self) -> Tensor:
         return apply(M.absolute, self)
 
-    def __getitem__(self, index: Any) -> "Tensor":
+    def __getitem__(self, index: Any) -> Tensor:
         index = tuple(unwrap(i) for i in index) if isinstance(index, tuple) else unwrap(index)
         S.check_index(index, self.shape)
         return apply(S.getitem, self, index=index)
 
     # ----- comparisons (bool results, outside the graph) ---------------------------------------
-    def _compare(self, ufunc: Any, other: Any) -> "Tensor":
+    def _compare(self, ufunc: Any, other: Any) -> Tensor:
         return Tensor._wrap(np.asarray(M.binary(ufunc.__name__, ufunc, self._data, unwrap(other))))
 
-    def __lt__(self, other: Any) -> "Tensor":
+    def __lt__(self, other: Any) -> Tensor:
         return self._compare(np.less, other)
 
-    def __le__(self, other: Any) -> "Tensor":
+    def __le__(self, other: Any) -> Tensor:
         return self._compare(np.less_equal, other)
 
-    def __gt__(self, other: Any) -> "Tensor":
+    def __gt__(self, other: Any) -> Tensor:
         return self._compare(np.greater, other)
 
-    def __ge__(self, other: Any) -> "Tensor":
+    def __ge__(self, other: Any) -> Tensor:
         return self._compare(np.greater_equal, other)
 
-    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.equal, other)
 
-    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.not_equal, other)
 
     # ----- elementwise methods -----------------------------------------------------------------
-    def matmul(self, other: Any) -> "Tensor":
+    def matmul(self, other: Any) -> Tensor:
         return apply(M.matmul, self, np.asarray(unwrap(other)) if not isinstance(other, Tensor) else other,
                      needs=grads_needed(self, other))
 
-    def abs(self) -> "Tensor":
+    def abs(self) -> Tensor:
         return apply(M.absolute, self)
 
-    def neg(self) -> "Tensor":
+    def neg(self) -> Tensor:
         return apply(M.neg, self)
 
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         return apply(M.exp, self)
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return apply(M.log, self)
 
-    def sqrt(self) -> "Tensor":
+    def sqrt(self) -> Tensor:
         return apply(M.sqrt, self)
 
-    def maximum(self, other: Any) -> "Tensor":
+    def maximum(self, other: Any) -> Tensor:
         return apply(M.maximum, self, other)
 
-    def minimum(self, other: Any) -> "Tensor":
+    def minimum(self, other: Any) -> Tensor:
         return apply(M.minimum, self, other)
 
-    def clip(self, min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002 (NumPy's names)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (NumPy's names)
         return apply(M.clip, self, low=unwrap(min), high=unwrap(max))
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         return apply(A.tanh, self)
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         return apply(A.sigmoid, self)
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return apply(A.relu, self)
 
-    def softmax(self, axis: int = -1) -> "Tensor":
+    def softmax(self, axis: int = -1) -> Tensor:
         return apply(A.softmax, self, axis=axis)
 
-    def log_softmax(self, axis: int = -1) -> "Tensor":
+    def log_softmax(self, axis: int = -1) -> Tensor:
         return apply(A.log_softmax, self, axis=axis)
 
     # ----- reductions --------------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return apply(R.sum, self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return apply(R.mean, self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return apply(R.max, self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return apply(R.min, self, axis=axis, keepdims=keepdims)
 
     # ----- shape -------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> "Tensor":
+    def reshape(self, *shape: Any) -> Tensor:
         return apply(S.reshape, self, shape=S.shape_arguments("reshape", "shape", shape))
 
-    def transpose(self, *axes: Any) -> "Tensor":
+    def transpose(self, *axes: Any) -> Tensor:
         return apply(S.transpose, self, perm=S.shape_arguments("transpose", "axes", axes))
 
-    def swapaxes(self, axis1: int, axis2: int) -> "Tensor":
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return apply(S.swapaxes, self, axis1=axis1, axis2=axis2)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge dimensions ``start_dim..end_dim`` into one (as torch.flatten)."""
         return apply(S.reshape, self, shape=S.flatten_shape(self.shape, start_dim, end_dim))
 
-    def squeeze(self, axis: Any = None) -> "Tensor":
+    def squeeze(self, axis: Any = None) -> Tensor:
         return apply(S.squeeze, self, axis=axis)
 
-    def unsqueeze(self, axis: int) -> "Tensor":
+    def unsqueeze(self, axis: int) -> Tensor:
         return apply(S.unsqueeze, self, axis=axis)

@@ -1,7 +1,7 @@
 """Central finite differences in float64, to check analytic gradients."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -6,7 +6,8 @@ allreduce, allgather_array, allgather_bytes, alltoallv, allgatherv, barrier); th
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -1,12 +1,13 @@
 """Every op's gradient against central finite differences; graph structure; the functional API."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minicell as mc
-from tests.bad_inputs import house
 from minicell import ops
+from tests.bad_inputs import house
 from tests.gradcheck import assert_grads_match
 
 finite = st.floats(-2.0, 2.0, allow_nan=False, width=64)

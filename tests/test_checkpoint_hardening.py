@@ -19,7 +19,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell._checkpoint import atomic as _atomic

@@ -1,7 +1,8 @@
 """ops.clip_by_global_norm: values against the formula, gradients against finite differences."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import ops

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import minicell as mc
-from minicell import communication as comm, nn, run
+from minicell import communication as comm
+from minicell import nn, run
 from minicell._runtime import world as _world
 from minicell.communication.agreement import agree_in, check_replicas_in
 from minicell.nn.distributed import reduce_weighted
 from tests.jobs import ENV, finish, start
 from tests.simulated_world import run_ranks
-
 
 
 def launch(ranks, script, *args, timeout=60):

@@ -69,6 +69,7 @@ def test_negative_control_a_stale_generator_state_changes_the_result(tmp_path):
     # as if the generator had not been saved: its offset in the checkpoint is reset to 0, so the
     # resumed masks repeat earlier ones and the final parameters must differ
     import numpy as np
+
     import minicell as mc
     full = run(tmp_path, "4", str(tmp_path / "full.ckpt"), "fresh")
     killed = run(tmp_path, "4", str(tmp_path / "run.ckpt"), "fresh", "2")

@@ -226,6 +226,7 @@ def test_a_micro_batch_that_overtakes_the_first_waits_for_its_reservation():
     """A non-first micro-batch reaching a dropout call before the first did waits, then draws
     from the first's reservation: the generator advances once, in the first's call order."""
     import threading
+
     from minicell.nn.wrap import _StepReservations
     from minicell.ops._dropout import reserve_step
     gen = mc.Generator().manual_seed(5)

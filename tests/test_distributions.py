@@ -4,7 +4,8 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minicell import random as R
 from minicell._special import ndtri

@@ -1,7 +1,8 @@
 """Embedding: lookup, accumulated gradients, padding_idx, generator initialization, errors."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import nn, ops

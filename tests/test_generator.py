@@ -4,7 +4,8 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell.nn import Generator
@@ -231,11 +232,10 @@ def test_fork_rng_restores_on_exit_and_on_exception():
         mc.manual_seed(99)
     assert_bitwise_equal(mc.rand(3), before)
     gens = [Generator().manual_seed(1), Generator().manual_seed(2)]
-    with pytest.raises(RuntimeError):
-        with mc.fork_rng(gens):
-            gens[0](10)
-            gens[1].manual_seed(50)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), mc.fork_rng(gens):
+        gens[0](10)
+        gens[1].manual_seed(50)
+        raise RuntimeError("boom")
     assert [state(g) for g in gens] == [(1, 0), (2, 0)]
     with pytest.raises(TypeError, match=house("fork_rng", "generators", "an iterable of Generators", "3")):
         with mc.fork_rng([3]):

@@ -2,7 +2,8 @@
 errors, dtypes and checkpoints of the moving statistics."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import nn, ops

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
+from minicell._runtime.parallel import get_num_threads, set_num_threads
 from minicell.random import philox4x32, random_words
 from tests.bad_inputs import house
-from minicell._runtime.parallel import get_num_threads, set_num_threads
 
 # Every philox4x32 line (7 and 10 rounds) of Random123's tests/kat_vectors and old_kat_vectors.
 KAT_FILE = Path(__file__).resolve().parent / "data" / "philox4x32_kat.txt"

@@ -1,7 +1,8 @@
 """Random ops on generators: one step per op, determinism, size independence, errors."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import ops

@@ -4,9 +4,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from minicell._exact import exact_sum as _exact_sum, superaccumulator as sa
+from minicell._exact import exact_sum as _exact_sum
+from minicell._exact import superaccumulator as sa
 from minicell.communication import reproducible_sum
 from tests.simulated_world import run_ranks
 

@@ -1,6 +1,7 @@
 """The shared notion of a shard's rows (minicell/_sharding.py)."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minicell._runtime.sharding import shard_bounds, unit_bounds
 

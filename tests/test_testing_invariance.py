@@ -4,14 +4,14 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import nn, ops
 from minicell import random as R
-from minicell.testing import (assert_batch_invariant, assert_reproducible, assert_slice_invariant,
-                              shard_split)
 from minicell.ops._dropout import dropout_with_state
+from minicell.testing import assert_batch_invariant, assert_reproducible, assert_slice_invariant, shard_split
 from minicell.testing.strategies import generator_states, splits, world_sizes
 
 

@@ -1,7 +1,8 @@
 """assert_resume_exact: passes on a state that holds everything, catches every forgotten generator."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import nn

@@ -26,7 +26,8 @@ import secrets
 import socket
 import stat
 import time
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 TEMP_SUFFIX = ".minicell-tmp"
 STALE_AFTER_SECONDS = 3600.0

@@ -27,7 +27,8 @@ import os
 import struct
 import zipfile
 import zlib
-from typing import IO, BinaryIO, Collection, Iterable, cast
+from collections.abc import Collection, Iterable
+from typing import IO, BinaryIO, cast
 
 import numpy as np
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import describe, shorten
 from minicell._checkpoint.npz import MalformedArchive
+from minicell._checks import describe, shorten
 
 FORMAT_KEY = "__minicell_format__"
 META_KEY = "__minicell_meta__"

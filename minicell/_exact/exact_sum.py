@@ -34,7 +34,8 @@ contribution (reduce-scatter, then all-gather), and the arithmetic is split over
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -133,7 +133,7 @@ class DatasetIterator(Cell):
         """Steps per epoch: global batches (rows when not batched)."""
         return self._steps
 
-    def __iter__(self) -> "DatasetIterator":
+    def __iter__(self) -> DatasetIterator:
         return self
 
     def construct(self) -> Any:

@@ -114,13 +114,13 @@ class Dataset:
         self._drop_remainder = False
         self._micro_batch_size = 1
 
-    def _derive(self) -> "Dataset":
+    def _derive(self) -> Dataset:
         new = Dataset.__new__(Dataset)
         new.__dict__.update(self.__dict__)
         return new
 
     # ----- building ----------------------------------------------------------------------------
-    def map(self, operations: Any, input_columns: Any = None, num_parallel_workers: Any = None) -> "Dataset":
+    def map(self, operations: Any, input_columns: Any = None, num_parallel_workers: Any = None) -> Dataset:
         """Apply ``operations`` (one or a list; ``Compose`` expanded) to ``input_columns``.
 
         Args:
@@ -165,7 +165,7 @@ class Dataset:
         new._steps = self._steps + (step,)
         return new
 
-    def batch(self, batch_size: Any, drop_remainder: Any = False, micro_batch_size: Any = None) -> "Dataset":
+    def batch(self, batch_size: Any, drop_remainder: Any = False, micro_batch_size: Any = None) -> Dataset:
         """Group rows into global batches of ``batch_size`` (each shard receives its part).
 
         Args:

@@ -7,12 +7,22 @@ Gains follow ``torch.nn.init.calculate_gain``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import (Shown, check_finite, check_option, check_shape, checked_cast, describe, fail_type,
-                              fail_value, is_integer)
+from minicell._checks import (
+    Shown,
+    check_finite,
+    check_option,
+    check_shape,
+    checked_cast,
+    describe,
+    fail_type,
+    fail_value,
+    is_integer,
+)
 from minicell.generator import Generator, resolve
 from minicell.random.distributions import Compute, check_dtype, check_size
 from minicell.tensor import DTYPE_NAMES, Tensor

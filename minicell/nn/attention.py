@@ -40,9 +40,9 @@ from minicell.generator import Generator, resolve
 from minicell.initializer import HeUniform, Uniform, XavierNormal, XavierUniform, initializer
 from minicell.nn.dense import Dense
 from minicell.ops import _shape
-from minicell.ops._linear import linear
 from minicell.ops._attention import dot_product_attention
 from minicell.ops._dropout import check_p, first_row, reserve_step
+from minicell.ops._linear import linear
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 

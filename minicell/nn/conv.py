@@ -21,8 +21,8 @@ from minicell._checks import check_bool, check_int, check_option, fail_type, fai
 from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.initializer import HeUniform, Uniform, initializer
-from minicell.ops._window_args import int_tuple, padding_value
 from minicell.ops._conv import PAD_MODES, convolution
+from minicell.ops._window_args import int_tuple, padding_value
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
 

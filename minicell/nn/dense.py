@@ -8,11 +8,11 @@ import numpy as np
 
 from minicell._checks import Shown, check_bool, check_int, fail_type, fail_value
 from minicell.cell import Cell
+from minicell.generator import Generator
 from minicell.initializer import HeUniform, Uniform, plan_initializer
 from minicell.nn.activation import get_activation
 from minicell.ops._linear import linear
 from minicell.parameter import Parameter
-from minicell.generator import Generator
 from minicell.tensor import Tensor
 
 

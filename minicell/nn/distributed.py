@@ -8,7 +8,8 @@ dtype travel in one flat array, so a step costs one exchange per dtype.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -7,10 +7,9 @@ nothing. No mask is kept between forward and backward.
 """
 from __future__ import annotations
 
-
 from minicell.cell import Cell
-from minicell.ops._dropout import channel_dropout, check_p, dropout
 from minicell.generator import Generator, resolve
+from minicell.ops._dropout import channel_dropout, check_p, dropout
 from minicell.tensor import Tensor
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from minicell.cell import Cell
-from minicell.ops._window_args import int_tuple
 from minicell.ops._pooling import check_pool_mode, pool2d
+from minicell.ops._window_args import int_tuple
 from minicell.tensor import Tensor
 
 

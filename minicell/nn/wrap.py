@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._runtime.world as _world
+import minicell.generator as _generator
 from minicell._checks import Shown, check_int, fail_type, fail_value
 from minicell._runtime.memory import keep_freed_memory
 from minicell._runtime.parallel import get_num_threads
@@ -38,7 +40,6 @@ from minicell._runtime.sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
-import minicell.generator as _generator
 from minicell.nn.distributed import reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
 from minicell.ops._dropout import sample_indexed
@@ -161,10 +162,10 @@ class TrainOneStepCell(Cell):
         self.network = network
         self.optimizer = optimizer
         object.__setattr__(self, "micro_batch_size", micro_batch_size)
-        object.__setattr__(self, "_grad_fn", value_and_grad(network, None, getattr(optimizer, "parameters")))
+        object.__setattr__(self, "_grad_fn", value_and_grad(network, None, optimizer.parameters))
 
     def _parameters(self) -> tuple:
-        return tuple(getattr(self.optimizer, "parameters"))
+        return tuple(self.optimizer.parameters)
 
     def construct(self, *inputs: Any) -> Tensor:
         world = _world.current()

@@ -9,12 +9,12 @@ of the whole batch's masks. The mask is never stored; the backward recomputes it
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
-from minicell.primitives import attention as _attention
 from minicell.ops._dropout import _masked_scale as masked_scale
+from minicell.primitives import attention as _attention
 from minicell.tensor import Tensor, record, unwrap
 
 
@@ -23,7 +23,7 @@ def _dropper(p: float, seed: int, offset: int, start: int) -> Callable[[np.ndarr
     return lambda x: masked_scale(x, seed, offset, p, start)
 
 
-def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: Optional[np.ndarray], scale: float,
+def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: np.ndarray | None, scale: float,
                           dropout_p: float = 0.0, seed: int = 0, offset: int = 0, start: int = 0,
                           ) -> tuple[Tensor, Tensor]:
     """``(out, weights)`` for ``q (B, H, L, D)``, ``k (B, H, S, D)``, ``v (B, H, S, Dv)``.

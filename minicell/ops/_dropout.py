@@ -15,17 +15,17 @@ first row is global row ``a`` of the batch draws from element ``a * (elements pe
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import Shown, check_bool, fail_type, fail_value
-from minicell.random.discrete import (check_probability, keep_scale, masked_scale_into, prepare_keep_mask,
-                                     scale_dtype)
-from minicell.random.distributions import check_extent
-from minicell.generator import resolve
 from minicell._autograd.recompute import note, replayed
+from minicell._checks import Shown, check_bool, fail_type, fail_value
+from minicell.generator import resolve
+from minicell.random.discrete import check_probability, keep_scale, masked_scale_into, prepare_keep_mask, scale_dtype
+from minicell.random.distributions import check_extent
 from minicell.tensor import Tensor, record, unwrap
 
 

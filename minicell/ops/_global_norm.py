@@ -4,7 +4,8 @@ See ``minicell.primitives.global_norm`` for the formula and the reproducible flo
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

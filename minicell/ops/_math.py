@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from minicell.primitives import math as M
 from minicell.tensor import Tensor, apply, as_tensor, grads_needed, unwrap
 

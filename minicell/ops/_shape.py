@@ -1,14 +1,13 @@
 """The functional facade of the shape ops, concat/stack and where."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from minicell._checks import fail_type
-from minicell.primitives.math import check_operand
 from minicell.primitives import shape as S
+from minicell.primitives.math import check_operand
 from minicell.tensor import Tensor, apply, as_tensor, record, unwrap
-
-
 
 
 def reshape(a: Any, *shape: Any) -> Tensor:

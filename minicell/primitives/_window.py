@@ -18,7 +18,7 @@ j*dw : ... : sw]`` of the padded input; ``gather`` copies those slices side by s
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 

@@ -21,7 +21,7 @@ A row whose keys are all masked has no defined softmax and gives NaN (as PyTorch
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,8 +37,8 @@ def softmax_last(scores: np.ndarray) -> np.ndarray:
     return scores
 
 
-def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: Optional[np.ndarray], scale: float,
-              drop: Optional[Drop] = None) -> tuple[np.ndarray, np.ndarray, Callable, Callable]:
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None, scale: float,
+              drop: Drop | None = None) -> tuple[np.ndarray, np.ndarray, Callable, Callable]:
     """``(out, Pd, backward, weights_backward)``: the attention output, the (dropped-out)
     probabilities, ``backward(dO) -> (dq, dk, dv)`` and ``weights_backward(dPd) -> (dq, dk, None)``
     (the gradient through the returned probabilities)."""

@@ -20,7 +20,7 @@ The forward keeps ``cols`` for ``dW``; nothing else is stored.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -5,7 +5,7 @@ accumulates repeated ids), and the ``padding_idx`` row receives no gradient.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -11,7 +11,7 @@ Gradient, when the norm ``n`` exceeds ``c = clip_norm`` and is computed from the
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

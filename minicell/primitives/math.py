@@ -10,7 +10,8 @@ minicell refuses instead (``check_integer_result``), so no op returns a wrapped 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

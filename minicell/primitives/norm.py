@@ -16,7 +16,7 @@ Inference-mode batch normalization with fixed statistics is the affine map
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

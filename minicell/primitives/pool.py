@@ -11,7 +11,7 @@ backward spreads ``g / count`` over the same taps.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

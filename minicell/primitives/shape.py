@@ -1,7 +1,8 @@
 """Shape ops, indexing, concat/stack and where; each backward routes the gradient back."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

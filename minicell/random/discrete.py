@@ -11,8 +11,16 @@ import numpy as np
 
 from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
 from minicell._runtime.parallel import run_parallel, scratch
-from minicell.random.distributions import (INT_DTYPES, Compute, _chunks, _words, check_dtype, check_extent,
-                                          check_size, check_state)
+from minicell.random.distributions import (
+    INT_DTYPES,
+    Compute,
+    _chunks,
+    _words,
+    check_dtype,
+    check_extent,
+    check_size,
+    check_state,
+)
 from minicell.random.philox import stream_into
 
 CHUNK_ELEMENTS = 1 << 18  # dropout elements per pass: 2**17 words, one Philox chunk of lanes

@@ -33,14 +33,23 @@ Formulas (element ``e``; ``U32(w) = (w & 0x7FFFFF) * 2**-23``,
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import (UINT64_LIMIT, Shown, check_dtype, check_finite, check_int, check_shape,
-                              check_uint64, fail_value)
-from minicell._special import ndtri
+from minicell._checks import (
+    UINT64_LIMIT,
+    Shown,
+    check_dtype,
+    check_finite,
+    check_int,
+    check_shape,
+    check_uint64,
+    fail_value,
+)
 from minicell._runtime.parallel import run_parallel, scratch
+from minicell._special import ndtri
 from minicell.random.philox import memory_limit, stream_into
 
 CHUNK = 1 << 17  # elements converted per pass (one Philox chunk of words for float32): ~1 MiB of scratch

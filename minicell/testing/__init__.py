@@ -14,8 +14,7 @@
 """
 from minicell.testing.compare import assert_bitwise_equal, assert_cells_equal
 from minicell.testing.fingerprint import fingerprint
-from minicell.testing.invariance import (assert_batch_invariant, assert_reproducible, assert_slice_invariant,
-                                         shard_split)
+from minicell.testing.invariance import assert_batch_invariant, assert_reproducible, assert_slice_invariant, shard_split
 from minicell.testing.resume import assert_resume_exact
 
 __all__ = [

@@ -11,7 +11,8 @@ context for layers of its own that learn their rows another way.
 """
 from __future__ import annotations
 
-from typing import Callable, ContextManager
+from collections.abc import Callable
+from typing import ContextManager
 
 from minicell.ops._dropout import sample_indexed
 

@@ -15,7 +15,8 @@ Only boolean, integer, floating-point and complex dtypes are accepted (no object
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Union
+from collections.abc import Iterator
+from typing import Any, Union
 
 import numpy as np
 

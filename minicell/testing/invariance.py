@@ -14,12 +14,13 @@ either ``range`` objects (as ``strategies.splits(n)`` draws them) or piece sizes
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value, is_integer
 from minicell._autograd.grad_mode import no_grad
+from minicell._checks import check_int, fail_type, fail_value, is_integer
 from minicell._runtime.sharding import shard_bounds
 from minicell.cell import Cell
 from minicell.tensor import Tensor
@@ -200,7 +201,7 @@ def assert_batch_invariant(cell: Cell, x: Any, splits: Any, *, training: bool = 
         raise fail_type(who, "training", "a bool", training)
     enter = row_offset if row_offset is not None else library_row_offset()
     _check_callable(who, "row_offset", enter)
-    modes = [(c, bool(getattr(c, "training"))) for _, c in cell.cells_and_names()]
+    modes = [(c, bool(c.training)) for _, c in cell.cells_and_names()]
     snapshot = Snapshot(who, cells=[("cell", cell)])
     try:
         cell.set_train(training)

@@ -19,7 +19,8 @@ examples; draw Generators with ``minicell.testing.strategies.generators()`` ther
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,8 @@ from minicell._checks import check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import default_generator
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
-from minicell.testing.compare import cell_differences
 from minicell.testing._tree import cell_parameters
+from minicell.testing.compare import cell_differences
 from minicell.testing.fingerprint import fingerprint
 
 # The default-generator seed and NumPy seed of the "new process" that resumes (any fixed values

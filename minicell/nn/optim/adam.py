@@ -3,15 +3,15 @@ Hutter, "Decoupled Weight Decay Regularization", 2019), with PyTorch's update fo
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
 from minicell._checks import check_real, fail_value
+from minicell._runtime.parallel import run_parallel, scratch
 from minicell.nn.learning_rate_schedule import LearningRateSchedule
 from minicell.nn.optim.optimizer import Optimizer, ParameterStore
 from minicell.parameter import Parameter
-from minicell._runtime.parallel import run_parallel, scratch
 
 CHUNK = 1 << 14  # elements per pass: five float32 slices of 64 KiB stay in L2
 

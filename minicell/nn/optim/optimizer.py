@@ -8,7 +8,8 @@ name>``, ``global_step``), so a checkpoint of the training cell holds it and res
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

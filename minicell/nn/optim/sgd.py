@@ -1,7 +1,7 @@
 """SGD (with momentum and Nesterov) and MindSpore's Momentum."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
