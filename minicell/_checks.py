@@ -1,13 +1,14 @@
 """Argument validation helpers, so every error is worded one way.
 
 Messages follow MindSpore's shape: ``For 'Dropout', 'p' must be a float in [0, 1], but got 1.5.``
-Each helper names who complained, the argument, what was expected and what came.
+Each helper names who complained, the argument, what was expected and what came; :func:`fail`
+makes any exception class in that wording (``fail_type`` and ``fail_value`` are its two commonest).
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,12 +35,28 @@ def describe(value: Any) -> str:
     return f"an object of type {type(value).__name__}"
 
 
+ExceptionT = TypeVar("ExceptionT", bound=BaseException)
+
+
+def fail(cls: type[ExceptionT], owner: str, arg: str, expected: str, value: Any) -> ExceptionT:
+    """An exception of class ``cls`` in the house wording, ready to raise.
+
+    ``For '<owner>', '<arg>' must be <expected>, but got <value>.`` with ``value`` shown by
+    :func:`describe` (wrap a ready-made description in :class:`Shown`). This is the one place
+    that writes an error message: every ``raise`` in the package that reports a user's mistake
+    goes through it (``tests/test_error_voice.py`` holds that), whatever the exception class.
+    """
+    return cls(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+
+
 def fail_type(owner: str, arg: str, expected: str, value: Any) -> TypeError:
-    return TypeError(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+    """``fail(TypeError, ...)``: the argument has the wrong kind."""
+    return fail(TypeError, owner, arg, expected, value)
 
 
 def fail_value(owner: str, arg: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+    """``fail(ValueError, ...)``: the argument has the right kind but a bad value."""
+    return fail(ValueError, owner, arg, expected, value)
 
 
 def is_integer(value: Any) -> bool:

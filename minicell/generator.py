@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minicell._autograd.recompute import note, replayed
-from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
+from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail, fail_type
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
@@ -52,8 +52,8 @@ def check_offset(who: str, offset: Any) -> int:
 def _check_room(offset: int, step: int) -> None:
     """The offset never wraps: reserving past 2**64 - 1 is an OverflowError."""
     if offset + step >= UINT64_LIMIT:
-        raise OverflowError(*fail_value("Generator", "step", f"at most {UINT64_LIMIT - 1 - offset} at offset {offset} "
-                                        f"(the offset stays below 2**64; reseed with manual_seed())", step).args)
+        raise fail(OverflowError, "Generator", "step", f"at most {UINT64_LIMIT - 1 - offset} at offset {offset} "
+                   f"(the offset stays below 2**64; reseed with manual_seed())", step)
 
 
 class Generator(Cell):

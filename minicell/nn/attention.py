@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import Shown, check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import Generator, resolve
 from minicell.initializer import HeUniform, Uniform, XavierNormal, XavierUniform, initializer
@@ -61,10 +61,10 @@ def _mask_array(arg: str, mask: Any, shapes: list[tuple[int, ...]], dtype: np.dt
     if not isinstance(array, np.ndarray):
         raise fail_type(WHO, arg, "None or a bool or float Tensor", mask)
     if array.dtype != np.bool_ and array.dtype.kind != "f":
-        raise TypeError(f"For '{WHO}', '{arg}' must be a bool or float Tensor, but got dtype {array.dtype}.")
+        raise fail_type(WHO, arg, "a bool or float Tensor", Shown(f"dtype {array.dtype}"))
     if array.shape not in shapes:
-        raise ValueError(f"For '{WHO}', '{arg}' must have shape {' or '.join(str(list(s)) for s in shapes)}, "
-                         f"but got {list(array.shape)}.")
+        raise fail_value(WHO, arg, f"of shape {' or '.join(str(list(s)) for s in shapes)}",
+                         Shown(str(list(array.shape))))
     if array.dtype == np.bool_:
         return np.where(array, dtype.type(-np.inf), dtype.type(0))
     return array.astype(dtype, copy=False)
@@ -150,18 +150,18 @@ class MultiheadAttention(Cell):
             if not isinstance(t, Tensor) or t.dtype.kind != "f":
                 raise fail_type(WHO, arg, "a floating-point Tensor", t if not isinstance(t, Tensor) else t.dtype)
             if t.ndim not in (2, 3) or t.ndim != query.ndim or t.shape[-1] != width:
-                raise ValueError(f"For '{WHO}', '{arg}' must be a {query.ndim}-D Tensor with last dimension "
-                                 f"{width} (2-D unbatched or 3-D batched), but got shape {list(t.shape)}.")
+                raise fail_value(WHO, arg, f"a {query.ndim}-D Tensor with last dimension {width} (2-D unbatched "
+                                 "or 3-D batched)", Shown(f"shape {list(t.shape)}"))
         batched = query.ndim == 3
         n_axis = (0 if self.batch_first else 1) if batched else None
         seq_axis = (1 if self.batch_first else 0) if batched else 0
         if key.shape[:-1] != value.shape[:-1]:
-            raise ValueError(f"For '{WHO}', 'key' and 'value' must agree in every dimension but the last, "
-                             f"but got {list(key.shape)} and {list(value.shape)}.")
+            raise fail_value(WHO, "value", "of the shape of 'key' in every dimension but the last",
+                             Shown(f"{list(value.shape)} for a 'key' of {list(key.shape)}"))
         n = query.shape[n_axis] if n_axis is not None else 1
         if n_axis is not None and key.shape[n_axis] != n:
-            raise ValueError(f"For '{WHO}', 'query' and 'key' must have the same batch size, "
-                             f"but got {n} and {key.shape[n_axis]}.")
+            raise fail_value(WHO, "key", f"of the batch size of 'query' ({n})",
+                             Shown(f"batch size {key.shape[n_axis]}"))
         return n, query.shape[seq_axis], key.shape[seq_axis], batched
 
     def _bias(self, n: int, l: int, s: int, batched: bool, key_padding_mask: Any, attn_mask: Any,
@@ -192,8 +192,8 @@ class MultiheadAttention(Cell):
         need_weights = _bool("need_weights", need_weights)
         average_attn_weights = _bool("average_attn_weights", average_attn_weights)
         if _bool("is_causal", is_causal) and attn_mask is not None:
-            raise ValueError(f"For '{WHO}', 'is_causal' builds the causal mask: pass either 'attn_mask' or "
-                             f"is_causal=True, but got both.")
+            raise fail_value(WHO, "attn_mask", "None when is_causal=True (is_causal builds the causal mask)",
+                             Shown("a mask as well"))
         batch_start = check_int(WHO, "batch_start", batch_start, 0)
         dtype = np.result_type(query.dtype, self.out_proj.weight.dtype)
         bias = self._bias(n, l, s, batched, key_padding_mask, attn_mask, is_causal, dtype)
