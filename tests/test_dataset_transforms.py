@@ -216,8 +216,8 @@ def test_compose_flattens_in_order():
     (lambda: vision.RandomErasing(ratio=(0.0, 1.0)), ValueError, r"For 'RandomErasing', 'ratio' must be \(min, max\) with 0 < min <= max, but got \(0\.0, 1\.0\)\."),
     (lambda: vision.RandomErasing(value="random"), TypeError, r"For 'RandomErasing', 'value' must be a real number, but got 'random'\."),
     (lambda: vision.RandomErasing(max_attempts=0), ValueError, r"For 'RandomErasing', 'max_attempts' must be an int in \[1, inf\), but got 0\."),
-    (lambda: vision.Normalize([1, 2], [1]), ValueError, r"For 'Normalize', 'mean' and 'std' must have the same length, but got 2 and 1\."),
-    (lambda: vision.Normalize([1], [0]), ValueError, r"For 'Normalize', 'std' must hold finite floats > 0, but got \[0\.0\]\."),
+    (lambda: vision.Normalize([1, 2], [1]), ValueError, r"For 'Normalize', 'std' must be of the length of 'mean' \(2\), but got length 1\."),
+    (lambda: vision.Normalize([1], [0]), ValueError, r"For 'Normalize', 'std' must be finite floats > 0, but got \[0\.0\]\."),
     (lambda: vision.Normalize([1], [1], is_hwc=1), TypeError, r"For 'Normalize', 'is_hwc' must be a bool, but got 1\."),
     (lambda: transforms.RandomNoise(-1.0), ValueError, r"For 'RandomNoise', 'std' must be a finite float >= 0, but got -1\.0\."),
     (lambda: transforms.RandomNoise(float("inf")), ValueError, r"For 'RandomNoise', 'std' must be a finite float >= 0, but got inf\."),
@@ -232,12 +232,12 @@ def test_constructor_errors(make, error, message):
 
 @pytest.mark.parametrize("transform, x, message", [
     (vision.RandomCrop(6, padding=1), np.zeros((1, 3, 3, 1)), r"For 'RandomCrop', 'size' must be at most the padded image size \(5, 5\), but got \(6, 6\)\."),
-    (vision.RandomCrop(2), np.zeros((1, 3)), r"For 'RandomCrop', each sample must be an image of shape \(H, W\) or \(H, W, C\), but got shape \(3,\)\."),
-    (vision.RandomHorizontalFlip(), np.zeros((1, 2, 2, 2, 2)), r"For 'RandomHorizontalFlip', each sample must be an image of shape \(H, W\) or \(H, W, C\), but got shape \(2, 2, 2, 2\)\."),
-    (vision.Normalize([0, 0, 0], [1, 1, 1]), np.zeros((1, 2, 2, 4)), r"For 'Normalize', the image must have 3 channels, but got 4 \(shape \(2, 2, 4\)\)\."),
-    (vision.Normalize([0], [1]), np.zeros((1, 2, 2)), r"For 'Normalize', each sample must be an image of shape \(H, W, C\), but got shape \(2, 2\)\."),
-    (vision.RandomErasing(value=(1, 2)), np.zeros((1, 3, 4, 4)), r"For 'RandomErasing', 'value' must have 1 or 3 entries for a 3-channel image, but got 2\."),
-    (vision.RandomErasing(), np.zeros((1, 4, 4)), r"For 'RandomErasing', each sample must be an image of shape \(C, H, W\), but got shape \(4, 4\)\."),
+    (vision.RandomCrop(2), np.zeros((1, 3)), r"For 'RandomCrop', 'x' must be a batch of images of shape \(H, W\) or \(H, W, C\), but got samples of shape \(3,\)\."),
+    (vision.RandomHorizontalFlip(), np.zeros((1, 2, 2, 2, 2)), r"For 'RandomHorizontalFlip', 'x' must be a batch of images of shape \(H, W\) or \(H, W, C\), but got samples of shape \(2, 2, 2, 2\)\."),
+    (vision.Normalize([0, 0, 0], [1, 1, 1]), np.zeros((1, 2, 2, 4)), r"For 'Normalize', 'x' must be images of 3 channels, but got 4 \(shape \(2, 2, 4\)\)\."),
+    (vision.Normalize([0], [1]), np.zeros((1, 2, 2)), r"For 'Normalize', 'x' must be a batch of images of shape \(H, W, C\), but got samples of shape \(2, 2\)\."),
+    (vision.RandomErasing(value=(1, 2)), np.zeros((1, 3, 4, 4)), r"For 'RandomErasing', 'value' must be 1 or 3 entries for a 3-channel image, but got 2\."),
+    (vision.RandomErasing(), np.zeros((1, 4, 4)), r"For 'RandomErasing', 'x' must be a batch of images of shape \(C, H, W\), but got samples of shape \(4, 4\)\."),
 ])
 def test_input_errors(transform, x, message):
     with pytest.raises(ValueError, match=message):

@@ -4,9 +4,10 @@ Every error that reports a user's mistake is made by ``minicell._checks`` (``fai
 expected, got)``, or its wrappers ``fail_type``/``fail_value`` and the ``check_*`` helpers), in the
 wording ``For 'Name', 'arg' must be <expected>, but got <what came>.`` This test reads every module
 of the package (``ast``) and fails, naming file:line, when an exception class is called with a
-message of its own: a string literal, an f-string, ``%`` or ``.format``, a variable holding text,
-or the old workaround ``XError(*fail_value(...).args)``. Calling an exception class with no
-argument (``raise StopIteration``, ``raise NotImplementedError``) says nothing and is fine.
+message of its own (a string literal, an f-string, ``%`` or ``.format``, a variable holding text,
+or the old workaround ``XError(*fail_value(...).args)``), and when the wording ``For '...`` is
+typed by hand anywhere. Calling an exception class with no argument (``raise StopIteration``,
+``raise NotImplementedError``) says nothing and is fine.
 
 Not checked, on purpose:
 - ``minicell/_checks.py`` itself: the one place that writes the wording.
@@ -107,7 +108,11 @@ def hand_written_messages(path: Path, exceptions: set[str], root: Path = ROOT) -
             continue
         line = ast.get_source_segment(source, node) or ""
         offenders.append(f"{relative}:{node.lineno}  {line.splitlines()[0][:100]}")
-    return offenders
+    for node in ast.walk(tree):  # the wording typed by hand, to be raised later from a variable
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("For '") \
+                and (relative, owner[node]) not in INTERNAL_INVARIANTS and (relative, "*") not in INTERNAL_INVARIANTS:
+            offenders.append(f"{relative}:{node.lineno}  the house wording typed by hand: {node.value[:60]!r}")
+    return sorted(offenders, key=lambda text: int(text.split(":")[1].split()[0]))
 
 
 def package_files() -> list[Path]:
@@ -143,6 +148,7 @@ def test_the_check_sees_every_kind_of_hand_written_message(tmp_path):
         "    if x == 8: raise fail(KeyError, 'f', 'x', 'a known key', x)\n"
         "    if x == 9: raise StopIteration\n"
         "    if x == 10: raise AssertionError('a report of a difference')\n"
+        "    if x == 11: message = f\"For '{x}', ...\"\n"
         "    raise NotImplementedError()\n")
     found = hand_written_messages(module, exception_names(), tmp_path)
-    assert [line.split("  ")[0] for line in found] == [f"sample.py:{n}" for n in range(3, 10)]
+    assert [line.split("  ")[0] for line in found] == [f"sample.py:{n}" for n in (*range(3, 10), 13)]

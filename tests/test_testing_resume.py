@@ -96,7 +96,7 @@ def test_make_state_that_is_not_deterministic_is_reported():
     ((TrainState, "step", 2, 1), TypeError, r"'step' must be callable, but got 'step'\."),
     ((TrainState, step, -1, 0), ValueError, r"'total' must be an int in \[0, inf\), but got -1\."),
     ((TrainState, step, 2, 3), ValueError, r"'stop_at' must be an int in \[0, total\] = \[0, 2\], but got 3\."),
-    ((lambda: 5, step, 2, 1), TypeError, r"'make_state' must return a Cell, but returned int\."),
+    ((lambda: 5, step, 2, 1), TypeError, r"'make_state' must be a function returning a Cell, but got one returning int\."),
 ])
 def test_argument_errors(args, error, match):
     with pytest.raises(error, match="For 'assert_resume_exact', " + match):
@@ -105,6 +105,6 @@ def test_argument_errors(args, error, match):
 
 def test_make_state_must_build_a_new_state():
     shared = TrainState()
-    with pytest.raises(ValueError, match=r"'make_state' must build a new state on every call, but it returned the "
+    with pytest.raises(ValueError, match=r"'make_state' must be a function building a new state on every call, but got one that returned the "
                                          r"same TrainState twice\."):
         assert_resume_exact(lambda: shared, step, 2, 1)

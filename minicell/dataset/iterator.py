@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import Shown, check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.dataset.counters import compute_then_reserve
 from minicell.parameter import Parameter
@@ -88,13 +88,12 @@ class DatasetIterator(Cell):
             raise fail_type(who, "columns", "a list of column names", columns)
         for column in columns:
             if column not in names:
-                raise ValueError(f"For '{who}', 'columns' must name columns of the dataset {names}, "
-                                 f"but got '{column}'.")
+                raise fail_value(who, "columns", f"names of columns of the dataset {names}", column)
         shard = dataset.shards()
         batched = dataset.is_batched()
         if not batched and shard[0] > 1:
-            raise ValueError(f"For '{who}', a dataset read by {shard[0]} shards must be batched "
-                             f"(shards split global batches), but it has no batch().")
+            raise fail_value(who, "dataset", f"batched when read by {shard[0]} shards (shards split global batches)",
+                             Shown("one without batch()"))
         super().__init__()
         self.epoch = Parameter(np.array(0, np.int64), requires_grad=False)
         self.batch = Parameter(np.array(0, np.int64), requires_grad=False)
