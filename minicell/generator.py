@@ -11,7 +11,6 @@ Also the process-wide default generator and the module functions that act on it.
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import numpy as np
 
 from minicell._autograd.recompute import note, replayed
 from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail, fail_type
+from minicell._runtime.fork import on_fork_in_child
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
@@ -142,6 +142,7 @@ _default: list[Generator] = []
 _default_lock = threading.Lock()
 
 
+@on_fork_in_child
 def _new_locks_after_fork() -> None:
     """A child forked while another thread held a lock inherits it held by a thread that does
     not exist there, and would wait for ever: give the child fresh locks. The state they guard
@@ -149,10 +150,6 @@ def _new_locks_after_fork() -> None:
     global _STATE_LOCK, _default_lock
     _STATE_LOCK = threading.Lock()
     _default_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def default_generator() -> Generator:
@@ -203,7 +200,8 @@ def set_rng_state(seed: Any, offset: Any = None) -> Generator:
 def fork_rng(generators: Iterable[Generator] | None = None) -> Iterator[None]:
     """Save the state of the default generator (or of ``generators``) and restore it on exit,
     on an exception too."""
-    if generators is not None and (isinstance(generators, (Generator, str, bytes)) or not hasattr(generators, "__iter__")):
+    if generators is not None and (isinstance(generators, (Generator, str, bytes))
+                                   or not hasattr(generators, "__iter__")):
         raise fail_type("fork_rng", "generators", "None or an iterable of Generators", generators)
     gens = [default_generator()] if generators is None else list(generators)
     for g in gens:

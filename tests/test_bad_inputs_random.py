@@ -276,11 +276,11 @@ def _stateless_cases():
          (ValueError, house("normal", "mean", "a finite float", "nan"))),
         ("permutation(n=-1)", lambda: R.permutation(0, 0, -1), int_error("permutation", "n", -1, "0",
                                                                          "4611686018427387904")),
-        ("set_num_threads(0)", lambda: R.set_num_threads(0), int_error("set_num_threads", "n", 0, "1", "257")),
-        ("set_num_threads(1000)", lambda: R.set_num_threads(1000), int_error("set_num_threads", "n", 1000, "1", "257")),
-        ("set_num_threads('a')", lambda: R.set_num_threads("a"), int_error("set_num_threads", "n", "a")),
-        ("set_num_threads(True)", lambda: R.set_num_threads(True), int_error("set_num_threads", "n", True)),
-        ("set_num_threads(2.0)", lambda: R.set_num_threads(2.0), int_error("set_num_threads", "n", 2.0)),
+        ("set_num_threads(0)", lambda: mc.set_num_threads(0), int_error("set_num_threads", "n", 0, "1", "257")),
+        ("set_num_threads(1000)", lambda: mc.set_num_threads(1000), int_error("set_num_threads", "n", 1000, "1", "257")),
+        ("set_num_threads('a')", lambda: mc.set_num_threads("a"), int_error("set_num_threads", "n", "a")),
+        ("set_num_threads(True)", lambda: mc.set_num_threads(True), int_error("set_num_threads", "n", True)),
+        ("set_num_threads(2.0)", lambda: mc.set_num_threads(2.0), int_error("set_num_threads", "n", 2.0)),
     ]
     for name, call, expected in specific:
         cases.append(pytest.param(call, *expected, id=name))
@@ -292,10 +292,10 @@ STATELESS = _stateless_cases()
 
 @pytest.mark.parametrize("call, error, message", STATELESS)
 def test_stateless_function_refuses_bad_input(call, error, message):
-    threads = R.get_num_threads()
+    threads = mc.get_num_threads()
     with pytest.raises(error, match=message):
         call()
-    assert R.get_num_threads() == threads
+    assert mc.get_num_threads() == threads
 
 
 # ----- the Generator and the module-level functions -----------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import minicell as mc
 from minicell import random as R
 from minicell._special import ndtri
 from minicell.testing import assert_bitwise_equal, assert_slice_invariant, fingerprint
@@ -132,14 +133,14 @@ def test_different_offsets_or_seeds_differ(name, seed, offset):
 
 
 def test_large_draws_split_across_threads_equal_the_serial_ones():
-    previous = R.get_num_threads()
+    previous = mc.get_num_threads()
     try:
-        R.set_num_threads(1)
+        mc.set_num_threads(1)
         serial = {name: draw(5, 6, 2**19 + 3, 7) for name, draw in DRAWS.items()}
-        R.set_num_threads(2)
+        mc.set_num_threads(2)
         assert_bitwise_equal({name: draw(5, 6, 2**19 + 3, 7) for name, draw in DRAWS.items()}, serial)
     finally:
-        R.set_num_threads(previous)
+        mc.set_num_threads(previous)
 
 
 @given(seed=U64, offset=U64)

@@ -1,4 +1,8 @@
-"""User-facing functional ops: differentiable array ops, and (once defined) random ops."""
+"""User-facing functional ops: the differentiable array ops and the random ops (dropout, uniform, ...).
+
+The implementation modules are private (``ops/_dropout.py``), so ``minicell.ops.dropout`` is only ever
+the function.
+"""
 from minicell.ops._activation import gelu, log_softmax, relu, sigmoid, softmax, tanh
 from minicell.ops._conv import conv1d, conv2d
 from minicell.ops._dropout import dropout
