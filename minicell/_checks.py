@@ -68,12 +68,12 @@ def check_int(owner: str, arg: str, value: Any, low: int | None = None, high: in
     """Validate an integer in ``[low, high)`` (either bound may be None) and return it as int."""
     if not is_integer(value):
         raise fail_type(owner, arg, "an int", value)
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value >= high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number >= high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise fail_value(owner, arg, f"an int in [{lo}, {hi})", value)
-    return value
+        raise fail_value(owner, arg, f"an int in [{lo}, {hi})", number)
+    return number
 
 
 def check_bool(owner: str, arg: str, value: Any) -> bool:
@@ -93,28 +93,28 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise fail_type(owner, arg, "a real number", value)
     try:
-        value = float(value)
+        number = float(value)
     except OverflowError:
         raise fail_value(owner, arg, "a finite float", value) from None
-    bad = not math.isfinite(value) or (low is not None and value < low)
+    bad = not math.isfinite(number) or (low is not None and number < low)
     if high is not None:
-        bad = bad or (value > high if closed_high else value >= high)
+        bad = bad or (number > high if closed_high else number >= high)
     if bad:
         if low is None and high is None:
-            raise fail_value(owner, arg, "a finite float", value)
+            raise fail_value(owner, arg, "a finite float", number)
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         bracket = "]" if closed_high else ")"
-        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", value)
-    return value
+        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", number)
+    return number
 
 
 def check_finite(owner: str, arg: str, value: Any) -> float:
     """Validate a finite real number."""
-    value = check_real(owner, arg, value)
-    if not math.isfinite(value):
-        raise fail_value(owner, arg, "a finite float", value)
-    return value
+    number = check_real(owner, arg, value)
+    if not math.isfinite(number):
+        raise fail_value(owner, arg, "a finite float", number)
+    return number
 
 
 def check_uint64(owner: str, arg: str, value: Any) -> int:
@@ -175,6 +175,7 @@ def check_dtype(owner: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dty
 
     None is refused (NumPy would read it as float64); a dtype class (``np.int32``) is shown by name.
     """
+    dt: np.dtype | None
     try:
         if dtype is None:
             raise TypeError

@@ -21,7 +21,8 @@ import numpy as np
 from minicell._checks import Shown, fail, fail_type, fail_value
 from minicell.dataset.counters import Draw, compute_then_reserve
 from minicell.generator import default_generator
-from minicell.random.distributions import _box_muller, _u32_in_place
+from minicell.random.distributions import _u32_in_place
+from minicell.random.gaussian import _box_muller
 
 
 class Transform:

@@ -6,6 +6,8 @@ the transpose, product and bias gives contiguous gradients straight from BLAS,
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minicell._checks import Shown, fail_value
@@ -26,7 +28,7 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
     if b is not None:
         out += b
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         g2 = g.reshape(-1, w.shape[0])
         dx = (g @ w) if needs[0] else None
         dw = (g2.T @ x.reshape(-1, w.shape[1])) if needs[1] else None
