@@ -18,7 +18,7 @@ PACKAGE = ROOT / "minicell"
 
 # (layer, module-name prefixes), bottom first; a module may import only from its own layer or below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("helpers", ("minicell._checks", "minicell._special", "minicell._runtime", "minicell._exact",
+    ("helpers", ("minicell._checks", "minicell._special", "minicell._array", "minicell._runtime", "minicell._exact",
                  "minicell._checkpoint")),
     ("primitives", ("minicell.primitives",)),
     ("random", ("minicell.random",)),
@@ -215,3 +215,22 @@ def test_threads_blas_limits_and_fork_handlers_live_in_runtime():
             wrong += [f"{relative}:{node.lineno} uses {name} (its home is {RUNTIME_OWNERS[name]})"
                       for name in names if name in RUNTIME_OWNERS and RUNTIME_OWNERS[name] != relative]
     assert not wrong, "\n".join(sorted(set(wrong)))
+
+
+def test_few_private_modules_sit_at_the_top_and_no_submodule_is_shadowed():
+    """At most four private modules directly in minicell/ (the rest live in private subpackages
+    named for their concern), and no package attribute hides a submodule of the same name
+    (``import minicell.ops.dropout as m`` must give the module, not the function)."""
+    top = sorted(p.name for p in PACKAGE.glob("_*.py") if p.name != "__init__.py")
+    assert len(top) <= 4, top
+    code = ("import importlib, pkgutil, sys, minicell\n"
+            "bad = []\n"
+            "for info in pkgutil.walk_packages(minicell.__path__, 'minicell.'):\n"
+            "    module = importlib.import_module(info.name)\n"
+            "    parent, _, leaf = info.name.rpartition('.')\n"
+            "    if getattr(sys.modules[parent], leaf) is not module: bad.append(info.name)\n"
+            "print(bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"shadowed submodules: {out.stdout}"

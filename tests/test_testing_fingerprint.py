@@ -1,4 +1,4 @@
-"""minicell.testing.fingerprint: the byte encoding pinned by hand, and what it tells apart."""
+"""minicell.testing.fingerprint (minicell/testing/digest.py): the byte encoding pinned by hand, and what it tells apart."""
 import hashlib
 import struct
 

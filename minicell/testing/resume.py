@@ -31,7 +31,7 @@ from minicell.generator import default_generator
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
 from minicell.testing._tree import cell_parameters
 from minicell.testing.compare import cell_differences
-from minicell.testing.fingerprint import fingerprint
+from minicell.testing.digest import fingerprint
 
 # The default-generator seed and NumPy seed of the "new process" that resumes (any fixed values
 # other than the running process's own would do).
