@@ -138,7 +138,8 @@ def check_shape(owner: str, arg: str, shape: Any) -> tuple[int, ...]:
         if not is_integer(dim):
             raise fail_type(owner, arg, "a tuple of ints", Shown(_short_repr(tuple(shape))))
         if int(dim) < 0:
-            raise fail_value(owner, arg, "a tuple of non-negative ints", Shown(_short_repr(tuple(int(d) for d in shape))))
+            raise fail_value(owner, arg, "a tuple of non-negative ints",
+                             Shown(_short_repr(tuple(int(d) for d in shape))))
         dims.append(int(dim))
     return tuple(dims)
 

@@ -108,9 +108,11 @@ class Cell:
         elif isinstance(value, Cell):
             self.insert_child_to_cell(name, value)
         elif name in params:
-            raise fail_type(type(self).__name__, name, "a Parameter (it is one: assign a Parameter or use set_data)", value)
+            raise fail_type(type(self).__name__, name, "a Parameter (it is one: assign a Parameter or use "
+                                                       "set_data)", value)
         elif name in cells:
-            raise fail_type(type(self).__name__, name, "a Cell (it is a child Cell: assign a Cell or delete it first)", value)
+            raise fail_type(type(self).__name__, name, "a Cell (it is a child Cell: assign a Cell or delete it "
+                                                       "first)", value)
         else:
             object.__setattr__(self, name, value)
 
@@ -128,7 +130,8 @@ class Cell:
             raise fail_type(f"{type(self).__name__}.insert_param_to_cell", "param", "a Parameter",
                             Shown(type(param).__name__))
         if param_name in cells:
-            raise fail_type(type(self).__name__, param_name, "a Cell (it is a child Cell and cannot become a Parameter)",
+            raise fail_type(type(self).__name__, param_name, "a Cell (it is a child Cell and cannot become a "
+                                                             "Parameter)",
                             Shown("a Parameter"))
         if param.name is None:
             param._leaf_name = param_name
@@ -180,7 +183,8 @@ class Cell:
         for key, value in kwargs.items():
             if key not in ("mp_comm_recompute", "parallel_optimizer_comm_recompute", "recompute_slice_activation"):
                 raise fail_type(f"{type(self).__name__}.recompute", key, "one of MindSpore's keywords "
-                                "['mp_comm_recompute', 'parallel_optimizer_comm_recompute', 'recompute_slice_activation']",
+                                "['mp_comm_recompute', 'parallel_optimizer_comm_recompute', "
+                                "'recompute_slice_activation']",
                                 Shown("an unexpected keyword argument"))
             check_bool(f"{type(self).__name__}.recompute", key, value)
         object.__setattr__(self, "_recompute_on", True)

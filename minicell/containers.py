@@ -184,7 +184,8 @@ class CellDict(Cell):
         try:
             return self._cells[key]
         except KeyError:
-            raise fail(KeyError, "CellDict", "key", f"the name of a cell in it, one of {list(self._cells)}", key) from None
+            raise fail(KeyError, "CellDict", "key", f"the name of a cell in it, one of "
+                                                    f"{list(self._cells)}", key) from None
 
     def _check_item(self, who: str, key: Any, cell: Any) -> None:
         _check_key(who, self, key)

@@ -163,7 +163,8 @@ def test_source_getitem_error_names_the_index():
             return np.float32(i)
 
     for workers in (1, 3):
-        data = ds.GeneratorDataset(Broken(), ["v"], shuffle=False).map(np.negative, num_parallel_workers=workers).batch(3)
+        data = ds.GeneratorDataset(Broken(), ["v"], shuffle=False)
+        data = data.map(np.negative, num_parallel_workers=workers).batch(3)
         with pytest.raises(RuntimeError, match=r"For 'GeneratorDataset', 'source' must be indexable at every index "
                                                r"below its length, but got KeyError at index 7: 'missing file'\."):
             list(data)
@@ -301,17 +302,21 @@ DATA = ds.NumpySlicesDataset({"x": np.zeros((4, 2), np.float32), "y": np.zeros(4
      r"For 'map', 'input_columns' must be names of columns of the dataset \['x', 'y'\], but got 'z'\."),
     (lambda: DATA.map(vision.HWC2CHW(), input_columns=["x", "y"]), ValueError,
      r"For 'map', 'input_columns' must be one column \(minicell transforms take one column\), but got \['x', 'y'\]\."),
-    (lambda: DATA.map(np.abs, input_columns=["x", "x"]), ValueError, r"For 'map', 'input_columns' must be distinct names"),
+    (lambda: DATA.map(np.abs, input_columns=["x", "x"]), ValueError, r"For 'map', 'input_columns' must be distinct "
+                                                                     r"names"),
     (lambda: DATA.map(np.abs, input_columns=[]), TypeError,
      r"For 'map', 'input_columns' must be a column name or a non-empty list of names"),
     (lambda: DATA.map(3), TypeError, r"For 'map', 'operations' must be a Transform or a callable, but got 3\."),
     (lambda: DATA.map([]), ValueError, r"For 'map', 'operations' must be a Transform, a callable or a non-empty list"),
     (lambda: DATA.map(np.abs, num_parallel_workers=0), ValueError,
      r"For 'map', 'num_parallel_workers' must be an int in \[1, 65\), but got 0\."),
-    (lambda: DATA.map([np.abs] * 256), ValueError, r"For 'map', 'operations' must be at most 255 in a pipeline, but got 256\."),
+    (lambda: DATA.map([np.abs] * 256), ValueError, r"For 'map', 'operations' must be at most 255 in a pipeline, but "
+                                                   r"got 256\."),
     (lambda: DATA.batch(0), ValueError, r"For 'batch', 'batch_size' must be an int in \[1, inf\), but got 0\."),
-    (lambda: DATA.batch(2, drop_remainder=None), TypeError, r"For 'batch', 'drop_remainder' must be a bool, but got None\."),
-    (lambda: DATA.batch(2).batch(2), ValueError, r"For 'batch', 'dataset' must be one not batched already, but got one with batch_size 2\."),
+    (lambda: DATA.batch(2, drop_remainder=None), TypeError, r"For 'batch', 'drop_remainder' must be a bool, but got "
+                                                            r"None\."),
+    (lambda: DATA.batch(2).batch(2), ValueError, r"For 'batch', 'dataset' must be one not batched already, but got "
+                                                 r"one with batch_size 2\."),
     (lambda: DATA.create_tuple_iterator(num_epochs=0), ValueError,
      r"For 'create_tuple_iterator', 'num_epochs' must be -1 or an int >= 1, but got 0\."),
     (lambda: DATA.create_dict_iterator(num_epochs=-2), ValueError,

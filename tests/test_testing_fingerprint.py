@@ -1,4 +1,5 @@
-"""minicell.testing.fingerprint (minicell/testing/digest.py): the byte encoding pinned by hand, and what it tells apart."""
+"""minicell.testing.fingerprint (in minicell/testing/digest.py): the byte encoding pinned by hand, and what
+it tells apart."""
 import hashlib
 import struct
 

@@ -78,7 +78,8 @@ def test_reproducible_catches_a_varying_number_of_reserved_offsets():
         mc.default_generator()(len(calls))
     mc.manual_seed(2)
     message = failure(assert_reproducible, fn, runs=3)
-    assert message == "Not reproducible: after run 2 the generators are at (seed, offset) [(2, 2)], after run 1 at [(2, 1)]."
+    assert message == ("Not reproducible: after run 2 the generators are at (seed, offset) [(2, 2)], after run 1 "
+                       "at [(2, 1)].")
     assert state() == (2, 0)
 
 
@@ -109,7 +110,8 @@ def test_reproducible_restores_the_state_when_fn_raises():
 
 @pytest.mark.parametrize("args, kwargs, error, match", [
     ((3,), {}, TypeError, r"For 'assert_reproducible', 'fn' must be callable, but got 3\."),
-    ((len, "ab"), {"runs": 1}, ValueError, r"For 'assert_reproducible', 'runs' must be an int in \[2, inf\), but got 1\."),
+    ((len, "ab"), {"runs": 1}, ValueError, r"For 'assert_reproducible', 'runs' must be an int in \[2, inf\), but "
+                                           r"got 1\."),
     ((len, "ab"), {"runs": 2.0}, TypeError, r"'runs' must be an int, but got 2\.0\."),
     ((len, "ab"), {"generators": [3]}, TypeError, r"'generators' must be Generators, but got int\."),
 ])

@@ -242,7 +242,8 @@ class Dataset:
         return self.run(seed, offset, ids), range(a, b), ids
 
     # ----- iterators ---------------------------------------------------------------------------
-    def create_tuple_iterator(self, columns: Any = None, num_epochs: Any = -1, output_numpy: Any = False) -> DatasetIterator:
+    def create_tuple_iterator(self, columns: Any = None, num_epochs: Any = -1,
+                              output_numpy: Any = False) -> DatasetIterator:
         """An iterator Cell yielding lists of Tensors (see ``minicell.dataset.iterator``)."""
         return DatasetIterator(self, "create_tuple_iterator", columns, num_epochs, output_numpy, as_dict=False)
 

@@ -146,7 +146,8 @@ class GeneratorDataset(Dataset):
             raise fail_type(who, "source", "a random-access object with __getitem__ and __len__", source)
         if column_names is None:
             raise fail_type(who, "column_names", "a str or a list of strs", column_names)
-        count = 1 if isinstance(column_names, str) else len(column_names) if isinstance(column_names, (list, tuple)) else 0
+        named = isinstance(column_names, (list, tuple))
+        count = 1 if isinstance(column_names, str) else len(column_names) if named else 0
         names = _column_names(who, column_names, max(count, 1), [])
         try:
             size = len(source)

@@ -60,7 +60,8 @@ def _padding(who: str, padding: Any) -> tuple[int, int, int, int]:
 
 def _check_image(who: str, x: np.ndarray, ndims: tuple[int, ...], layout: str) -> None:
     if x.ndim - 1 not in ndims:
-        raise fail_value(who, "x", f"a batch of images of shape {layout}", Shown(f"samples of shape {tuple(x.shape[1:])}"))
+        raise fail_value(who, "x", f"a batch of images of shape {layout}", Shown(f"samples of shape "
+                                                                                 f"{tuple(x.shape[1:])}"))
 
 
 def _probability(who: str, prob: Any) -> float:

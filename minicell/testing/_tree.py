@@ -16,7 +16,7 @@ Only boolean, integer, floating-point and complex dtypes are accepted (no object
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from minicell._checks import Shown, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.tensor import Tensor
 
-Tree = Union[None, np.ndarray, list, dict]
+Tree = None | np.ndarray | list | dict
 KINDS = "biufc"
 
 

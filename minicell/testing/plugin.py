@@ -13,8 +13,9 @@
   failure seen elsewhere, or trying another seed).
 
 Loading the plugin imports minicell (and NumPy); it adds no autouse fixture and no hook that
-acts on tests without the fixture, so other projects' runs are unchanged. Under ``@hypothesis.given`` a function-scoped fixture is shared by all
-examples; draw Generators with ``minicell.testing.strategies.generators()`` there instead.
+acts on tests without the fixture, so other projects' runs are unchanged. Under
+``@hypothesis.given`` a function-scoped fixture is shared by all examples; draw Generators with
+``minicell.testing.strategies.generators()`` there instead.
 """
 from __future__ import annotations
 

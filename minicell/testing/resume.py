@@ -42,7 +42,8 @@ WHO = "assert_resume_exact"
 def _fresh(make_state: Callable[[], Cell]) -> Cell:
     state = make_state()
     if not isinstance(state, Cell):
-        raise fail_type(WHO, "make_state", "a function returning a Cell", Shown(f"one returning {type(state).__name__}"))
+        raise fail_type(WHO, "make_state", "a function returning a Cell", Shown(f"one returning "
+                                                                                f"{type(state).__name__}"))
     return state
 
 
