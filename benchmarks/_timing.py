@@ -36,7 +36,8 @@ def compare(label: str, ours: Callable[[], object], peer: Callable[[], object], 
     return ratio
 
 
-def parse_and_load_torch(description: str, add_arguments: Callable[[argparse.ArgumentParser], None]) -> tuple[Any, Any, int]:
+def parse_and_load_torch(description: str, add_arguments: Callable[[argparse.ArgumentParser], None]
+                         ) -> tuple[Any, Any, int]:
     """Parse ``--threads`` (and the script's own flags), set minicell's and torch's thread counts.
 
     Returns ``(args, torch or None, threads)``; without torch it says so and returns None.

@@ -26,7 +26,8 @@ TARGET = 3.0
 
 
 def main() -> None:
-    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0], lambda p: p.add_argument("--batch", type=int, default=64))
+    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0],
+                                                lambda p: p.add_argument("--batch", type=int, default=64))
     if torch is None:
         return
     rng = np.random.default_rng(0)

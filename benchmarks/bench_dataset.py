@@ -120,12 +120,12 @@ def main() -> None:
     for ours, theirs in ((1, 0), (2, 2)):
         pipeline = minicell_pipeline(images, labels, ours)
         assert minicell_epoch(pipeline) == args.images
-        t_ours = best_time(lambda: minicell_epoch(pipeline), args.repeat)
+        t_ours = best_time(lambda p=pipeline: minicell_epoch(p), args.repeat)
         line = f"minicell workers={ours}: {args.images / t_ours:10.0f} samples/s"
         if torch is not None:
             loader = torch_loader(torch, images, labels, theirs)
             torch_epoch(loader)  # warm-up (starts persistent workers)
-            t_peer = best_time(lambda: torch_epoch(loader), args.repeat)
+            t_peer = best_time(lambda d=loader: torch_epoch(d), args.repeat)
             verdict = "OK" if t_peer / t_ours >= 1.0 else "BELOW TARGET"
             line += (f"   torch DataLoader num_workers={theirs}: {args.images / t_peer:10.0f} samples/s"
                      f"   ratio {t_peer / t_ours:6.2f}x (target >= 1.00x) {verdict}")

@@ -138,7 +138,8 @@ def part_torch(steps: int) -> None:
         return best
     a, b = timed(lambda: ours(xt, yt)), timed(theirs)
     verdict = "OK" if a / b <= 2.0 else "ABOVE TARGET"
-    print(f"W = 1 step, micro-batches of {MICRO} (threads {threads}): minicell {a * 1e3:.1f} ms  torch {torch.__version__} "
+    print(f"W = 1 step, micro-batches of {MICRO} (threads {threads}): minicell {a * 1e3:.1f} ms  torch "
+          f"{torch.__version__} "
           f"plain step {b * 1e3:.1f} ms  time ratio {a / b:.2f}x (target <= 2.0x) {verdict}")
 
 
@@ -159,7 +160,8 @@ def main() -> None:
           f"time ratio {ours / theirs:.2f}x (target <= 3.0x) {verdict}")
     rates, digests = {}, {}
     for ranks in (1, 2):
-        rate, digest = re.search(r"TRAIN (\S+) (\S+)", launch(ranks, "--part", "train", "--steps", str(args.steps))).groups()
+        output = launch(ranks, "--part", "train", "--steps", str(args.steps))
+        rate, digest = re.search(r"TRAIN (\S+) (\S+)", output).groups()
         rates[ranks], digests[ranks] = float(rate), digest
     verdict = "OK" if rates[2] / rates[1] >= 1.5 else "BELOW TARGET"
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, micro-batch {MICRO}: W = 1 {rates[1]:.2f} steps/s  "

@@ -20,7 +20,8 @@ from minicell import nn  # noqa: E402
 
 
 def main() -> None:
-    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0], lambda p: p.add_argument("--size", type=int, default=2**24))
+    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0],
+                                                lambda p: p.add_argument("--size", type=int, default=2**24))
     if torch is None:
         return
     n = args.size

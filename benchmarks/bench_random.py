@@ -38,11 +38,11 @@ def main() -> None:
         print("randomgen not installed: skipping that peer")
     for name, g in peers:
         compare("uint32 words", lambda: R.random_words(1, 2, n, out=words_out),
-                lambda: g.integers(0, 2**32, size=n, dtype=np.uint32), name, 0.45 if name == "numpy" else None)
+                lambda g=g: g.integers(0, 2**32, size=n, dtype=np.uint32), name, 0.45 if name == "numpy" else None)
         compare("float32 uniform", lambda: R.uniform(1, 2, n),
-                lambda: g.random(size=n, dtype=np.float32), name, 0.4 if name == "numpy" else None)
+                lambda g=g: g.random(size=n, dtype=np.float32), name, 0.4 if name == "numpy" else None)
         compare("float32 normal", lambda: R.normal(1, 2, n),
-                lambda: g.standard_normal(size=n, dtype=np.float32), name, 0.3 if name == "numpy" else None)
+                lambda g=g: g.standard_normal(size=n, dtype=np.float32), name, 0.3 if name == "numpy" else None)
 
 
 if __name__ == "__main__":

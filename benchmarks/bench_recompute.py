@@ -88,7 +88,8 @@ def main() -> None:
     print(f"activations kept for backward: plain {a['kept'] / mib:7.1f} MiB   recompute {b['kept'] / mib:7.1f} MiB"
           f"   ratio {ratio:.3f}x  (target <= 0.35x) {'OK' if ratio <= 0.35 else 'ABOVE TARGET'}")
     print(f"peak of forward + backward:    plain {a['peak'] / mib:7.1f} MiB   recompute {b['peak'] / mib:7.1f} MiB"
-          f"   ratio {b['peak'] / a['peak']:.3f}x  (includes {args.blocks * (args.width + 1) * args.width * 4 / mib:.1f} "
+          f"   ratio {b['peak'] / a['peak']:.3f}x  (includes "
+          f"{args.blocks * (args.width + 1) * args.width * 4 / mib:.1f} "
           f"MiB of parameter gradients)")
     print(f"peak, parameters frozen:       plain {fa['peak'] / mib:7.1f} MiB   recompute {fb['peak'] / mib:7.1f} MiB"
           f"   ratio {fb['peak'] / fa['peak']:.3f}x")

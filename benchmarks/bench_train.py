@@ -51,7 +51,9 @@ def torch_step(torch, x: np.ndarray, y: np.ndarray):
 
 
 def main() -> None:
-    args, torch, threads = parse_and_load_torch(__doc__.splitlines()[0], lambda p: p.add_argument("--steps", type=int, default=10, help="steps per timing sample"))
+    args, torch, threads = parse_and_load_torch(
+        __doc__.splitlines()[0],
+        lambda p: p.add_argument("--steps", type=int, default=10, help="steps per timing sample"))
     if torch is None:
         return
     rng = np.random.default_rng(0)

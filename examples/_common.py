@@ -104,8 +104,9 @@ def split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarr
 
 def fit(state: Any, args: argparse.Namespace, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         batches: Callable[[np.ndarray], list[np.ndarray]]) -> str:
-    """Train ``state.train_step`` (``state``: a TrainingState Cell) from ``state.epoch`` up to ``--epochs``, shuffling with
-    ``state.shuffle_generator``; checkpoint after every epoch; print progress and the fingerprint."""
+    """Train ``state.train_step`` (``state``: a TrainingState Cell) from ``state.epoch`` up to
+    ``--epochs``, shuffling with ``state.shuffle_generator``; checkpoint after every epoch; print
+    progress and the fingerprint."""
     x_train, y_train, x_test, y_test = data
     start = int(state.epoch.asnumpy())
     if start >= args.epochs:

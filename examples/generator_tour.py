@@ -58,7 +58,8 @@ def state_is_parameters() -> None:
 def seed_from_numpy() -> None:
     section("seed(): drawn from NumPy's global state, so np.random.seed fixes it")
     np.random.seed(10)
-    print("  after np.random.seed(10), Generator().seed() =", int(nn.Generator().seed()), "(MindSpore documents 1165313289)")
+    print("  after np.random.seed(10), Generator().seed() =", int(nn.Generator().seed()), "(MindSpore documents "
+                                                                                          "1165313289)")
 
 
 def offsets_are_subsequences() -> None:

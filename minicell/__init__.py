@@ -24,8 +24,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cell", "CellDict", "CellList", "Generator", "Parameter", "SequentialCell", "Tensor",
-    "default_generator", "fork_rng", "get_num_threads", "get_rng_state", "grad", "initial_seed", "initializer", "load_checkpoint",
-    "load_param_into_net", "manual_seed", "nn", "no_grad", "ops", "rand", "randint", "randn",
+    "default_generator", "fork_rng", "get_num_threads", "get_rng_state", "grad", "initial_seed", "initializer",
+    "load_checkpoint", "load_param_into_net", "manual_seed", "nn", "no_grad", "ops", "rand", "randint", "randn",
     "randperm", "random", "save_checkpoint", "seed", "set_num_threads", "set_rng_state", "stop_gradient",
     "value_and_grad", "__version__",
 ]

@@ -1,13 +1,14 @@
 """Argument validation helpers, so every error is worded one way.
 
 Messages follow MindSpore's shape: ``For 'Dropout', 'p' must be a float in [0, 1], but got 1.5.``
-Each helper names who complained, the argument, what was expected and what came.
+Each helper names who complained, the argument, what was expected and what came; :func:`fail`
+makes any exception class in that wording (``fail_type`` and ``fail_value`` are its two commonest).
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,12 +35,28 @@ def describe(value: Any) -> str:
     return f"an object of type {type(value).__name__}"
 
 
+ExceptionT = TypeVar("ExceptionT", bound=BaseException)
+
+
+def fail(cls: type[ExceptionT], owner: str, arg: str, expected: str, value: Any) -> ExceptionT:
+    """An exception of class ``cls`` in the house wording, ready to raise.
+
+    ``For '<owner>', '<arg>' must be <expected>, but got <value>.`` with ``value`` shown by
+    :func:`describe` (wrap a ready-made description in :class:`Shown`). This is the one place
+    that writes an error message: every ``raise`` in the package that reports a user's mistake
+    goes through it (``tests/test_error_voice.py`` holds that), whatever the exception class.
+    """
+    return cls(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+
+
 def fail_type(owner: str, arg: str, expected: str, value: Any) -> TypeError:
-    return TypeError(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+    """``fail(TypeError, ...)``: the argument has the wrong kind."""
+    return fail(TypeError, owner, arg, expected, value)
 
 
 def fail_value(owner: str, arg: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"For '{owner}', '{arg}' must be {expected}, but got {describe(value)}.")
+    """``fail(ValueError, ...)``: the argument has the right kind but a bad value."""
+    return fail(ValueError, owner, arg, expected, value)
 
 
 def is_integer(value: Any) -> bool:
@@ -51,12 +68,12 @@ def check_int(owner: str, arg: str, value: Any, low: int | None = None, high: in
     """Validate an integer in ``[low, high)`` (either bound may be None) and return it as int."""
     if not is_integer(value):
         raise fail_type(owner, arg, "an int", value)
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value >= high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number >= high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
-        raise fail_value(owner, arg, f"an int in [{lo}, {hi})", value)
-    return value
+        raise fail_value(owner, arg, f"an int in [{lo}, {hi})", number)
+    return number
 
 
 def check_bool(owner: str, arg: str, value: Any) -> bool:
@@ -76,28 +93,28 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
         raise fail_type(owner, arg, "a real number", value)
     try:
-        value = float(value)
+        number = float(value)
     except OverflowError:
         raise fail_value(owner, arg, "a finite float", value) from None
-    bad = not math.isfinite(value) or (low is not None and value < low)
+    bad = not math.isfinite(number) or (low is not None and number < low)
     if high is not None:
-        bad = bad or (value > high if closed_high else value >= high)
+        bad = bad or (number > high if closed_high else number >= high)
     if bad:
         if low is None and high is None:
-            raise fail_value(owner, arg, "a finite float", value)
+            raise fail_value(owner, arg, "a finite float", number)
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         bracket = "]" if closed_high else ")"
-        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", value)
-    return value
+        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", number)
+    return number
 
 
 def check_finite(owner: str, arg: str, value: Any) -> float:
     """Validate a finite real number."""
-    value = check_real(owner, arg, value)
-    if not math.isfinite(value):
-        raise fail_value(owner, arg, "a finite float", value)
-    return value
+    number = check_real(owner, arg, value)
+    if not math.isfinite(number):
+        raise fail_value(owner, arg, "a finite float", number)
+    return number
 
 
 def check_uint64(owner: str, arg: str, value: Any) -> int:
@@ -121,7 +138,8 @@ def check_shape(owner: str, arg: str, shape: Any) -> tuple[int, ...]:
         if not is_integer(dim):
             raise fail_type(owner, arg, "a tuple of ints", Shown(_short_repr(tuple(shape))))
         if int(dim) < 0:
-            raise fail_value(owner, arg, "a tuple of non-negative ints", Shown(_short_repr(tuple(int(d) for d in shape))))
+            raise fail_value(owner, arg, "a tuple of non-negative ints",
+                             Shown(_short_repr(tuple(int(d) for d in shape))))
         dims.append(int(dim))
     return tuple(dims)
 
@@ -158,6 +176,7 @@ def check_dtype(owner: str, dtype: Any, allowed: tuple[np.dtype, ...]) -> np.dty
 
     None is refused (NumPy would read it as float64); a dtype class (``np.int32``) is shown by name.
     """
+    dt: np.dtype | None
     try:
         if dtype is None:
             raise TypeError

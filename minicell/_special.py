@@ -31,7 +31,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.asarray(_erf(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
-def _horner(coefficients: tuple, x: np.ndarray) -> np.ndarray:
+def _horner(coefficients: tuple[float, ...], x: np.ndarray) -> np.ndarray:
     result = np.full_like(x, coefficients[0])
     for c in coefficients[1:]:
         result *= x

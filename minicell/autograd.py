@@ -16,7 +16,7 @@ import numpy as np
 
 from minicell._autograd.grad_mode import is_grad_enabled, no_grad
 from minicell._autograd.graph import backprop, seed_gradient
-from minicell._checks import Shown, check_bool, describe, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_bool, describe, fail, fail_type, fail_value, is_integer
 from minicell.tensor import Tensor
 
 __all__ = ["backward", "grad", "value_and_grad", "no_grad", "is_grad_enabled", "stop_gradient"]
@@ -106,8 +106,8 @@ def _build(fn: Callable, grad_position: Any, weights: Any, has_aux: bool, who: s
         positions = _positions(grad_position, len(args), who)
         call_args, leaves = _make_inputs(args, positions or (), who)
         if not is_grad_enabled():
-            raise RuntimeError(*fail_value(who, "fn", "called outside no_grad() to be differentiated",
-                                           Shown("a call inside no_grad()")).args)
+            raise fail(RuntimeError, who, "fn", "called outside no_grad() to be differentiated",
+                       Shown("a call inside no_grad()"))
         result = fn(*call_args)
         if has_aux:
             if not isinstance(result, tuple) or len(result) < 2:

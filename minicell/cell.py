@@ -17,15 +17,15 @@ from typing import Any
 
 from minicell._autograd.grad_mode import is_grad_enabled
 from minicell._autograd.recompute import run_recomputed
-from minicell._checks import Shown, check_bool, fail_type, fail_value
+from minicell._checks import Shown, check_bool, fail, fail_type, fail_value
 from minicell.parameter import Parameter
 
 
 def _check_attr_name(owner: str, kind: str, name: Any, allow_dot: bool = False) -> str:
     if not isinstance(name, str):
-        raise TypeError(f"For '{owner}', the {kind} name must be a str, but got {type(name).__name__}.")
+        raise fail_type(owner, f"{kind} name", "a str", Shown(type(name).__name__))
     if not name or ("." in name and not allow_dot):
-        raise ValueError(f"For '{owner}', the {kind} name must be non-empty and contain no '.', but got {name!r}.")
+        raise fail_value(owner, f"{kind} name", "a non-empty str without '.'", name)
     return name
 
 
@@ -98,8 +98,8 @@ class Cell:
         try:
             return self.__dict__["_params"], self.__dict__["_cells"]
         except KeyError:
-            raise AttributeError(*fail_value(type(self).__name__, "__init__", "calling super().__init__() before "
-                                             "assigning attributes", Shown("an attribute assigned first")).args) from None
+            raise fail(AttributeError, type(self).__name__, "__init__", "calling super().__init__() before "
+                       "assigning attributes", Shown("an attribute assigned first")) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         params, cells = self._registries()
@@ -108,9 +108,11 @@ class Cell:
         elif isinstance(value, Cell):
             self.insert_child_to_cell(name, value)
         elif name in params:
-            raise fail_type(type(self).__name__, name, "a Parameter (it is one: assign a Parameter or use set_data)", value)
+            raise fail_type(type(self).__name__, name, "a Parameter (it is one: assign a Parameter or use "
+                                                       "set_data)", value)
         elif name in cells:
-            raise fail_type(type(self).__name__, name, "a Cell (it is a child Cell: assign a Cell or delete it first)", value)
+            raise fail_type(type(self).__name__, name, "a Cell (it is a child Cell: assign a Cell or delete it "
+                                                       "first)", value)
         else:
             object.__setattr__(self, name, value)
 
@@ -125,11 +127,12 @@ class Cell:
         params, cells = self._registries()
         _check_attr_name(type(self).__name__, "parameter", param_name, allow_dot=not check_name_contain_dot)
         if not isinstance(param, Parameter):
-            raise TypeError(f"For '{type(self).__name__}.insert_param_to_cell', 'param' must be a Parameter, "
-                            f"but got {type(param).__name__}.")
+            raise fail_type(f"{type(self).__name__}.insert_param_to_cell", "param", "a Parameter",
+                            Shown(type(param).__name__))
         if param_name in cells:
-            raise TypeError(f"For '{type(self).__name__}', '{param_name}' is a child Cell and cannot "
-                            f"become a Parameter.")
+            raise fail_type(type(self).__name__, param_name, "a Cell (it is a child Cell and cannot become a "
+                                                             "Parameter)",
+                            Shown("a Parameter"))
         if param.name is None:
             param._leaf_name = param_name
             param.name = f"{self._scope}.{param_name}" if self._scope else param_name
@@ -142,13 +145,13 @@ class Cell:
         params, cells = self._registries()
         _check_attr_name(type(self).__name__, "child cell", child_name)
         if not isinstance(child_cell, Cell):
-            raise TypeError(f"For '{type(self).__name__}.insert_child_to_cell', 'child_cell' must be a Cell, "
-                            f"but got {type(child_cell).__name__}.")
+            raise fail_type(f"{type(self).__name__}.insert_child_to_cell", "child_cell", "a Cell",
+                            Shown(type(child_cell).__name__))
         if child_name in params:
-            raise TypeError(f"For '{type(self).__name__}', '{child_name}' is a Parameter and cannot "
-                            f"become a child Cell.")
+            raise fail_type(type(self).__name__, child_name, "a Parameter (it is one and cannot become a child Cell)",
+                            Shown("a Cell"))
         if child_cell is self:
-            raise ValueError(f"For '{type(self).__name__}', a Cell cannot be its own child.")
+            raise fail_value(type(self).__name__, child_name, "a Cell other than this one", Shown("the Cell itself"))
         cells[child_name] = child_cell
         object.__setattr__(self, child_name, child_cell)
         scope = (f"{self._scope}.{child_name}" if self._scope else child_name) if self._auto_prefix else self._scope
@@ -161,8 +164,8 @@ class Cell:
     # ----- running -----------------------------------------------------------------------------
     def construct(self, *inputs: Any, **kwargs: Any) -> Any:
         """The computation; subclasses define it."""
-        raise NotImplementedError(*fail_value(type(self).__name__, "construct", "defined by the subclass to run the cell",
-                                              Shown("the base Cell's")).args)
+        raise fail(NotImplementedError, type(self).__name__, "construct", "defined by the subclass to run the cell",
+                   Shown("the base Cell's"))
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
         if self.__dict__.get("_recompute_on") and is_grad_enabled():
@@ -180,7 +183,8 @@ class Cell:
         for key, value in kwargs.items():
             if key not in ("mp_comm_recompute", "parallel_optimizer_comm_recompute", "recompute_slice_activation"):
                 raise fail_type(f"{type(self).__name__}.recompute", key, "one of MindSpore's keywords "
-                                "['mp_comm_recompute', 'parallel_optimizer_comm_recompute', 'recompute_slice_activation']",
+                                "['mp_comm_recompute', 'parallel_optimizer_comm_recompute', "
+                                "'recompute_slice_activation']",
                                 Shown("an unexpected keyword argument"))
             check_bool(f"{type(self).__name__}.recompute", key, value)
         object.__setattr__(self, "_recompute_on", True)

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from minicell._checks import Shown, fail_type, fail_value, is_integer, shorten
+from minicell._checks import Shown, fail, fail_type, fail_value, is_integer, shorten
 from minicell.cell import Cell, relative_names, set_scopes
 
 
@@ -60,7 +60,7 @@ class _CellSequence(Cell):
             raise fail_type(who, "index", "an int", index)
         n = len(self)
         if not -n <= index < n:
-            raise IndexError(f"For '{who}', 'index' must be in [{-n}, {n}), but got {index}.")
+            raise fail(IndexError, who, "index", f"in [{-n}, {n})", int(index))
         return int(index) % n
 
     def _relabel(self, cells: list[Cell]) -> None:
@@ -184,7 +184,8 @@ class CellDict(Cell):
         try:
             return self._cells[key]
         except KeyError:
-            raise KeyError(f"For 'CellDict', no cell named {key!r}; names: {list(self._cells)}.") from None
+            raise fail(KeyError, "CellDict", "key", f"the name of a cell in it, one of "
+                                                    f"{list(self._cells)}", key) from None
 
     def _check_item(self, who: str, key: Any, cell: Any) -> None:
         _check_key(who, self, key)

@@ -11,7 +11,6 @@ Also the process-wide default generator and the module functions that act on it.
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from minicell._autograd.recompute import note, replayed
-from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail_type, fail_value
+from minicell._checks import UINT64_LIMIT, Shown, check_int, check_uint64, fail, fail_type
+from minicell._runtime.fork import on_fork_in_child
 from minicell.cell import Cell
 from minicell.parameter import Parameter
 from minicell.tensor import Tensor
@@ -52,8 +52,8 @@ def check_offset(who: str, offset: Any) -> int:
 def _check_room(offset: int, step: int) -> None:
     """The offset never wraps: reserving past 2**64 - 1 is an OverflowError."""
     if offset + step >= UINT64_LIMIT:
-        raise OverflowError(*fail_value("Generator", "step", f"at most {UINT64_LIMIT - 1 - offset} at offset {offset} "
-                                        f"(the offset stays below 2**64; reseed with manual_seed())", step).args)
+        raise fail(OverflowError, "Generator", "step", f"at most {UINT64_LIMIT - 1 - offset} at offset {offset} "
+                   f"(the offset stays below 2**64; reseed with manual_seed())", step)
 
 
 class Generator(Cell):
@@ -142,6 +142,7 @@ _default: list[Generator] = []
 _default_lock = threading.Lock()
 
 
+@on_fork_in_child
 def _new_locks_after_fork() -> None:
     """A child forked while another thread held a lock inherits it held by a thread that does
     not exist there, and would wait for ever: give the child fresh locks. The state they guard
@@ -149,10 +150,6 @@ def _new_locks_after_fork() -> None:
     global _STATE_LOCK, _default_lock
     _STATE_LOCK = threading.Lock()
     _default_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def default_generator() -> Generator:
@@ -203,7 +200,8 @@ def set_rng_state(seed: Any, offset: Any = None) -> Generator:
 def fork_rng(generators: Iterable[Generator] | None = None) -> Iterator[None]:
     """Save the state of the default generator (or of ``generators``) and restore it on exit,
     on an exception too."""
-    if generators is not None and (isinstance(generators, (Generator, str, bytes)) or not hasattr(generators, "__iter__")):
+    if generators is not None and (isinstance(generators, (Generator, str, bytes))
+                                   or not hasattr(generators, "__iter__")):
         raise fail_type("fork_rng", "generators", "None or an iterable of Generators", generators)
     gens = [default_generator()] if generators is None else list(generators)
     for g in gens:

@@ -8,8 +8,7 @@ node. ``minicell._autograd.graph`` walks the graph.
 
 Copy rule: ``Tensor(ndarray)`` wraps the array without copying when no dtype conversion is
 needed (as ``torch.as_tensor``); Python data, Tensors and arrays that need a cast are copied.
-Python floats become float32 and Python ints int64, as in MindSpore; values a dtype cannot hold
-(``Tensor(2**63)``, ``Tensor([1e39], dtype=np.float32)``) are a ValueError, never wrapped.
+Data conversion and the NumPy side of a Tensor (its base class ``ArrayValue``): ``minicell._array``.
 """
 from __future__ import annotations
 
@@ -18,78 +17,22 @@ from typing import Any
 
 import numpy as np
 
+from minicell._array import DTYPE_NAMES, ArrayValue, array_of, to_dtype
 from minicell._autograd.grad_mode import is_grad_enabled
 from minicell._autograd.graph import backprop, seed_gradient
-from minicell._checks import Shown, check_dtype, checked_cast, describe, fail_type, fail_value, is_integer
+from minicell._checks import Shown, checked_cast, fail_type, fail_value
 from minicell.primitives import activation as A
 from minicell.primitives import math as M
 from minicell.primitives import reduce as R
 from minicell.primitives import shape as S
 
-DTYPE_NAMES = {
-    np.dtype(np.bool_): "Bool",
-    np.dtype(np.int8): "Int8", np.dtype(np.int16): "Int16",
-    np.dtype(np.int32): "Int32", np.dtype(np.int64): "Int64",
-    np.dtype(np.uint8): "UInt8", np.dtype(np.uint16): "UInt16",
-    np.dtype(np.uint32): "UInt32", np.dtype(np.uint64): "UInt64",
-    np.dtype(np.float16): "Float16", np.dtype(np.float32): "Float32",
-    np.dtype(np.float64): "Float64",
-}
-
-SUPPORTED_DTYPES = tuple(sorted(DTYPE_NAMES, key=str))  # in the order errors list them
-
 Backward = Callable[[np.ndarray], Sequence[Any]]
-
-
-def to_dtype(who: str, dtype: Any) -> np.dtype:
-    """A supported dtype from anything ``np.dtype`` accepts (None is refused: say which)."""
-    return check_dtype(who, dtype, SUPPORTED_DTYPES)
-
-
-def _python_array(data: Any, who: str = "Tensor", arg: str = "data", target: np.dtype | None = None) -> np.ndarray:
-    """Python data as an array: in ``target`` when given (checked, never through float32), else
-    with MindSpore's defaults, float -> float32 and int -> int64."""
-    try:
-        array = np.asarray(data)
-    except (OverflowError, ValueError, TypeError):
-        raise fail_value(who, arg, "numbers in a rectangular nesting",
-                         Shown(f"a ragged or mixed {type(data).__name__}")) from None
-    if array.dtype.kind == "O" and array.size and all(is_integer(v) for v in array.flat):
-        ints = [int(v) for v in array.flat]  # Python ints beyond 64 bits: out of range, not "not numbers"
-        dt = target if target is not None and target.kind in "iu" else np.dtype(np.int64)
-        info = np.iinfo(dt)
-        raise fail_value(who, arg, f"in [{info.min}, {info.max}] to be stored as {dt}",
-                         Shown(f"values in [{describe(min(ints))}, {describe(max(ints))}]"))
-    if array.dtype.kind not in "biuf":
-        raise fail_type(who, arg, "numbers (bool, int, float) in a rectangular nesting",
-                        Shown(f"data of NumPy dtype {array.dtype}") if array.ndim else data)
-    if target is not None:
-        return checked_cast(who, arg, array, target)
-    if array.dtype.kind == "f":
-        return checked_cast(who, arg, array, np.float32)
-    if array.dtype.kind in "iu":
-        return checked_cast(who, arg, array, np.int64)
-    return array
-
-
-def _to_array(data: Any, dtype: Any, who: str = "Tensor", arg: str = "data") -> np.ndarray:
-    """Convert user data to an ndarray (copying as the module docstring says)."""
-    target = None if dtype is None else to_dtype(who, dtype)
-    if isinstance(data, Tensor):
-        return np.array(checked_cast(who, arg, data._data, target or data.dtype), copy=True)
-    if isinstance(data, (np.ndarray, np.generic)):
-        array = np.asarray(data)  # np.matrix and other subclasses become plain arrays
-        if array.dtype not in DTYPE_NAMES:
-            raise fail_type(who, arg, f"an array of one of the dtypes {sorted(DTYPE_NAMES.values())}",
-                            Shown(f"dtype {array.dtype}"))
-        return array if target is None else checked_cast(who, arg, array, target)
-    return _python_array(data, who, arg, target)
 
 
 def as_tensor(who: str, arg: str, data: Any) -> Tensor:
     """A Tensor as it is; other data (numbers, nested lists, arrays) as a new Tensor, with errors
     naming ``who`` and ``arg`` (the function the user called) rather than ``Tensor``."""
-    return data if isinstance(data, Tensor) else Tensor._wrap(_to_array(data, None, who, arg))
+    return data if isinstance(data, Tensor) else Tensor._wrap(array_of(data, None, who, arg))
 
 
 def unwrap(x: Any) -> Any:
@@ -127,8 +70,11 @@ def grads_needed(*operands: Any) -> tuple[bool, ...]:
     return tuple(needs_grad(x) for x in operands)
 
 
-class Tensor:
+class Tensor(ArrayValue):
     """An n-dimensional array that records the operations applied to it for reverse-mode autograd.
+
+    Its NumPy side (shape, dtype, conversions to NumPy and Python, printing) is the base class
+    ``minicell._array.ArrayValue``; the graph, the operators and the methods are written here.
 
     Args:
         data: an ndarray, a Tensor, a Python scalar or a nested sequence.
@@ -142,8 +88,7 @@ class Tensor:
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data: Any, dtype: Any = None, *, requires_grad: bool = False) -> None:
-        array = _to_array(data, dtype)
-        self._data = array
+        self._data = array_of(data, None if dtype is None else to_dtype("Tensor", dtype))
         self.grad: Tensor | None = None
         self._parents: tuple = ()
         self._backward: Backward | None = None
@@ -176,22 +121,6 @@ class Tensor:
         self._requires_grad = bool(value)
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
-    @property
-    def size(self) -> int:
-        return self._data.size
-
-    @property
     def is_leaf(self) -> bool:
         return self._backward is None
 
@@ -199,47 +128,7 @@ class Tensor:
     def T(self) -> Tensor:
         return self.transpose()
 
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise fail_type("Tensor.__len__", "self", "a tensor of at least 1 dimension", Shown("a 0-D tensor"))
-        return len(self._data)
-
-    # ----- conversions -------------------------------------------------------------------------
-    def asnumpy(self) -> np.ndarray:
-        """A copy of the data as an ndarray."""
-        return self._data.copy()
-
-    def numpy(self) -> np.ndarray:
-        """Alias of ``asnumpy`` for PyTorch users."""
-        return self.asnumpy()
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._data if dtype is None else self._data.astype(dtype)
-
-    def _one_element(self, what: str) -> Any:
-        if self._data.size != 1:
-            raise fail_value(f"Tensor.{what}", "self", "a tensor with exactly one element",
-                             Shown(f"shape {list(self.shape)}"))
-        return self._data.reshape(()).item()
-
-    def item(self) -> Any:
-        """The single element as a Python scalar."""
-        return self._one_element("item")
-
-    def __int__(self) -> int:
-        return int(self._one_element("__int__"))
-
-    def __float__(self) -> float:
-        return float(self._one_element("__float__"))
-
-    def __bool__(self) -> bool:
-        return bool(self._one_element("__bool__"))
-
-    def __index__(self) -> int:
-        if self._data.dtype.kind not in "iu":
-            raise fail_type("Tensor.__index__", "self", "an integer tensor", Shown(f"dtype {DTYPE_NAMES[self.dtype]}"))
-        return int(self._one_element("__index__"))
-
+    # ----- conversions (to NumPy and Python: minicell._array.ArrayValue) ----------------------
     def astype(self, dtype: Any) -> Tensor:
         """Cast to ``dtype`` (differentiable between float dtypes; values must fit)."""
         target = to_dtype("Tensor.astype", dtype)
@@ -249,14 +138,6 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same data, outside the graph."""
         return Tensor._wrap(self._data)
-
-    # ----- printing ----------------------------------------------------------------------------
-    def __str__(self) -> str:
-        return str(self._data)
-
-    def __repr__(self) -> str:
-        value = " " + str(self._data) if self._data.ndim == 0 else "\n" + np.array2string(self._data, separator=" ")
-        return f"Tensor(shape={list(self.shape)}, dtype={DTYPE_NAMES[self.dtype]}, value={value})"
 
     # ----- autograd ----------------------------------------------------------------------------
     def backward(self, gradient: Any = None) -> None:

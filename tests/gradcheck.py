@@ -37,6 +37,7 @@ def analytic_grads(fn: Callable[..., mc.Tensor], arrays: Sequence[np.ndarray]) -
     return [t.grad.asnumpy() if t.grad is not None else np.zeros(t.shape) for t in tensors]
 
 
-def assert_grads_match(fn: Callable[..., mc.Tensor], *arrays: np.ndarray, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+def assert_grads_match(fn: Callable[..., mc.Tensor], *arrays: np.ndarray, rtol: float = 1e-5,
+                       atol: float = 1e-6) -> None:
     for got, want in zip(analytic_grads(fn, arrays), numeric_grads(fn, arrays)):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)

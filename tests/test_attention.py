@@ -58,12 +58,12 @@ def data(rng, *shape):
 @settings(max_examples=15)
 @given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.sampled_from([(4, 1), (4, 2), (6, 3)]),
        st.booleans(), st.booleans(), st.integers(0, 50))
-def test_forward_matches_numpy_reference(n, l, s, dims, batch_first, has_bias, seed):
+def test_forward_matches_numpy_reference(n, tgt, s, dims, batch_first, has_bias, seed):
     e, h = dims
     rng = np.random.default_rng(seed)
     m = nn.MultiheadAttention(e, h, has_bias=has_bias, batch_first=batch_first, dtype=np.float64,
                               generator=nn.Generator().manual_seed(seed))
-    q, k, v = data(rng, n, l, e), data(rng, n, s, e), data(rng, n, s, e)
+    q, k, v = data(rng, n, tgt, e), data(rng, n, s, e), data(rng, n, s, e)
     t = (lambda x: mc.Tensor(x)) if batch_first else (lambda x: mc.Tensor(np.swapaxes(x, 0, 1)))
     out, w = m(t(q), t(k), t(v), average_attn_weights=False)
     want, want_w = reference(m, q, k, v)
@@ -92,7 +92,8 @@ def test_bias_kv_and_zero_attention_match_the_reference_with_masks(bias_kv, zero
 def test_unbatched_and_separate_key_value_widths():
     rng = np.random.default_rng(1)
     m = nn.MultiheadAttention(4, 2, kdim=3, vdim=5, dtype=np.float64, generator=nn.Generator().manual_seed(2))
-    assert [n for n, _ in m.parameters_and_names()][:4] == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias"]
+    names = [n for n, _ in m.parameters_and_names()][:4]
+    assert names == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias"]
     q, k, v = data(rng, 3, 4), data(rng, 2, 3), data(rng, 2, 5)
     out, w = m(mc.Tensor(q), mc.Tensor(k), mc.Tensor(v))
     want, want_w = reference(m, q[None], k[None], v[None])
@@ -105,10 +106,10 @@ def test_unbatched_and_separate_key_value_widths():
 
 @settings(max_examples=10)
 @given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(0, 50), st.floats(0.0, 0.6))
-def test_attention_gradients_match_finite_differences_with_dropout(b, l, s, seed, p):
+def test_attention_gradients_match_finite_differences_with_dropout(b, tgt, s, seed, p):
     rng = np.random.default_rng(seed)
-    q, k, v = data(rng, b, 2, l, 3), data(rng, b, 2, s, 3), data(rng, b, 2, s, 2)
-    bias = np.where(rng.random((1, 1, l, s)) < 0.2, -np.inf, 0.0)
+    q, k, v = data(rng, b, 2, tgt, 3), data(rng, b, 2, s, 3), data(rng, b, 2, s, 2)
+    bias = np.where(rng.random((1, 1, tgt, s)) < 0.2, -np.inf, 0.0)
     bias[..., 0] = 0.0  # every query keeps at least one key
 
     def fn(qt, kt, vt):
@@ -233,26 +234,33 @@ X3 = mc.Tensor(np.zeros((3, 2, 4), np.float32))
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: nn.MultiheadAttention(6, 4), ValueError, r"For 'MultiheadAttention', 'embed_dim' must be divisible by 'num_heads' \(4\), but got 6"),
+    (lambda: nn.MultiheadAttention(6, 4), ValueError, r"For 'MultiheadAttention', 'embed_dim' must be divisible by "
+                                                      r"'num_heads' \(4\), but got 6"),
     (lambda: nn.MultiheadAttention(0, 1), ValueError, r"'embed_dim' must be an int in \[1, inf\), but got 0"),
     (lambda: nn.MultiheadAttention(4, 2.0), TypeError, r"'num_heads' must be an int, but got 2.0"),
-    (lambda: nn.MultiheadAttention(4, 2, dropout=1.5), ValueError, r"For 'MultiheadAttention', 'p' must be a float in \[0, 1\]"),
+    (lambda: nn.MultiheadAttention(4, 2, dropout=1.5), ValueError, r"For 'MultiheadAttention', 'p' must be a float "
+                                                                   r"in \[0, 1\]"),
     (lambda: nn.MultiheadAttention(4, 2, add_zero_attn=0), TypeError, r"'add_zero_attn' must be a bool, but got 0"),
     (lambda: nn.MultiheadAttention(4, 2, batch_first=1), TypeError, r"'batch_first' must be a bool, but got 1"),
-    (lambda: nn.MultiheadAttention(4, 2, generator=3), TypeError, r"'generator' must be a Generator or None, but got 3"),
-    (lambda: nn.MultiheadAttention(4, 2)(X3, X3, np.zeros((3, 2, 4))), TypeError, r"'value' must be a floating-point Tensor"),
+    (lambda: nn.MultiheadAttention(4, 2, generator=3), TypeError, r"'generator' must be a Generator or None, but "
+                                                                  r"got 3"),
+    (lambda: nn.MultiheadAttention(4, 2)(X3, X3, np.zeros((3, 2, 4))), TypeError, r"'value' must be a "
+                                                                                  r"floating-point Tensor"),
     (lambda: nn.MultiheadAttention(4, 2)(X3, X3, mc.Tensor(np.zeros((3, 2, 5), np.float32))), ValueError,
      r"'value' must be a 3-D Tensor with last dimension 4 \(2-D unbatched or 3-D batched\), but got shape \[3, 2, 5\]"),
-    (lambda: nn.MultiheadAttention(4, 2)(X3, mc.Tensor(np.zeros((3, 1, 4), np.float32)), mc.Tensor(np.zeros((3, 1, 4), np.float32))),
-     ValueError, r"'query' and 'key' must have the same batch size, but got 2 and 1"),
+    (lambda: nn.MultiheadAttention(4, 2)(X3, mc.Tensor(np.zeros((3, 1, 4), np.float32)),
+                                         mc.Tensor(np.zeros((3, 1, 4), np.float32))),
+     ValueError, r"'key' must be of the batch size of 'query' \(2\), but got batch size 1"),
     (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, attn_mask=np.zeros((2, 3))), ValueError,
-     r"'attn_mask' must have shape \[3, 3\] or \[4, 3, 3\], but got \[2, 3\]"),
+     r"'attn_mask' must be of shape \[3, 3\] or \[4, 3, 3\], but got \[2, 3\]"),
     (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, key_padding_mask=np.zeros((2, 3), np.int32)), TypeError,
      r"'key_padding_mask' must be a bool or float Tensor, but got dtype int32"),
     (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, attn_mask=np.zeros((3, 3)), is_causal=True), ValueError,
-     r"pass either 'attn_mask' or is_causal=True, but got both"),
-    (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, batch_start=-1), ValueError, r"'batch_start' must be an int in \[0, inf\)"),
-    (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, need_weights=None), TypeError, r"'need_weights' must be a bool, but got None"),
+     r"'attn_mask' must be None when is_causal=True \(is_causal builds the causal mask\), but got a mask as well"),
+    (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, batch_start=-1), ValueError, r"'batch_start' must be an int in "
+                                                                                  r"\[0, inf\)"),
+    (lambda: nn.MultiheadAttention(4, 2)(X3, X3, X3, need_weights=None), TypeError, r"'need_weights' must be a "
+                                                                                    r"bool, but got None"),
 ])
 def test_bad_arguments(make, error, match):
     with pytest.raises(error, match=match):

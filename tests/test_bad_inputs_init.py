@@ -126,7 +126,8 @@ def _call_cases():
             (I.Dirac(groups=3), (4, 2, 3), "a first dimension divisible by groups=3"),
             (I.Dirac(), (2, 2), "a 3-, 4- or 5-D shape")):
         got = repr(tuple(shape))
-        cases.append(pytest.param(init, shape, np.float32, ValueError, house(type(init).__name__, "shape", expected, got),
+        cases.append(pytest.param(init, shape, np.float32, ValueError,
+                                  house(type(init).__name__, "shape", expected, got),
                                   id=f"{type(init).__name__}(shape={shape})"))
     overflowing = [(I.Uniform(1e5), "100000"), (I.Normal(sigma=2e4), "113554"),
                    (I.TruncatedNormal(sigma=1.0, a=-7e4, b=1.0), "70000"), (I.Orthogonal(gain=1e5), "100000"),
@@ -152,7 +153,8 @@ def test_initializer_calls_refuse_bad_input_and_draw_nothing(init, shape, dtype,
 @pytest.mark.parametrize("init, shape, dtype, error, expected, got", [
     ("bogus", (2,), np.float32, ValueError, f"an Initializer or one of {ALIASES}", "'bogus'"),
     (True, (2,), np.float32, TypeError, "an Initializer, an alias, a number or an array", "True"),
-    (object(), (2,), np.float32, TypeError, "an Initializer, an alias, a number or an array", "an object of type object"),
+    (object(), (2,), np.float32, TypeError, "an Initializer, an alias, a number or an array", "an object of type "
+                                                                                              "object"),
     (None, (2,), np.float32, TypeError, "an Initializer, an alias, a number or an array", "None"),
     (np.zeros(3), (2,), np.float32, ValueError, "an array of shape [2]", "an array of shape [3]"),
     (np.array(["a", "b"]), (2,), np.float32, TypeError, "an array of numbers", "an array of dtype <U1"),

@@ -246,7 +246,8 @@ def _call_cases():
          house("Dropout2d", "input", "a 3-D (unbatched) or 4-D (batched) Tensor", "a 2-D Tensor of shape [2, 2]")),
         ("Dropout1d(4-D)", lambda: nn.Dropout1d(0.5, generator=nn.Generator()).set_train(),
          lambda: mc.Tensor(np.ones((2, 2, 2, 2), np.float32)), ValueError,
-         house("Dropout1d", "input", "a 2-D (unbatched) or 3-D (batched) Tensor", "a 4-D Tensor of shape [2, 2, 2, 2]")),
+         house("Dropout1d", "input", "a 2-D (unbatched) or 3-D (batched) Tensor", "a 4-D Tensor of shape [2, 2, 2, "
+                                                                                  "2]")),
         ("Dropout3d(int)", lambda: nn.Dropout3d(0.5, generator=nn.Generator()).set_train(),
          lambda: mc.Tensor(np.ones((2, 2, 2, 2), np.int32)), TypeError,
          house("Dropout3d", "input", "a floating-point Tensor", "a Tensor of dtype int32")),

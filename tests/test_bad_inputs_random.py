@@ -103,8 +103,10 @@ def _cases():
                 (TypeError, house("randint", arg, "an int", got_of(value) if not isinstance(value, np.generic)
                                   else f"{value!r} ({type(value).__name__})")))
         if not isinstance(value, np.generic):
-            add(f"randperm({value!r})", lambda g, v=value: ops.randperm(v, generator=g), int_error("randperm", "n", value))
-            add(f"dropout(start={value!r})", lambda g, v=value: ops.dropout(mc.Tensor([1.0]), 0.5, generator=g, start=v),
+            add(f"randperm({value!r})", lambda g, v=value: ops.randperm(v, generator=g),
+                int_error("randperm", "n", value))
+            add(f"dropout(start={value!r})",
+                lambda g, v=value: ops.dropout(mc.Tensor([1.0]), 0.5, generator=g, start=v),
                 int_error("dropout", "start", value))
     for value in (1.5, -0.1, 2, 100):
         add(f"bernoulli(p={value})", lambda g, v=value: ops.bernoulli(v, (2,), generator=g),
@@ -276,11 +278,12 @@ def _stateless_cases():
          (ValueError, house("normal", "mean", "a finite float", "nan"))),
         ("permutation(n=-1)", lambda: R.permutation(0, 0, -1), int_error("permutation", "n", -1, "0",
                                                                          "4611686018427387904")),
-        ("set_num_threads(0)", lambda: R.set_num_threads(0), int_error("set_num_threads", "n", 0, "1", "257")),
-        ("set_num_threads(1000)", lambda: R.set_num_threads(1000), int_error("set_num_threads", "n", 1000, "1", "257")),
-        ("set_num_threads('a')", lambda: R.set_num_threads("a"), int_error("set_num_threads", "n", "a")),
-        ("set_num_threads(True)", lambda: R.set_num_threads(True), int_error("set_num_threads", "n", True)),
-        ("set_num_threads(2.0)", lambda: R.set_num_threads(2.0), int_error("set_num_threads", "n", 2.0)),
+        ("set_num_threads(0)", lambda: mc.set_num_threads(0), int_error("set_num_threads", "n", 0, "1", "257")),
+        ("set_num_threads(1000)", lambda: mc.set_num_threads(1000),
+         int_error("set_num_threads", "n", 1000, "1", "257")),
+        ("set_num_threads('a')", lambda: mc.set_num_threads("a"), int_error("set_num_threads", "n", "a")),
+        ("set_num_threads(True)", lambda: mc.set_num_threads(True), int_error("set_num_threads", "n", True)),
+        ("set_num_threads(2.0)", lambda: mc.set_num_threads(2.0), int_error("set_num_threads", "n", 2.0)),
     ]
     for name, call, expected in specific:
         cases.append(pytest.param(call, *expected, id=name))
@@ -292,10 +295,10 @@ STATELESS = _stateless_cases()
 
 @pytest.mark.parametrize("call, error, message", STATELESS)
 def test_stateless_function_refuses_bad_input(call, error, message):
-    threads = R.get_num_threads()
+    threads = mc.get_num_threads()
     with pytest.raises(error, match=message):
         call()
-    assert R.get_num_threads() == threads
+    assert mc.get_num_threads() == threads
 
 
 # ----- the Generator and the module-level functions -----------------------------------------------
@@ -314,19 +317,21 @@ def _seed_error(who: str, arg: str, value) -> tuple[type, str]:
 def _generator_cases():
     cases = []
     for value in BAD_SEEDS:
-        cases.append(pytest.param(lambda g, v=value: g.manual_seed(v), *_seed_error("Generator.manual_seed", "seed", value),
-                                  id=f"manual_seed({value!r})"))
+        cases.append(pytest.param(lambda g, v=value: g.manual_seed(v),
+                                  *_seed_error("Generator.manual_seed", "seed", value), id=f"manual_seed({value!r})"))
         cases.append(pytest.param(lambda g, v=value: g.set_state(v), *_seed_error("Generator.set_state", "seed", value),
                                   id=f"set_state(seed={value!r})"))
         offset = -1 if isinstance(value, int) and value == -(2 ** 63) - 1 else value
         if offset is None:  # offset=None means 0
             continue
-        cases.append(pytest.param(lambda g, v=offset: g.set_state(1, v), *_seed_error("Generator.set_state", "offset", offset),
+        cases.append(pytest.param(lambda g, v=offset: g.set_state(1, v),
+                                  *_seed_error("Generator.set_state", "offset", offset),
                                   id=f"set_state(offset={offset!r})"))
     for step in (-1, 1.0, "a", None, True, HUGE, np.float64(1)):
         expected = int_error("Generator", "step", step, "0")
         if step is HUGE:  # an int, but no room for it
-            expected = (OverflowError, house("Generator", "step", "at most 18446744073709551612 at offset 3 (the offset "
+            expected = (OverflowError, house("Generator", "step", "at most 18446744073709551612 at offset 3 (the "
+                                                                  "offset "
                                              "stays below 2**64; reseed with manual_seed())", got_of(HUGE)))
         cases.append(pytest.param(lambda g, s=step: g(s), *expected, id=f"gen({step!r})"))
         cases.append(pytest.param(lambda g, s=step: g.construct(s), *expected, id=f"construct({step!r})"))

@@ -147,7 +147,7 @@ def test_registration_errors_and_delattr():
     with pytest.raises(TypeError, match=r"^For 'Net', 'fc1' must be a Cell \(it is a child Cell: assign a Cell "
                                         r"or delete it first\), but got 5\.$"):
         net.fc1 = 5
-    with pytest.raises(ValueError, match="contain no '.'"):
+    with pytest.raises(ValueError, match="a non-empty str without '.'"):
         net.insert_param_to_cell("a.b", mc.Parameter(1.0))
     with pytest.raises(TypeError, match="Parameter"):
         net.insert_param_to_cell("x", 1.0)
@@ -213,7 +213,7 @@ def test_cell_list_and_cell_dict():
     d["b"] = Leaf(3)
     assert list(d) == ["a", "b"] and "a" in d and len(d) == 2 and d["b"].weight.name == "b.weight"
     assert d.pop("a").weight.shape == (2,) and d.keys() == ["b"]
-    with pytest.raises(KeyError, match="no cell named"):
+    with pytest.raises(KeyError, match="'key' must be the name of a cell in it"):
         d["zzz"]
     d.clear()
     assert len(d) == 0

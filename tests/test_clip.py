@@ -50,7 +50,8 @@ def test_norm_is_reproducible_and_independent_of_the_source_layout():
 
 @pytest.mark.parametrize("args, error, match", [
     ((mc.Tensor([1.0]),), TypeError, r"For 'clip_by_global_norm', 'x' must be a tuple or list of Tensors"),
-    (([mc.Tensor([1, 2])],), TypeError, r"'x' must be a tuple or list of floating-point Tensors, but got int64 at index 0\."),
+    (([mc.Tensor([1, 2])],), TypeError, r"'x' must be a tuple or list of floating-point Tensors, but got int64 at "
+                                        r"index 0\."),
     (([np.ones(2)],), TypeError, r"but got ndarray at index 0\."),
     (([mc.Tensor([1.0])], 0.0), ValueError, r"'clip_norm' must be a finite float > 0, but got 0.0"),
     (([mc.Tensor([1.0])], 1.0, -1.0), ValueError, r"'use_norm' must be a float in \[0, inf\], but got -1.0"),

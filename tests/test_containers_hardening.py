@@ -124,7 +124,8 @@ CASES = [
      "For 'CellDict', 'key' must be a name that is not already an attribute of this CellDict, but got 'keys'."),
     (lambda: with_parameter_named(cell_dict(), "w"), lambda c: c.__setitem__("w", nn.ReLU()), ValueError,
      "For 'CellDict', 'key' must be a name that is not already an attribute of this CellDict, but got 'w'."),
-    (cell_dict, lambda c: c.__delitem__("missing"), KeyError, "For 'CellDict', no cell named 'missing'"),
+    (cell_dict, lambda c: c.__delitem__("missing"), KeyError,
+     "For 'CellDict', 'key' must be the name of a cell in it, one of \\['a', 'b'\\], but got 'missing'."),
 ]
 
 
@@ -180,11 +181,11 @@ def test_containers_still_work_after_refused_calls():
 
 # ----- Cell.insert_param_to_cell / insert_child_to_cell -----------------------------------------
 @pytest.mark.parametrize("name, check, error, message", [
-    (5, False, TypeError, "For 'Leaf', the parameter name must be a str, but got int."),
-    (5, True, TypeError, "For 'Leaf', the parameter name must be a str, but got int."),
-    (None, False, TypeError, "For 'Leaf', the parameter name must be a str, but got NoneType."),
-    ("", False, ValueError, "For 'Leaf', the parameter name must be non-empty"),
-    ("a.b", True, ValueError, "For 'Leaf', the parameter name must be non-empty and contain no '.', but got 'a.b'."),
+    (5, False, TypeError, "For 'Leaf', 'parameter name' must be a str, but got int."),
+    (5, True, TypeError, "For 'Leaf', 'parameter name' must be a str, but got int."),
+    (None, False, TypeError, "For 'Leaf', 'parameter name' must be a str, but got NoneType."),
+    ("", False, ValueError, "For 'Leaf', 'parameter name' must be a non-empty str without '.', but got ''."),
+    ("a.b", True, ValueError, "For 'Leaf', 'parameter name' must be a non-empty str without '.', but got 'a.b'."),
 ])
 def test_insert_param_to_cell_refuses_bad_names_and_leaves_nothing(name, check, error, message):
     leaf, p = Leaf(), mc.Parameter(np.ones(1, np.float32))

@@ -75,7 +75,7 @@ def test_set_num_threads_while_other_threads_draw_never_raises():
     size = 3 << 18  # large enough that a draw is split over the pool
     seed = 8
     gen = mc.Generator().manual_seed(seed)
-    before = R.get_num_threads()
+    before = mc.get_num_threads()
     draws: list[list[np.ndarray]] = [[] for _ in range(4)]
     stop = threading.Event()
 
@@ -85,13 +85,13 @@ def test_set_num_threads_while_other_threads_draw_never_raises():
 
     def toggler(_: int) -> None:
         for n in (1, 3, 2, 4, 1, 2) * 3:
-            R.set_num_threads(n)
+            mc.set_num_threads(n)
 
     try:
         errors = _run(5, lambda i: toggler(i) if i == 4 else drawer(i))
     finally:
         stop.set()
-        R.set_num_threads(before)
+        mc.set_num_threads(before)
     assert errors == []
     total = int(gen.get_state()[1].asnumpy())
     assert total == sum(len(rows) for rows in draws)

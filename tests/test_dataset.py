@@ -163,9 +163,10 @@ def test_source_getitem_error_names_the_index():
             return np.float32(i)
 
     for workers in (1, 3):
-        data = ds.GeneratorDataset(Broken(), ["v"], shuffle=False).map(np.negative, num_parallel_workers=workers).batch(3)
-        with pytest.raises(RuntimeError, match=r"For 'GeneratorDataset', the source's __getitem__ raised at index 7: "
-                                               r"KeyError: 'missing file'"):
+        data = ds.GeneratorDataset(Broken(), ["v"], shuffle=False)
+        data = data.map(np.negative, num_parallel_workers=workers).batch(3)
+        with pytest.raises(RuntimeError, match=r"For 'GeneratorDataset', 'source' must be indexable at every index "
+                                               r"below its length, but got KeyError at index 7: 'missing file'\."):
             list(data)
 
 
@@ -192,9 +193,10 @@ def test_failing_map_raises_in_the_caller_without_hanging_or_moving():
     thread.start()
     thread.join(timeout=60)
     assert not thread.is_alive()
-    assert errors == ["For 'map', the operation fail_on_13 failed on sample 13: ArithmeticError: bad sample"]
+    assert errors == ["For 'map', 'operation fail_on_13' must be a callable that runs on every sample, but got "
+                      "ArithmeticError on sample 13: bad sample."]
     assert (int(it.epoch.asnumpy()), int(it.batch.asnumpy())) == (0, 3)
-    with pytest.raises(RuntimeError, match="failed on sample 13"):
+    with pytest.raises(RuntimeError, match="ArithmeticError on sample 13"):
         next(it)  # again, deterministically
     assert int(it.batch.asnumpy()) == 3
 
@@ -248,18 +250,21 @@ class NoLen:
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: ds.NumpySlicesDataset((np.zeros(3), np.zeros(4)), ["a", "b"]), ValueError,
-     r"For 'NumpySlicesDataset', every column must have the same first dimension, but got \{'a': 3, 'b': 4\}\."),
+     r"For 'NumpySlicesDataset', 'data' must be columns of the same first dimension, but got \{'a': 3, 'b': 4\}\."),
     (lambda: ds.NumpySlicesDataset(5), TypeError,
      r"For 'NumpySlicesDataset', 'data' must be an array, a list, a tuple of arrays or a dict of arrays, but got 5\."),
     (lambda: ds.NumpySlicesDataset(()), ValueError, r"For 'NumpySlicesDataset', 'data' must be at least one column"),
     (lambda: ds.NumpySlicesDataset((np.zeros(3), np.float32(1))), ValueError,
-     r"For 'NumpySlicesDataset', every column must be a numeric array with a first dimension, but got one of dtype float32 and shape \(\)\."),
+     r"For 'NumpySlicesDataset', 'data' must be numeric arrays with a first dimension, one per column, "
+     r"but got a column of dtype float32 and shape \(\)\."),
     (lambda: ds.NumpySlicesDataset([[1, 2], [3]]), ValueError,
-     r"For 'NumpySlicesDataset', every column must be a numeric array with a first dimension, but got a ragged sequence\."),
+     r"For 'NumpySlicesDataset', 'data' must be numeric arrays with a first dimension, one per column, "
+     r"but got a ragged sequence\."),
     (lambda: ds.NumpySlicesDataset(np.array(["a", "b"])), ValueError,
-     r"For 'NumpySlicesDataset', every column must be a numeric array with a first dimension, but got one of dtype <U1"),
+     r"For 'NumpySlicesDataset', 'data' must be numeric arrays with a first dimension, one per column, "
+     r"but got a column of dtype <U1"),
     (lambda: ds.NumpySlicesDataset(np.zeros(3), ["a", "b"]), ValueError,
-     r"For 'NumpySlicesDataset', 'column_names' must name 1 columns, but got \['a', 'b'\]\."),
+     r"For 'NumpySlicesDataset', 'column_names' must be 1 names, one per column, but got \['a', 'b'\]\."),
     (lambda: ds.NumpySlicesDataset((np.zeros(3), np.zeros(3)), ["a", "a"]), ValueError,
      r"For 'NumpySlicesDataset', 'column_names' must be distinct names"),
     (lambda: ds.NumpySlicesDataset(np.zeros(3), [1]), TypeError,
@@ -273,7 +278,8 @@ class NoLen:
     (lambda: ds.NumpySlicesDataset(np.zeros(3), num_shards=0, shard_id=0), ValueError,
      r"For 'NumpySlicesDataset', 'num_shards' must be an int in \[1, inf\), but got 0\."),
     (lambda: ds.NumpySlicesDataset(np.zeros(3), shard_id=0), ValueError,
-     r"For 'NumpySlicesDataset', 'num_shards' and 'shard_id' must be given together, but got num_shards=None and shard_id=0\."),
+     r"For 'NumpySlicesDataset', 'shard_id' must be given together with 'num_shards' \(both or neither\), "
+     r"but got num_shards=None and shard_id=0\."),
     (lambda: ds.NumpySlicesDataset(np.zeros(3), generator=7), TypeError,
      r"For 'NumpySlicesDataset', 'generator' must be a Generator or None, but got 7\."),
     (lambda: ds.GeneratorDataset(NoLen(), ["a"]), TypeError,
@@ -293,31 +299,35 @@ DATA = ds.NumpySlicesDataset({"x": np.zeros((4, 2), np.float32), "y": np.zeros(4
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: DATA.map(vision.HWC2CHW(), input_columns="z"), ValueError,
-     r"For 'map', 'input_columns' must name columns of the dataset \['x', 'y'\], but got 'z'\."),
+     r"For 'map', 'input_columns' must be names of columns of the dataset \['x', 'y'\], but got 'z'\."),
     (lambda: DATA.map(vision.HWC2CHW(), input_columns=["x", "y"]), ValueError,
-     r"For 'map', minicell transforms take one column, but 'input_columns' is \['x', 'y'\]\."),
-    (lambda: DATA.map(np.abs, input_columns=["x", "x"]), ValueError, r"For 'map', 'input_columns' must be distinct names"),
+     r"For 'map', 'input_columns' must be one column \(minicell transforms take one column\), but got \['x', 'y'\]\."),
+    (lambda: DATA.map(np.abs, input_columns=["x", "x"]), ValueError, r"For 'map', 'input_columns' must be distinct "
+                                                                     r"names"),
     (lambda: DATA.map(np.abs, input_columns=[]), TypeError,
      r"For 'map', 'input_columns' must be a column name or a non-empty list of names"),
     (lambda: DATA.map(3), TypeError, r"For 'map', 'operations' must be a Transform or a callable, but got 3\."),
     (lambda: DATA.map([]), ValueError, r"For 'map', 'operations' must be a Transform, a callable or a non-empty list"),
     (lambda: DATA.map(np.abs, num_parallel_workers=0), ValueError,
      r"For 'map', 'num_parallel_workers' must be an int in \[1, 65\), but got 0\."),
-    (lambda: DATA.map([np.abs] * 256), ValueError, r"For 'map', a pipeline holds at most 255 operations, but got 256\."),
+    (lambda: DATA.map([np.abs] * 256), ValueError, r"For 'map', 'operations' must be at most 255 in a pipeline, but "
+                                                   r"got 256\."),
     (lambda: DATA.batch(0), ValueError, r"For 'batch', 'batch_size' must be an int in \[1, inf\), but got 0\."),
-    (lambda: DATA.batch(2, drop_remainder=None), TypeError, r"For 'batch', 'drop_remainder' must be a bool, but got None\."),
-    (lambda: DATA.batch(2).batch(2), ValueError, r"For 'batch', the dataset must not be batched already, but it has batch_size 2\."),
+    (lambda: DATA.batch(2, drop_remainder=None), TypeError, r"For 'batch', 'drop_remainder' must be a bool, but got "
+                                                            r"None\."),
+    (lambda: DATA.batch(2).batch(2), ValueError, r"For 'batch', 'dataset' must be one not batched already, but got "
+                                                 r"one with batch_size 2\."),
     (lambda: DATA.create_tuple_iterator(num_epochs=0), ValueError,
      r"For 'create_tuple_iterator', 'num_epochs' must be -1 or an int >= 1, but got 0\."),
     (lambda: DATA.create_dict_iterator(num_epochs=-2), ValueError,
      r"For 'create_dict_iterator', 'num_epochs' must be an int in \[-1, inf\), but got -2\."),
     (lambda: DATA.create_tuple_iterator(columns=["w"]), ValueError,
-     r"For 'create_tuple_iterator', 'columns' must name columns of the dataset \['x', 'y'\], but got 'w'\."),
+     r"For 'create_tuple_iterator', 'columns' must be names of columns of the dataset \['x', 'y'\], but got 'w'\."),
     (lambda: DATA.create_tuple_iterator(output_numpy="yes"), TypeError,
      r"For 'create_tuple_iterator', 'output_numpy' must be a bool, but got 'yes'\."),
     (lambda: ds.NumpySlicesDataset(np.zeros(4), num_shards=2, shard_id=0).create_tuple_iterator(), ValueError,
-     r"For 'create_tuple_iterator', a dataset read by 2 shards must be batched \(shards split global batches\), "
-     r"but it has no batch\(\)\."),
+     r"For 'create_tuple_iterator', 'dataset' must be batched when read by 2 shards \(shards split global "
+     r"batches\), but got one without batch\(\)\."),
 ])
 def test_pipeline_errors(make, error, message):
     with pytest.raises(error, match=message):
@@ -326,8 +336,8 @@ def test_pipeline_errors(make, error, message):
 
 @pytest.mark.parametrize("source, message", [
     ([(np.zeros(2), np.zeros(1)), (np.zeros(3), np.zeros(1))],
-     r"For 'GeneratorDataset', column 'a' must have one shape in every item, but got shapes \[\(2,\), \(3,\)\]\."),
-    ([(np.zeros(2),)] * 2, r"For 'GeneratorDataset', the source's item 0 must hold 2 columns \['a', 'b'\], but got 1\."),
+     r"For 'GeneratorDataset', 'column a' must be of one shape in every item, but got shapes \[\(2,\), \(3,\)\]\."),
+    ([(np.zeros(2),)] * 2, r"For 'GeneratorDataset', 'source\[0\]' must be 2 columns \['a', 'b'\], but got 1\."),
 ])
 def test_source_item_errors(source, message):
     with pytest.raises(ValueError, match=message):
@@ -336,8 +346,9 @@ def test_source_item_errors(source, message):
 
 def test_callable_returning_wrong_column_count():
     data = DATA.map(lambda a, b: a, input_columns=["x", "y"]).batch(2)
-    with pytest.raises(RuntimeError, match=r"For 'map', the operation <lambda> failed on sample \d: ValueError: "
-                                           r"For 'map', the operation <lambda> must return 2 columns, but returned 1\."):
+    with pytest.raises(RuntimeError, match=r"For 'map', 'operation <lambda>' must be a callable that runs on every "
+                                           r"sample, but got ValueError on sample \d: For 'map', 'operation <lambda>' "
+                                           r"must be a callable returning 2 columns, but got 1 returned\."):
         next(iter(data))
 
 

@@ -4,6 +4,7 @@ Hypothesis draws dataset sizes, batch sizes, worker counts and shard counts; the
 always the unsharded run with one worker. The mid-epoch checkpoint is resumed in a new process,
 at another world size.
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -92,7 +93,8 @@ def test_shards_are_the_global_batch_cut_by_shard_bounds(n, batch, shards, worke
 
 @settings(max_examples=20)
 @given(n=st.integers(1, 29), batch_a=batches, batch_b=batches, epochs=st.integers(1, 3))
-def test_order_is_one_permutation_per_epoch_and_samples_keep_their_numbers_at_any_batch_size(n, batch_a, batch_b, epochs):
+def test_order_is_one_permutation_per_epoch_and_samples_keep_their_numbers_at_any_batch_size(n, batch_a, batch_b,
+                                                                                             epochs):
     runs = [run(build(n, b), epochs) for b in (batch_a, batch_b)]
     for e in range(epochs):
         order = permutation(SEED, e, n)  # a fresh Generator reserves offsets 0, 1, 2, ... per epoch
@@ -187,10 +189,8 @@ def test_mid_epoch_checkpoint_resumes_in_a_new_process_at_another_world_size(tmp
     state = TrainingState(build(23, 5, 2).create_tuple_iterator(num_epochs=2))
     for _ in range(5):
         next(state.data)
-    try:
+    with contextlib.suppress(StopIteration):
         next(state.data)
-    except StopIteration:
-        pass
     next(state.data)
     next(state.data)  # epoch 1, two batches in
     assert (int(state.data.epoch.asnumpy()), int(state.data.batch.asnumpy())) == (1, 2)

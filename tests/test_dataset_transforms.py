@@ -189,7 +189,8 @@ def test_eager_call_reserves_one_default_offset_and_copies():
 
 def test_failed_eager_call_reserves_nothing():
     mc.manual_seed(5)
-    with pytest.raises(ValueError, match=r"For 'RandomCrop', 'size' must be at most the padded image size \(3, 3\), but got \(4, 4\)\."):
+    with pytest.raises(ValueError, match=r"For 'RandomCrop', 'size' must be at most the padded image size \(3, 3\), "
+                                         r"but got \(4, 4\)\."):
         vision.RandomCrop(4)(np.zeros((3, 3, 1)))
     assert int(mc.get_rng_state()[1]) == 0
 
@@ -203,27 +204,49 @@ def test_compose_flattens_in_order():
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: vision.RandomCrop(0), ValueError, r"For 'RandomCrop', 'size' must be positive, but got \(0, 0\)\."),
-    (lambda: vision.RandomCrop("32"), TypeError, r"For 'RandomCrop', 'size' must be an int or a sequence of 2 ints, but got '32'\."),
-    (lambda: vision.RandomCrop(4, padding=(1, 2, 3)), TypeError, r"For 'RandomCrop', 'padding' must be None, an int or a sequence of 2 or 4 ints"),
-    (lambda: vision.RandomCrop(4, padding=-1), ValueError, r"For 'RandomCrop', 'padding' must be non-negative, but got \(-1, -1, -1, -1\)\."),
-    (lambda: vision.RandomCrop(4, pad_if_needed=1), TypeError, r"For 'RandomCrop', 'pad_if_needed' must be a bool, but got 1\."),
-    (lambda: vision.RandomCrop(4, fill_value=256), ValueError, r"For 'RandomCrop', 'fill_value' must be an int in \[0, 256\), but got 256\."),
-    (lambda: vision.RandomHorizontalFlip(1.5), ValueError, r"For 'RandomHorizontalFlip', 'prob' must be a float in \[0, 1\], but got 1\.5\."),
-    (lambda: vision.RandomVerticalFlip(-0.1), ValueError, r"For 'RandomVerticalFlip', 'prob' must be a float in \[0, 1\], but got -0\.1\."),
-    (lambda: vision.RandomErasing(prob=2), ValueError, r"For 'RandomErasing', 'prob' must be a float in \[0, 1\], but got 2\.0\."),
-    (lambda: vision.RandomErasing(prob=True), TypeError, r"For 'RandomErasing', 'prob' must be a real number, but got True\."),
-    (lambda: vision.RandomErasing(scale=(0.5, 0.1)), ValueError, r"For 'RandomErasing', 'scale' must be \(min, max\) with 0 <= min <= max, but got \(0\.5, 0\.1\)\."),
-    (lambda: vision.RandomErasing(ratio=(0.0, 1.0)), ValueError, r"For 'RandomErasing', 'ratio' must be \(min, max\) with 0 < min <= max, but got \(0\.0, 1\.0\)\."),
-    (lambda: vision.RandomErasing(value="random"), TypeError, r"For 'RandomErasing', 'value' must be a real number, but got 'random'\."),
-    (lambda: vision.RandomErasing(max_attempts=0), ValueError, r"For 'RandomErasing', 'max_attempts' must be an int in \[1, inf\), but got 0\."),
-    (lambda: vision.Normalize([1, 2], [1]), ValueError, r"For 'Normalize', 'mean' and 'std' must have the same length, but got 2 and 1\."),
-    (lambda: vision.Normalize([1], [0]), ValueError, r"For 'Normalize', 'std' must hold finite floats > 0, but got \[0\.0\]\."),
+    (lambda: vision.RandomCrop("32"), TypeError, r"For 'RandomCrop', 'size' must be an int or a sequence of 2 ints, "
+                                                 r"but got '32'\."),
+    (lambda: vision.RandomCrop(4, padding=(1, 2, 3)), TypeError, r"For 'RandomCrop', 'padding' must be None, an int "
+                                                                 r"or a sequence of 2 or 4 ints"),
+    (lambda: vision.RandomCrop(4, padding=-1), ValueError, r"For 'RandomCrop', 'padding' must be non-negative, but "
+                                                           r"got \(-1, -1, -1, -1\)\."),
+    (lambda: vision.RandomCrop(4, pad_if_needed=1), TypeError, r"For 'RandomCrop', 'pad_if_needed' must be a bool, "
+                                                               r"but got 1\."),
+    (lambda: vision.RandomCrop(4, fill_value=256), ValueError, r"For 'RandomCrop', 'fill_value' must be an int in "
+                                                               r"\[0, 256\), but got 256\."),
+    (lambda: vision.RandomHorizontalFlip(1.5), ValueError, r"For 'RandomHorizontalFlip', 'prob' must be a float in "
+                                                           r"\[0, 1\], but got 1\.5\."),
+    (lambda: vision.RandomVerticalFlip(-0.1), ValueError, r"For 'RandomVerticalFlip', 'prob' must be a float in "
+                                                          r"\[0, 1\], but got -0\.1\."),
+    (lambda: vision.RandomErasing(prob=2), ValueError, r"For 'RandomErasing', 'prob' must be a float in \[0, 1\], "
+                                                       r"but got 2\.0\."),
+    (lambda: vision.RandomErasing(prob=True), TypeError, r"For 'RandomErasing', 'prob' must be a real number, but "
+                                                         r"got True\."),
+    (lambda: vision.RandomErasing(scale=(0.5, 0.1)), ValueError, r"For 'RandomErasing', 'scale' must be \(min, "
+                                                                 r"max\) with 0 <= min <= max, but got \(0\.5, "
+                                                                 r"0\.1\)\."),
+    (lambda: vision.RandomErasing(ratio=(0.0, 1.0)), ValueError, r"For 'RandomErasing', 'ratio' must be \(min, "
+                                                                 r"max\) with 0 < min <= max, but got \(0\.0, "
+                                                                 r"1\.0\)\."),
+    (lambda: vision.RandomErasing(value="random"), TypeError, r"For 'RandomErasing', 'value' must be a real number, "
+                                                              r"but got 'random'\."),
+    (lambda: vision.RandomErasing(max_attempts=0), ValueError, r"For 'RandomErasing', 'max_attempts' must be an int "
+                                                               r"in \[1, inf\), but got 0\."),
+    (lambda: vision.Normalize([1, 2], [1]), ValueError, r"For 'Normalize', 'std' must be of the length of 'mean' "
+                                                        r"\(2\), but got length 1\."),
+    (lambda: vision.Normalize([1], [0]), ValueError, r"For 'Normalize', 'std' must be finite floats > 0, but got "
+                                                     r"\[0\.0\]\."),
     (lambda: vision.Normalize([1], [1], is_hwc=1), TypeError, r"For 'Normalize', 'is_hwc' must be a bool, but got 1\."),
-    (lambda: transforms.RandomNoise(-1.0), ValueError, r"For 'RandomNoise', 'std' must be a finite float >= 0, but got -1\.0\."),
-    (lambda: transforms.RandomNoise(float("inf")), ValueError, r"For 'RandomNoise', 'std' must be a finite float >= 0, but got inf\."),
-    (lambda: transforms.Compose([]), ValueError, r"For 'Compose', 'transforms' must be a non-empty list, but got \[\]\."),
-    (lambda: transforms.Compose([1]), TypeError, r"For 'Compose', 'transforms' must be a Transform or a callable, but got 1\."),
-    (lambda: transforms.Compose(np.abs), TypeError, r"For 'Compose', 'transforms' must be a list of Transforms or callables"),
+    (lambda: transforms.RandomNoise(-1.0), ValueError, r"For 'RandomNoise', 'std' must be a finite float >= 0, but "
+                                                       r"got -1\.0\."),
+    (lambda: transforms.RandomNoise(float("inf")), ValueError, r"For 'RandomNoise', 'std' must be a finite float >= "
+                                                               r"0, but got inf\."),
+    (lambda: transforms.Compose([]), ValueError, r"For 'Compose', 'transforms' must be a non-empty list, but got "
+                                                 r"\[\]\."),
+    (lambda: transforms.Compose([1]), TypeError, r"For 'Compose', 'transforms' must be a Transform or a callable, "
+                                                 r"but got 1\."),
+    (lambda: transforms.Compose(np.abs), TypeError, r"For 'Compose', 'transforms' must be a list of Transforms or "
+                                                    r"callables"),
 ])
 def test_constructor_errors(make, error, message):
     with pytest.raises(error, match=message):
@@ -231,13 +254,21 @@ def test_constructor_errors(make, error, message):
 
 
 @pytest.mark.parametrize("transform, x, message", [
-    (vision.RandomCrop(6, padding=1), np.zeros((1, 3, 3, 1)), r"For 'RandomCrop', 'size' must be at most the padded image size \(5, 5\), but got \(6, 6\)\."),
-    (vision.RandomCrop(2), np.zeros((1, 3)), r"For 'RandomCrop', each sample must be an image of shape \(H, W\) or \(H, W, C\), but got shape \(3,\)\."),
-    (vision.RandomHorizontalFlip(), np.zeros((1, 2, 2, 2, 2)), r"For 'RandomHorizontalFlip', each sample must be an image of shape \(H, W\) or \(H, W, C\), but got shape \(2, 2, 2, 2\)\."),
-    (vision.Normalize([0, 0, 0], [1, 1, 1]), np.zeros((1, 2, 2, 4)), r"For 'Normalize', the image must have 3 channels, but got 4 \(shape \(2, 2, 4\)\)\."),
-    (vision.Normalize([0], [1]), np.zeros((1, 2, 2)), r"For 'Normalize', each sample must be an image of shape \(H, W, C\), but got shape \(2, 2\)\."),
-    (vision.RandomErasing(value=(1, 2)), np.zeros((1, 3, 4, 4)), r"For 'RandomErasing', 'value' must have 1 or 3 entries for a 3-channel image, but got 2\."),
-    (vision.RandomErasing(), np.zeros((1, 4, 4)), r"For 'RandomErasing', each sample must be an image of shape \(C, H, W\), but got shape \(4, 4\)\."),
+    (vision.RandomCrop(6, padding=1), np.zeros((1, 3, 3, 1)), r"For 'RandomCrop', 'size' must be at most the padded "
+                                                              r"image size \(5, 5\), but got \(6, 6\)\."),
+    (vision.RandomCrop(2), np.zeros((1, 3)), r"For 'RandomCrop', 'x' must be a batch of images of shape \(H, W\) or "
+                                             r"\(H, W, C\), but got samples of shape \(3,\)\."),
+    (vision.RandomHorizontalFlip(), np.zeros((1, 2, 2, 2, 2)), r"For 'RandomHorizontalFlip', 'x' must be a batch of "
+                                                               r"images of shape \(H, W\) or \(H, W, C\), but got "
+                                                               r"samples of shape \(2, 2, 2, 2\)\."),
+    (vision.Normalize([0, 0, 0], [1, 1, 1]), np.zeros((1, 2, 2, 4)), r"For 'Normalize', 'x' must be images of 3 "
+                                                                     r"channels, but got 4 \(shape \(2, 2, 4\)\)\."),
+    (vision.Normalize([0], [1]), np.zeros((1, 2, 2)), r"For 'Normalize', 'x' must be a batch of images of shape "
+                                                      r"\(H, W, C\), but got samples of shape \(2, 2\)\."),
+    (vision.RandomErasing(value=(1, 2)), np.zeros((1, 3, 4, 4)), r"For 'RandomErasing', 'value' must be 1 or 3 "
+                                                                 r"entries for a 3-channel image, but got 2\."),
+    (vision.RandomErasing(), np.zeros((1, 4, 4)), r"For 'RandomErasing', 'x' must be a batch of images of shape "
+                                                  r"\(C, H, W\), but got samples of shape \(4, 4\)\."),
 ])
 def test_input_errors(transform, x, message):
     with pytest.raises(ValueError, match=message):

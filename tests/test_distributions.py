@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import minicell as mc
 from minicell import random as R
 from minicell._special import ndtri
 from minicell.testing import assert_bitwise_equal, assert_slice_invariant, fingerprint
@@ -53,7 +54,8 @@ def test_normal_known_answers():
         r = math.sqrt(-2 * math.log(u1))
         expected64 += [r * math.sin(v), r * math.cos(v)]
     np.testing.assert_allclose(R.normal(SEED, OFFSET, 4, dtype=np.float64), expected64, rtol=1e-13)
-    np.testing.assert_allclose(R.normal(SEED, OFFSET, 2, mean=3.0, std=2.0), 3.0 + 2.0 * np.array(expected32[:2]), rtol=1e-5)
+    np.testing.assert_allclose(R.normal(SEED, OFFSET, 2, mean=3.0, std=2.0), 3.0 + 2.0 * np.array(expected32[:2]),
+                               rtol=1e-5)
 
 
 def test_truncated_normal_known_answer():
@@ -132,14 +134,14 @@ def test_different_offsets_or_seeds_differ(name, seed, offset):
 
 
 def test_large_draws_split_across_threads_equal_the_serial_ones():
-    previous = R.get_num_threads()
+    previous = mc.get_num_threads()
     try:
-        R.set_num_threads(1)
+        mc.set_num_threads(1)
         serial = {name: draw(5, 6, 2**19 + 3, 7) for name, draw in DRAWS.items()}
-        R.set_num_threads(2)
+        mc.set_num_threads(2)
         assert_bitwise_equal({name: draw(5, 6, 2**19 + 3, 7) for name, draw in DRAWS.items()}, serial)
     finally:
-        R.set_num_threads(previous)
+        mc.set_num_threads(previous)
 
 
 @given(seed=U64, offset=U64)
@@ -246,7 +248,8 @@ def test_invalid_arguments_raise(fn, bad, error, arg, expected, got):
 
 @pytest.mark.parametrize("bad,error,arg,expected,got", [
     (dict(low=5, high=5), ValueError, "high", "greater than 'low' (5)", "5"),
-    (dict(low=0, high=300, dtype=np.int8), ValueError, "[low, high)", "inside the range of int8 [-128, 127]", "[0, 300)"),
+    (dict(low=0, high=300, dtype=np.int8), ValueError, "[low, high)", "inside the range of int8 [-128, "
+                                                                      "127]", "[0, 300)"),
     (dict(low=0.5, high=3), TypeError, "low", "an int", "0.5"),
     (dict(dtype=np.float32), TypeError, "dtype",
      "one of ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']", "float32"),

@@ -16,7 +16,8 @@ def test_lookup_and_gradient_accumulate_repeated_ids(vocab, dim, shape, seed, pa
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, vocab, shape)
     padding_idx = int(ids.flat[0]) if pad else None
-    layer = nn.Embedding(vocab, dim, padding_idx=padding_idx, dtype=np.float64, generator=mc.Generator().manual_seed(seed))
+    layer = nn.Embedding(vocab, dim, padding_idx=padding_idx, dtype=np.float64,
+                         generator=mc.Generator().manual_seed(seed))
     table = layer.embedding_table.asnumpy()
     out = layer(mc.Tensor(ids))
     assert out.shape == shape + (dim,)
@@ -38,12 +39,13 @@ def test_default_table_is_mindspores_normal_from_the_generator_one_step():
     assert int(gen.get_state()[1]) == 1 and layer.embedding_table.dtype == np.float32
     want = initializer(Normal(0.01), (5, 3), generator=mc.Generator().manual_seed(9))
     assert np.array_equal(layer.embedding_table.asnumpy(), want.asnumpy())
-    assert np.array_equal(nn.Embedding(5, 3, generator=mc.Generator().manual_seed(9)).embedding_table.asnumpy(), want.asnumpy())
+    table = nn.Embedding(5, 3, generator=mc.Generator().manual_seed(9)).embedding_table
+    assert np.array_equal(table.asnumpy(), want.asnumpy())
     padded = nn.Embedding(5, 3, padding_idx=2, generator=mc.Generator().manual_seed(9))
     assert not padded.embedding_table.asnumpy()[2].any()
     assert np.array_equal(np.delete(padded.embedding_table.asnumpy(), 2, 0), np.delete(want.asnumpy(), 2, 0))
-    assert np.array_equal(nn.Embedding(5, 3, use_one_hot=True, generator=mc.Generator().manual_seed(9))(mc.Tensor([1])).asnumpy(),
-                          want.asnumpy()[[1]])
+    one_hot = nn.Embedding(5, 3, use_one_hot=True, generator=mc.Generator().manual_seed(9))
+    assert np.array_equal(one_hot(mc.Tensor([1])).asnumpy(), want.asnumpy()[[1]])
 
 
 def test_functional_embedding_and_checkpoint_round_trip(tmp_path):
@@ -64,11 +66,17 @@ def test_functional_embedding_and_checkpoint_round_trip(tmp_path):
     (lambda: nn.Embedding(3, 2.0), TypeError, r"For 'Embedding', 'embedding_size' must be an int, but got 2.0"),
     (lambda: nn.Embedding(3, 2, use_one_hot=1), TypeError, r"'use_one_hot' must be a bool, but got 1"),
     (lambda: nn.Embedding(3, 2, padding_idx=3), ValueError, r"'padding_idx' must be an int in \[0, 3\), but got 3"),
-    (lambda: nn.Embedding(3, 2, embedding_table="nope"), ValueError, r"For 'initializer', 'init' must be an Initializer"),
-    (lambda: nn.Embedding(3, 2, generator=mc.Generator())(mc.Tensor([3])), ValueError, r"For 'Embedding', 'x' must be ids in \[0, 3\), but got 3"),
-    (lambda: nn.Embedding(3, 2, generator=mc.Generator())(mc.Tensor([-1])), ValueError, r"'x' must be ids in \[0, 3\), but got -1"),
-    (lambda: nn.Embedding(3, 2, generator=mc.Generator())(mc.Tensor([1.0])), TypeError, r"'x' must be an integer Tensor"),
-    (lambda: ops.embedding(mc.Tensor([0]), mc.Tensor(np.zeros(3))), TypeError, r"For 'embedding', 'weight' must be a 2-D Tensor"),
+    (lambda: nn.Embedding(3, 2, embedding_table="nope"), ValueError, r"For 'initializer', 'init' must be an "
+                                                                     r"Initializer"),
+    (lambda: nn.Embedding(3, 2, generator=mc.Generator())(mc.Tensor([3])), ValueError, r"For 'Embedding', 'x' must "
+                                                                                       r"be ids in \[0, 3\), but "
+                                                                                       r"got 3"),
+    (lambda: nn.Embedding(3, 2, generator=mc.Generator())(mc.Tensor([-1])), ValueError, r"'x' must be ids in \[0, "
+                                                                                        r"3\), but got -1"),
+    (lambda: nn.Embedding(3, 2, generator=mc.Generator())(mc.Tensor([1.0])), TypeError, r"'x' must be an integer "
+                                                                                        r"Tensor"),
+    (lambda: ops.embedding(mc.Tensor([0]), mc.Tensor(np.zeros(3))), TypeError, r"For 'embedding', 'weight' must be "
+                                                                               r"a 2-D Tensor"),
 ])
 def test_bad_arguments_are_clear_errors(make, error, match):
     with pytest.raises(error, match=match):

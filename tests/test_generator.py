@@ -87,7 +87,8 @@ def test_get_state_returns_copies():
 SEED_RANGE = "an int in [-9223372036854775808, 18446744073709551616)"
 OFFSET_RANGE = "an int in [0, 18446744073709551616)"
 BAD_SEEDS = [(True, TypeError, "an int", "True"), (1.0, TypeError, "an int", "1.0"), ("1", TypeError, "an int", "'1'"),
-             (mc.Tensor(1.0), TypeError, "an int or a one-element integer Tensor", "a Tensor of dtype float32 and shape []"),
+             (mc.Tensor(1.0), TypeError, "an int or a one-element integer Tensor", "a Tensor of dtype float32 and "
+                                                                                   "shape []"),
              (mc.Tensor([1, 2]), TypeError, "an int or a one-element integer Tensor",
               "a Tensor of dtype int64 and shape [2]"),
              (None, TypeError, "an int", "None"), (2**64, ValueError, SEED_RANGE, "an int of 65 bits"),
@@ -237,6 +238,6 @@ def test_fork_rng_restores_on_exit_and_on_exception():
         gens[1].manual_seed(50)
         raise RuntimeError("boom")
     assert [state(g) for g in gens] == [(1, 0), (2, 0)]
-    with pytest.raises(TypeError, match=house("fork_rng", "generators", "an iterable of Generators", "3")):
-        with mc.fork_rng([3]):
-            pass
+    with pytest.raises(TypeError, match=house("fork_rng", "generators", "an iterable of Generators", "3")), \
+            mc.fork_rng([3]):
+        pass

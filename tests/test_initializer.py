@@ -7,6 +7,7 @@ import pytest
 import minicell as mc
 from minicell import initializer as I
 from minicell import random as R
+from minicell.initializer.base import _ALIASES
 from minicell.testing import assert_bitwise_equal, assert_reproducible
 from tests.bad_inputs import house
 from tests.stats import ks_pvalue, normal_cdf
@@ -114,10 +115,12 @@ def test_aliases():
     for alias, cls in [("zeros", I.Zero), ("ones", I.One), ("uniform", I.Uniform), ("normal", I.Normal),
                        ("truncatedNormal", I.TruncatedNormal), ("xavier_uniform", I.XavierUniform),
                        ("xavier_normal", I.XavierNormal), ("he_uniform", I.HeUniform), ("he_normal", I.HeNormal),
-                       ("orthogonal", I.Orthogonal), ("identity", I.Identity), ("dirac", I.Dirac), ("sparse", I.Sparse)]:
+                       ("orthogonal", I.Orthogonal), ("identity", I.Identity), ("dirac", I.Dirac),
+                       ("sparse", I.Sparse)]:
         shape = (3, 3, 3) if alias == "dirac" else (3, 3)
         out = I.initializer(alias, shape, generator=mc.Generator())
         assert out.shape == shape and out.dtype == np.float32, alias
+        assert isinstance(_ALIASES[alias.lower()](), cls), alias
     assert I.initializer("XAVIER_UNIFORM", (2, 2)).shape == (2, 2)
 
 

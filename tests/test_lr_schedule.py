@@ -48,7 +48,8 @@ def test_exponential_decay_known_answers(step):
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: nn.CosineDecayLR(-0.1, 0.1, 4), ValueError, r"For 'CosineDecayLR', 'min_lr' must be a float in \[0, inf\]"),
+    (lambda: nn.CosineDecayLR(-0.1, 0.1, 4), ValueError, r"For 'CosineDecayLR', 'min_lr' must be a float in \[0, "
+                                                         r"inf\]"),
     (lambda: nn.CosineDecayLR(0.2, 0.1, 4), ValueError, r"'max_lr' must be greater than 'min_lr' \(0.2\), but got 0.1"),
     (lambda: nn.CosineDecayLR(0.0, 0.0, 4), ValueError, r"'max_lr' must be a float > 0, but got 0.0"),
     (lambda: nn.CosineDecayLR(0.0, 0.1, 0), ValueError, r"'decay_steps' must be an int in \[1, inf\), but got 0"),
@@ -56,13 +57,16 @@ def test_exponential_decay_known_answers(step):
     (lambda: nn.WarmUpLR("0.1", 2), TypeError, r"For 'WarmUpLR', 'learning_rate' must be a real number"),
     (lambda: nn.WarmUpLR(0.1, 0), ValueError, r"For 'WarmUpLR', 'warmup_steps' must be an int in \[1, inf\)"),
     (lambda: nn.PolynomialDecayLR(0.0, 0.0, 2, 1.0), ValueError, r"'learning_rate' must be a float > 0"),
-    (lambda: nn.PolynomialDecayLR(0.1, 0.0, 2, 0.0), ValueError, r"For 'PolynomialDecayLR', 'power' must be a float > 0"),
+    (lambda: nn.PolynomialDecayLR(0.1, 0.0, 2, 0.0), ValueError, r"For 'PolynomialDecayLR', 'power' must be a float "
+                                                                 r"> 0"),
     (lambda: nn.PolynomialDecayLR(0.1, 0.0, 2, 1.0, 1), TypeError, r"'update_decay_steps' must be a bool, but got 1"),
-    (lambda: nn.ExponentialDecayLR(0.1, 0.0, 2), ValueError, r"For 'ExponentialDecayLR', 'decay_rate' must be a float > 0"),
+    (lambda: nn.ExponentialDecayLR(0.1, 0.0, 2), ValueError, r"For 'ExponentialDecayLR', 'decay_rate' must be a "
+                                                             r"float > 0"),
     (lambda: nn.ExponentialDecayLR(0.1, 0.9, 2, is_stair=None), TypeError, r"'is_stair' must be a bool, but got None"),
     (lambda: nn.WarmUpLR(0.1, 2)(-1), ValueError, r"'global_step' must be an int in \[0, inf\), but got -1"),
     (lambda: nn.WarmUpLR(0.1, 2)(1.5), TypeError, r"For 'WarmUpLR', 'global_step' must be an int or a one-element"),
-    (lambda: nn.WarmUpLR(0.1, 2)(mc.Tensor([1, 2])), TypeError, r"'global_step' must be an int or a one-element integer Tensor"),
+    (lambda: nn.WarmUpLR(0.1, 2)(mc.Tensor([1, 2])), TypeError, r"'global_step' must be an int or a one-element "
+                                                                r"integer Tensor"),
     (lambda: nn.SGD([mc.Parameter(np.zeros(2), name="w")], nn.ReLU()), TypeError,
      r"For 'SGD', 'learning_rate' must be a float >= 0 or a LearningRateSchedule, but got an object of type ReLU"),
 ])

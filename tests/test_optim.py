@@ -100,7 +100,8 @@ def test_optimizer_state_names_in_a_training_cell_and_mindspore_idiom():
      "a float > 0 (use SGD for plain gradient descent)", "0.0"),
     (lambda ps: nn.SGD([], 0.1), ValueError, "SGD", "params", "a non-empty iterable of Parameters", "an empty one"),
     (lambda ps: nn.SGD([1.0], 0.1), TypeError, "SGD", "params", "an iterable of Parameters", "1.0 at index 0"),
-    (lambda ps: nn.SGD(ps[0], 0.1), TypeError, "SGD", "params", "an iterable of Parameters (e.g. net.trainable_params())",
+    (lambda ps: nn.SGD(ps[0], 0.1), TypeError, "SGD", "params", "an iterable of Parameters (e.g. "
+                                                                "net.trainable_params())",
      "an object of type Parameter"),
     (lambda ps: nn.SGD([mc.Parameter(1.0, requires_grad=False, name="f")], 0.1), ValueError, "SGD", "params",
      "trainable float Parameters", "'f' (dtype float32, requires_grad=False) at index 0"),

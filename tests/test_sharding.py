@@ -14,7 +14,7 @@ def test_shards_partition_the_batch_in_rank_order_on_unit_boundaries(rows, shard
         assert lo <= hi == next_lo
     units = [len(unit_bounds(lo, hi, unit)) for lo, hi in bounds]
     assert sum(units) == -(-rows // unit) and max(units) - min(units) <= 1
-    for lo, hi in bounds:
+    for lo, _ in bounds:
         assert lo % unit == 0 or lo == rows
 
 

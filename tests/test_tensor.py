@@ -63,21 +63,26 @@ def test_scalars_and_arrays_mix_on_both_sides_and_keep_float32():
 
 @pytest.mark.parametrize("bad, got", [(object(), "an object of type object"), (["a", "b"], "data of NumPy dtype <U1")])
 def test_unsupported_data_is_a_type_error(bad, got):
-    with pytest.raises(TypeError, match=house("Tensor", "data", "numbers (bool, int, float) in a rectangular nesting", got)):
+    with pytest.raises(TypeError, match=house("Tensor", "data", "numbers (bool, int, float) in a rectangular "
+                                                                "nesting", got)):
         mc.Tensor(bad)
 
 
 def test_errors_are_clear():
     with pytest.raises(ValueError, match=house("add", "shapes", "broadcastable together", "[2] and [3]")):
         mc.Tensor([1.0, 2.0]) + mc.Tensor([1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match=house("matmul", "shapes", "aligned for a matrix product", "[2, 3] and [2, 3]")):
+    with pytest.raises(ValueError, match=house("matmul", "shapes", "aligned for a matrix product", "[2, 3] and [2, "
+                                                                                                   "3]")):
         mc.Tensor(np.zeros((2, 3))) @ mc.Tensor(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=house("Tensor.item", "self", "a tensor with exactly one element", "shape [2]")):
+    with pytest.raises(ValueError, match=house("Tensor.item", "self", "a tensor with exactly one element",
+                                               "shape [2]")):
         mc.Tensor([1, 2]).item()
-    with pytest.raises(TypeError, match=house("Tensor", "requires_grad", "False for a tensor that is not floating-point",
+    with pytest.raises(TypeError, match=house("Tensor", "requires_grad", "False for a tensor that is not "
+                                                                         "floating-point",
                                               "True for dtype Int64")):
         mc.Tensor([1, 2], requires_grad=True)
-    with pytest.raises(ValueError, match=house("reshape", "shape", "compatible with 6 elements of shape [6]", "[4, 2]")):
+    with pytest.raises(ValueError, match=house("reshape", "shape", "compatible with 6 elements of shape "
+                                                                   "[6]", "[4, 2]")):
         mc.Tensor(np.zeros(6)).reshape(4, 2)
     with pytest.raises(ValueError, match=house("sum", "axis", "in [-1, 1) for a 1-D tensor", "3")):
         mc.Tensor(np.zeros(6)).sum(axis=3)

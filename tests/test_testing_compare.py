@@ -113,7 +113,7 @@ def test_cells_equal_takes_cells(a, b, match):
 
 
 def test_bitwise_equal_refuses_what_it_cannot_compare():
-    with pytest.raises(TypeError, match=re.escape("For 'assert_bitwise_equal', the object at [0] must be")):
+    with pytest.raises(TypeError, match=re.escape("For 'assert_bitwise_equal', 'object at [0]' must be")):
         assert_bitwise_equal([object()], [1])
 
 

@@ -1,4 +1,5 @@
-"""minicell.testing.fingerprint: the byte encoding pinned by hand, and what it tells apart."""
+"""minicell.testing.fingerprint (in minicell/testing/digest.py): the byte encoding pinned by hand, and what
+it tells apart."""
 import hashlib
 import struct
 
@@ -97,9 +98,9 @@ def test_byte_order_and_memory_layout_do_not_matter(shape, dtype):
 
 
 @pytest.mark.parametrize("obj, match", [
-    (object(), r"For 'fingerprint', the object must be a Cell, Tensor, ndarray, scalar, None or a "
+    (object(), r"For 'fingerprint', 'object' must be a Cell, Tensor, ndarray, scalar, None or a "
                r"tuple/list/dict of them, but got an object of type object\."),
-    ([1, {"a": "s"}], r"the object at \[1\]\['a'\] must be .* but got an object of type str\."),
+    ([1, {"a": "s"}], r"'object at \[1\]\['a'\]' must be .* but got an object of type str\."),
     ({1: np.zeros(1)}, r"but got a dict with the non-str key 1\."),
     (np.array(["x"]), r"but got an array of dtype <U1\."),
     (np.array([None]), r"but got an array of dtype object\."),

@@ -78,8 +78,9 @@ def test_replay(minicell_generator):
     values = mc.ops.rand(3, generator=minicell_generator).asnumpy()
     print("seed", int(minicell_generator.initial_seed()), "values", values.tolist())
 ''')
-    replay = pytester.runpytest("-p", "minicell.testing.plugin", "-s", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                                "test_replay.py", "--minicell-seed", str(seed))
+    replay = pytester.runpytest("-p", "minicell.testing.plugin", "-s", "-W",
+                                "ignore::pytest.PytestAssertRewriteWarning", "test_replay.py", "--minicell-seed",
+                                str(seed))
     replay.assert_outcomes(passed=1)
     assert printed(replay) == first
     assert f"minicell: every minicell_generator seeded with {seed}" in replay.stdout.str()

@@ -87,7 +87,8 @@ def test_negative_control_a_step_that_draws_from_numpy_global_state():
 def test_make_state_that_is_not_deterministic_is_reported():
     seeds = iter(range(10))
     with pytest.raises(AssertionError, match=r"^make_state\(\) is not deterministic: two fresh states differ: "
-                                             r"fingerprint [0-9a-f]{64} vs [0-9a-f]{64}\. 5 parameters differ:\n'model.0.bias': 8 of 8 elements"):
+                                             r"fingerprint [0-9a-f]{64} vs [0-9a-f]{64}\. 5 parameters "
+                                             r"differ:\n'model.0.bias': 8 of 8 elements"):
         assert_resume_exact(lambda: TrainState(next(seeds)), step, 2, 1)
 
 
@@ -96,7 +97,8 @@ def test_make_state_that_is_not_deterministic_is_reported():
     ((TrainState, "step", 2, 1), TypeError, r"'step' must be callable, but got 'step'\."),
     ((TrainState, step, -1, 0), ValueError, r"'total' must be an int in \[0, inf\), but got -1\."),
     ((TrainState, step, 2, 3), ValueError, r"'stop_at' must be an int in \[0, total\] = \[0, 2\], but got 3\."),
-    ((lambda: 5, step, 2, 1), TypeError, r"'make_state' must return a Cell, but returned int\."),
+    ((lambda: 5, step, 2, 1), TypeError, r"'make_state' must be a function returning a Cell, but got one returning "
+                                         r"int\."),
 ])
 def test_argument_errors(args, error, match):
     with pytest.raises(error, match="For 'assert_resume_exact', " + match):
@@ -105,6 +107,7 @@ def test_argument_errors(args, error, match):
 
 def test_make_state_must_build_a_new_state():
     shared = TrainState()
-    with pytest.raises(ValueError, match=r"'make_state' must build a new state on every call, but it returned the "
+    with pytest.raises(ValueError, match=r"'make_state' must be a function building a new state on every call, but "
+                                         r"got one that returned the "
                                          r"same TrainState twice\."):
         assert_resume_exact(lambda: shared, step, 2, 1)

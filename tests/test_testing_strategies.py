@@ -83,7 +83,8 @@ def test_minicell_and_minicell_testing_import_without_hypothesis_or_pytest():
     code = ("import sys; sys.modules['hypothesis'] = None; sys.modules['pytest'] = None\n"
             "import minicell, minicell.testing\n"
             "assert minicell.testing.fingerprint([1]) and 'minicell.testing.strategies' not in sys.modules\n"
-            "try:\n    import minicell.testing.strategies\nexcept ImportError:\n    print('strategies need hypothesis')\n")
+            "try:\n    import minicell.testing.strategies\nexcept ImportError:\n    print('strategies need "
+            "hypothesis')\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr

@@ -34,9 +34,12 @@ import numpy as np
 
 from minicell._autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from minicell._autograd.graph import backprop
+from minicell._checks import Shown, fail, fail_type
 from minicell.tensor import Tensor, record
 
 _local = threading.local()
+WHO = "Cell.recompute"
+DETERMINISTIC = "deterministic (its random calls reserve, when recomputed, what they reserved in the forward pass)"
 
 
 class _Recording:
@@ -67,12 +70,12 @@ def replayed(generator: Any, step: int) -> tuple[int, int] | None:
         frame = frames[index]
         if isinstance(frame, _Replay):
             if frame.position >= len(frame.entries):
-                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved more random offsets "
-                                   "than the forward pass did: construct must be deterministic.")
+                raise fail(RuntimeError, WHO, "construct", DETERMINISTIC,
+                           Shown("more reservations in the recomputed forward than in the forward pass"))
             gen, logged_step, seed, offset = frame.entries[frame.position]
             if gen is not generator or logged_step != step:
-                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved random offsets from a "
-                                   "different generator or step than the forward pass did.")
+                raise fail(RuntimeError, WHO, "construct", DETERMINISTIC,
+                           Shown("a reservation from another generator or of another step when recomputed"))
             frame.position += 1
             for above in frames[index + 1:]:
                 if isinstance(above, _Recording):
@@ -137,8 +140,8 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
         result = _with_frame(recording, lambda: construct(*call_args, **call_kwargs))
     outputs = result if isinstance(result, (tuple, list)) else (result,)
     if not all(isinstance(o, Tensor) for o in outputs):
-        raise TypeError(f"For 'Cell.recompute', construct must return a Tensor or a tuple of Tensors, "
-                        f"but got {type(result).__name__}.")
+        raise fail_type(WHO, "construct", "a function returning a Tensor or a tuple of Tensors",
+                        Shown(f"one returning {type(result).__name__}"))
     operands = (*inputs, *params)
     untrainable = list(untrainable)
 
@@ -154,8 +157,8 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
                 for p, data in zip(untrainable, saved):
                     p._data[...] = data
             if replay.position != len(replay.entries):
-                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved fewer random offsets "
-                                   "than the forward pass did: construct must be deterministic.")
+                raise fail(RuntimeError, WHO, "construct", DETERMINISTIC,
+                           Shown("fewer reservations in the recomputed forward than in the forward pass"))
             out = (again if isinstance(again, (tuple, list)) else (again,))[index]
             if not out._requires_grad:
                 return [None] * len(operands)
@@ -165,8 +168,9 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
             known = {id(t) for t in (*leaves, *params)}
             for leaf, _ in found.values():
                 if id(leaf) not in known:
-                    raise RuntimeError("For 'Cell.recompute', construct used a Tensor that requires grad but is "
-                                       "neither an input nor a Parameter of the cell; pass it as an argument.")
+                    raise fail(RuntimeError, WHO, "construct", "a function of its inputs and the cell's Parameters "
+                               "(pass any other Tensor that requires grad as an argument)",
+                               Shown("one that used a Tensor requiring grad that is neither"))
             return [found[id(t)][1] if id(t) in found else None for t in (*leaves, *params)]
         return backward
 

@@ -1,86 +1,66 @@
-"""One thread pool for minicell, and per-thread scratch buffers asked for by name.
+"""minicell's parallel loops, its thread count, and per-thread scratch buffers asked for by name.
 
 Every value minicell draws is a pure function of (seed, offset, element index), so a range can
 be cut anywhere and the pieces computed in any order, on any thread, with identical results.
 NumPy releases the GIL inside its ufunc loops, so threads give real speed-up on large draws and
 on the optimizer's elementwise updates.
 
-- ``run_parallel(count, body, align)`` calls ``body(lo, hi)`` over a partition of ``[0, count)``.
+- ``run_parallel(count, body, align)`` calls ``body(lo, hi)`` over a partition of ``[0, count)``,
+  on the ``"parallel"`` pool of ``minicell._runtime.pools`` (the module that owns every pool).
 - ``scratch(name, shape, dtype)`` returns this thread's buffer of that name, reallocated only
-  when a larger one is asked for; nothing else stores state on the pool.
-- ``set_num_threads(n)`` (re-exported as ``minicell.set_num_threads``) limits this pool and, when
-  ``threadpoolctl`` is installed, NumPy's BLAS together, so neither oversubscribes the cores.
+  when a larger one is asked for; nothing else stores state on the threads.
+- ``set_num_threads(n)`` (re-exported as ``minicell.set_num_threads``) sets the thread count of
+  the parallel loops and of micro-batches, and limits NumPy's BLAS to as many threads
+  (``minicell._runtime.blas``), so neither oversubscribes the cores.
 
-Fork safety: the lock and the pool are created anew in a forked child (``os.register_at_fork``),
-so a child forked while other threads work never waits on a lock or a worker it did not inherit.
+Fork safety: the lock and the per-thread buffers are made anew in a forked child
+(``minicell._runtime.fork``), and so are the pools.
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from minicell._checks import check_int
+from minicell._runtime.blas import limit_blas_threads
+from minicell._runtime.fork import on_fork_in_child
+from minicell._runtime.pools import shared_pool
 
 MIN_PER_THREAD = 1 << 18  # below this many elements per thread, threads cost more than they give
 MAX_THREADS = 256
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"threads": max(1, min(os.cpu_count() or 1, 8)), "pool": None, "blas": None}
+_state: dict[str, int] = {"threads": max(1, min(os.cpu_count() or 1, 8))}
 _local = threading.local()
 
 
+@on_fork_in_child
 def _reset_after_fork() -> None:
     """A forked child inherits no worker threads and maybe a held lock: start afresh."""
     global _lock, _local
     _lock = threading.Lock()
     _local = threading.local()
-    _state["pool"] = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def get_num_threads() -> int:
-    """How many threads minicell's pool uses (and BLAS, once ``set_num_threads`` set it)."""
-    return int(_state["threads"])
-
-
-def _limit_blas(n: int) -> None:
-    """Limit NumPy's BLAS threads with threadpoolctl when it is installed (else leave BLAS be)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: minicell's own pool is still limited
-        return
-    if _state["blas"] is not None:
-        _state["blas"].unregister()
-    _state["blas"] = threadpool_limits(limits=n, user_api="blas")
+    """How many threads minicell's pools use (and BLAS, once ``set_num_threads`` set it)."""
+    return _state["threads"]
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads for minicell's pool and NumPy's BLAS (1 disables threading).
+    """Use ``n`` threads for minicell's pools and NumPy's BLAS (1 disables threading).
 
     Results never change with the thread count. Safe while other threads draw: a pool being
     replaced finishes the work already handed to it.
     """
     n = check_int("set_num_threads", "n", n, 1, MAX_THREADS + 1)
     with _lock:
-        if n != _state["threads"] and _state["pool"] is not None:
-            _state["pool"] = None  # not shut down: work already handed to it finishes, then it is collected
         _state["threads"] = n
-        _limit_blas(n)
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    with _lock:
-        if _state["pool"] is None:
-            _state["pool"] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="minicell")
-        return _state["pool"]
+        limit_blas_threads(n)
 
 
 def scratch(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -97,12 +77,13 @@ def scratch(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     buf = buffers.get((name, dtype))
     if buf is None or buf.size < size:
         buf = buffers[(name, dtype)] = np.empty(size, dtype)
-    return buf[:size].reshape(shape)
+    result: np.ndarray = buf[:size].reshape(shape)
+    return result
 
 
 def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -> None:
     """Call ``body(lo, hi)`` over a partition of ``[0, count)`` into pieces aligned to ``align``."""
-    threads = min(int(_state["threads"]), max(1, count // MIN_PER_THREAD))
+    threads = min(_state["threads"], max(1, count // MIN_PER_THREAD))
     if threads <= 1 or getattr(_local, "in_pool", False):
         body(0, count)
         return
@@ -114,7 +95,7 @@ def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -
         _local.in_pool = True
         body(lo, hi)
 
-    pool = _pool(threads)
+    pool = shared_pool("parallel", _state["threads"])
     futures = [pool.submit(task, lo, hi) for lo, hi in bounds[1:]]
     body(*bounds[0])
     for future in futures:

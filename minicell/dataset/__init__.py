@@ -22,9 +22,10 @@ The contract (the tests pin each line):
    size of ``minicell.communication`` once its ``init()`` ran, else 1) shard ``r`` receives rows
    ``shard_bounds(rows_in_batch, W, r, unit)`` of every global batch (``minicell._runtime.sharding``, the
    same split as data-parallel training; ``unit`` is ``batch(..., micro_batch_size=M)``, so the
-   shards are exactly the rows ``nn.TrainOneStepCell(..., micro_batch_size=M)`` expects), with their global row indices (``batch.rows``), sample
-   indices (``batch.sample_ids``) and the global batch's row count (``batch.global_rows``). Concatenated in rank order the shards give exactly the
-   unsharded batch, for any ``W``; a shard may be empty (zero rows) in a short last batch.
+   shards are exactly the rows ``nn.TrainOneStepCell(..., micro_batch_size=M)`` expects), with
+   their global row indices (``batch.rows``), sample indices (``batch.sample_ids``) and the
+   global batch's row count (``batch.global_rows``). Concatenated in rank order the shards give
+   exactly the unsharded batch, for any ``W``; a shard may be empty (zero rows) in a short last batch.
 5. **Resume.** The iterator is a Cell with Parameters ``epoch``, ``batch`` (its position),
    ``epoch_seed``, ``epoch_offset`` (the running epoch's reservation) and the Generator as the
    sub-cell ``generator``. After ``load_param_into_net`` of a checkpoint into a fresh iterator of

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from minicell._checks import Shown, fail_value
 from minicell.random import philox4x32
 
 T = TypeVar("T")
@@ -68,8 +69,8 @@ class Draw:
         if n == 0 or count == 0:
             return np.zeros((n, count), np.uint32)
         if int(self.indices.max()) * blocks + blocks > 1 << REGION_SHIFT:
-            raise ValueError(f"For 'Draw', (largest sample index + 1) * blocks per sample must be at most "
-                             f"2**56, but got index {int(self.indices.max())} with {blocks} blocks per sample.")
+            raise fail_value("Draw", "indices", "such that (largest sample index + 1) * blocks per sample <= 2**56",
+                             Shown(f"index {int(self.indices.max())} with {blocks} blocks per sample"))
         base = np.uint64((self.slot + 1) << REGION_SHIFT)
         block = (self.indices.astype(np.uint64)[:, None] * np.uint64(blocks)
                  + np.arange(blocks, dtype=np.uint64)[None, :] + base)

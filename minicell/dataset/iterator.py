@@ -23,20 +23,22 @@ batch, e.g. for dropout's ``start = rows.start * elements_per_row``; for an unba
 row's position in the epoch), ``sample_ids`` (int64 array: the rows' indices in the dataset),
 ``global_rows`` (rows in the whole global batch, all shards together), ``epoch`` and ``step``.
 
-With ``num_parallel_workers = w > 1`` a pool of ``w`` threads computes up to ``2 w`` blocks
-ahead inside the running epoch; results are taken in order and only for the current position.
+With ``num_parallel_workers = w > 1`` the ``"dataset"`` pool of ``w`` threads (shared by the
+iterators of the process, ``minicell._runtime.pools``) computes up to ``2 w`` blocks ahead
+inside the running epoch; results are taken in order and only for the current position.
 A worker's exception is raised from ``next()`` in the caller's thread and the rest is cancelled,
 so nothing waits on a dead worker. Use one iterator from one thread.
 """
 from __future__ import annotations
 
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import Shown, check_int, fail_type, fail_value
+from minicell._runtime.pools import shared_pool
 from minicell.cell import Cell
 from minicell.dataset.counters import compute_then_reserve
 from minicell.parameter import Parameter
@@ -65,6 +67,13 @@ class DictBatch(dict, _BatchInfo):
     """Column name -> data of one output, with ``rows``, ``sample_ids``, ``global_rows``, ``epoch``, ``step``."""
 
 
+def _cancel_all(futures: dict[tuple[int, int, int], Future]) -> None:
+    """Cancel the blocks computed ahead that no worker started (a worker's running block finishes)."""
+    for future in futures.values():
+        future.cancel()
+    futures.clear()
+
+
 def _compute(dataset: Any, seed: int, offset: int, order: np.ndarray, lo: int, hi: int,
              shard: tuple[int, int]) -> tuple[list[np.ndarray], range, np.ndarray]:
     return dataset.rows(seed, offset, order, lo, hi, shard)
@@ -88,13 +97,12 @@ class DatasetIterator(Cell):
             raise fail_type(who, "columns", "a list of column names", columns)
         for column in columns:
             if column not in names:
-                raise ValueError(f"For '{who}', 'columns' must name columns of the dataset {names}, "
-                                 f"but got '{column}'.")
+                raise fail_value(who, "columns", f"names of columns of the dataset {names}", column)
         shard = dataset.shards()
         batched = dataset.is_batched()
         if not batched and shard[0] > 1:
-            raise ValueError(f"For '{who}', a dataset read by {shard[0]} shards must be batched "
-                             f"(shards split global batches), but it has no batch().")
+            raise fail_value(who, "dataset", f"batched when read by {shard[0]} shards (shards split global batches)",
+                             Shown("one without batch()"))
         super().__init__()
         self.epoch = Parameter(np.array(0, np.int64), requires_grad=False)
         self.batch = Parameter(np.array(0, np.int64), requires_grad=False)
@@ -117,9 +125,8 @@ class DatasetIterator(Cell):
         self._done: dict[tuple[int, int, int], Any] = {}
         workers = dataset.num_workers()
         self._depth = 2 * workers if workers > 1 else 0
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="minicell-data") if workers > 1 else None
-        if self._pool is not None:
-            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+        self._workers = workers
+        weakref.finalize(self, _cancel_all, self._futures)  # a dropped iterator's work ahead is not run
 
     # ----- position ----------------------------------------------------------------------------
     def _position(self) -> tuple[int, int]:
@@ -172,9 +179,7 @@ class DatasetIterator(Cell):
         return lo, min(lo + self._block_rows, self._dataset.num_rows())
 
     def _cancel(self) -> None:
-        for future in self._futures.values():
-            future.cancel()
-        self._futures.clear()
+        _cancel_all(self._futures)
 
     def _block(self, seed: int, offset: int, block: int) -> tuple[list[np.ndarray], range, np.ndarray]:
         key = (seed, offset, block)
@@ -192,10 +197,10 @@ class DatasetIterator(Cell):
         except BaseException:
             self._cancel()
             raise
-        if self._pool is not None:
+        if self._workers > 1:
             for ahead in range(block + 1, min(block + 1 + self._depth, self._blocks)):
                 if (seed, offset, ahead) not in self._futures:
-                    self._futures[(seed, offset, ahead)] = self._pool.submit(
+                    self._futures[(seed, offset, ahead)] = shared_pool("dataset", self._workers).submit(
                         _compute, self._dataset, seed, offset, order, *self._bounds(ahead), self._shard)
         self._done = {key: result} if not self._batched else {}
         return result

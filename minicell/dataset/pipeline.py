@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import Shown, check_int, fail, fail_type, fail_value
 from minicell._runtime.sharding import shard_bounds
 from minicell.dataset.counters import MAX_SLOTS, Draw
 from minicell.dataset.iterator import DatasetIterator
@@ -47,7 +47,8 @@ def _outputs(who: str, result: Any, count: int) -> list[np.ndarray]:
     """A callable's result as ``count`` arrays (a tuple for several columns)."""
     values = list(result) if count > 1 and isinstance(result, (tuple, list)) else [result]
     if len(values) != count:
-        raise ValueError(f"For 'map', the operation {who} must return {count} columns, but returned {len(values)}.")
+        raise fail_value("map", f"operation {who}", f"a callable returning {count} columns",
+                         Shown(f"{len(values)} returned"))
     return [np.asarray(v) for v in values]
 
 
@@ -82,8 +83,8 @@ class _MapStep:
             try:
                 rows.append(_outputs(name, op(*[a[r] for a in arrays]), len(arrays)))
             except Exception as error:
-                raise RuntimeError(f"For 'map', the operation {name} failed on sample {int(ids[r])}: "
-                                   f"{type(error).__name__}: {error}") from error
+                raise fail(RuntimeError, "map", f"operation {name}", "a callable that runs on every sample",
+                           Shown(f"{type(error).__name__} on sample {int(ids[r])}: {error}")) from error
         return [np.stack([row[j] for row in rows]) for j in range(len(arrays))]
 
 
@@ -98,8 +99,8 @@ class Dataset:
         if not isinstance(shuffle, bool):
             raise fail_type(who, "shuffle", "a bool", shuffle)
         if (num_shards is None) != (shard_id is None):
-            raise ValueError(f"For '{who}', 'num_shards' and 'shard_id' must be given together, "
-                             f"but got num_shards={num_shards!r} and shard_id={shard_id!r}.")
+            raise fail_value(who, "shard_id", "given together with 'num_shards' (both or neither)",
+                             Shown(f"num_shards={num_shards!r} and shard_id={shard_id!r}"))
         if num_shards is not None:
             num_shards = check_int(who, "num_shards", num_shards, 1)
             shard_id = check_int(who, "shard_id", shard_id, 0, num_shards)
@@ -147,19 +148,18 @@ class Dataset:
             raise fail_type("map", "input_columns", "a column name or a non-empty list of names", input_columns)
         for column in input_columns:
             if column not in names:
-                raise ValueError(f"For 'map', 'input_columns' must name columns of the dataset {names}, "
-                                 f"but got '{column}'.")
+                raise fail_value("map", "input_columns", f"names of columns of the dataset {names}", column)
         if len(set(input_columns)) != len(input_columns):
-            raise fail_value("map", "input_columns", "distinct names", list(input_columns))
+            raise fail_value("map", "input_columns", "distinct names", Shown(str(list(input_columns))))
         if len(input_columns) > 1 and any(isinstance(op, Transform) for op in flat):
-            raise ValueError(f"For 'map', minicell transforms take one column, but 'input_columns' "
-                             f"is {list(input_columns)}.")
+            raise fail_value("map", "input_columns", "one column (minicell transforms take one column)",
+                             Shown(str(list(input_columns))))
         workers = 1 if num_parallel_workers is None else \
             check_int("map", "num_parallel_workers", num_parallel_workers, 1, MAX_WORKERS + 1)
         first = sum(len(step.operations) for step in self._steps)
         if first + len(flat) > MAX_SLOTS:
-            raise ValueError(f"For 'map', a pipeline holds at most {MAX_SLOTS} operations, "
-                             f"but got {first + len(flat)}.")
+            raise fail_value("map", "operations", f"at most {MAX_SLOTS} in a pipeline",
+                             Shown(f"{first + len(flat)}"))
         new = self._derive()
         step = _MapStep(flat, first, [names.index(c) for c in input_columns], self._batch_size is not None, workers)
         new._steps = self._steps + (step,)
@@ -181,8 +181,8 @@ class Dataset:
         if not isinstance(drop_remainder, bool):
             raise fail_type("batch", "drop_remainder", "a bool", drop_remainder)
         if self._batch_size is not None:
-            raise ValueError(f"For 'batch', the dataset must not be batched already, "
-                             f"but it has batch_size {self._batch_size}.")
+            raise fail_value("batch", "dataset", "one not batched already",
+                             Shown(f"one with batch_size {self._batch_size}"))
         new = self._derive()
         new._batch_size, new._drop_remainder, new._micro_batch_size = batch_size, drop_remainder, unit
         return new
@@ -242,7 +242,8 @@ class Dataset:
         return self.run(seed, offset, ids), range(a, b), ids
 
     # ----- iterators ---------------------------------------------------------------------------
-    def create_tuple_iterator(self, columns: Any = None, num_epochs: Any = -1, output_numpy: Any = False) -> DatasetIterator:
+    def create_tuple_iterator(self, columns: Any = None, num_epochs: Any = -1,
+                              output_numpy: Any = False) -> DatasetIterator:
         """An iterator Cell yielding lists of Tensors (see ``minicell.dataset.iterator``)."""
         return DatasetIterator(self, "create_tuple_iterator", columns, num_epochs, output_numpy, as_dict=False)
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import fail_type, fail_value
+from minicell._checks import Shown, fail, fail_type, fail_value
 from minicell.dataset.pipeline import Dataset
+
+NUMERIC_COLUMNS = "numeric arrays with a first dimension, one per column"
 
 
 def _column_names(who: str, column_names: Any, count: int, default: list[str]) -> list[str]:
@@ -21,9 +23,9 @@ def _column_names(who: str, column_names: Any, count: int, default: list[str]) -
     if not isinstance(names, (list, tuple)) or not all(isinstance(c, str) and c for c in names):
         raise fail_type(who, "column_names", "a list of non-empty strs", column_names)
     if len(names) != count:
-        raise ValueError(f"For '{who}', 'column_names' must name {count} columns, but got {list(names)}.")
+        raise fail_value(who, "column_names", f"{count} names, one per column", Shown(str(list(names))))
     if len(set(names)) != len(names):
-        raise fail_value(who, "column_names", "distinct names", list(names))
+        raise fail_value(who, "column_names", "distinct names", Shown(str(list(names))))
     return list(names)
 
 
@@ -76,16 +78,15 @@ class NumpySlicesDataset(Dataset):
             try:
                 array = np.array(value, copy=True)
             except ValueError:  # ragged nested lists
-                raise ValueError(f"For '{who}', every column must be a numeric array with a first dimension, "
-                                 f"but got a ragged sequence.") from None
+                raise fail_value(who, "data", NUMERIC_COLUMNS, Shown("a ragged sequence")) from None
             if array.dtype.kind not in "biuf" or array.ndim == 0:
-                raise ValueError(f"For '{who}', every column must be a numeric array with a first dimension, "
-                                 f"but got one of dtype {array.dtype} and shape {array.shape}.")
+                raise fail_value(who, "data", NUMERIC_COLUMNS,
+                                 Shown(f"a column of dtype {array.dtype} and shape {array.shape}"))
             arrays.append(array)
         names = _column_names(who, column_names, len(arrays), default or [f"column_{i}" for i in range(len(arrays))])
         lengths = {name: a.shape[0] for name, a in zip(names, arrays)}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"For '{who}', every column must have the same first dimension, but got {lengths}.")
+            raise fail_value(who, "data", "columns of the same first dimension", Shown(str(lengths)))
         super().__init__(who, _ArraySource(arrays, names), shuffle, num_shards, shard_id, generator)
 
 
@@ -106,12 +107,12 @@ class _RandomAccessSource:
             try:
                 item = self.source[i]
             except Exception as error:
-                raise RuntimeError(f"For 'GeneratorDataset', the source's __getitem__ raised at index {i}: "
-                                   f"{type(error).__name__}: {error}") from error
+                raise fail(RuntimeError, "GeneratorDataset", "source", "indexable at every index below its length",
+                           Shown(f"{type(error).__name__} at index {i}: {error}")) from error
             values = list(item) if isinstance(item, (tuple, list)) and count > 1 else [item]
             if len(values) != count:
-                raise ValueError(f"For 'GeneratorDataset', the source's item {i} must hold {count} columns "
-                                 f"{self.column_names}, but got {len(values)}.")
+                raise fail_value("GeneratorDataset", f"source[{i}]", f"{count} columns {self.column_names}",
+                                 Shown(f"{len(values)}"))
             rows.append([np.asarray(v) for v in values])
         columns = []
         for j, name in enumerate(self.column_names):
@@ -119,8 +120,8 @@ class _RandomAccessSource:
                 columns.append(np.stack([row[j] for row in rows]))
             except ValueError:
                 shapes = sorted({row[j].shape for row in rows})
-                raise ValueError(f"For 'GeneratorDataset', column '{name}' must have one shape in every "
-                                 f"item, but got shapes {shapes}.") from None
+                raise fail_value("GeneratorDataset", f"column {name}", "of one shape in every item",
+                                 Shown(f"shapes {shapes}")) from None
         return columns
 
 
@@ -145,13 +146,13 @@ class GeneratorDataset(Dataset):
             raise fail_type(who, "source", "a random-access object with __getitem__ and __len__", source)
         if column_names is None:
             raise fail_type(who, "column_names", "a str or a list of strs", column_names)
-        count = 1 if isinstance(column_names, str) else len(column_names) if isinstance(column_names, (list, tuple)) else 0
+        named = isinstance(column_names, (list, tuple))
+        count = 1 if isinstance(column_names, str) else len(column_names) if named else 0
         names = _column_names(who, column_names, max(count, 1), [])
         try:
             size = len(source)
         except Exception as error:
-            raise ValueError(f"For '{who}', len(source) must be an int >= 0, but it raised "
-                             f"{type(error).__name__}: {error}") from error
+            raise fail_value(who, "len(source)", "an int >= 0", Shown(f"{type(error).__name__}: {error}")) from error
         if size < 0:
             raise fail_value(who, "len(source)", "an int >= 0", size)
         super().__init__(who, _RandomAccessSource(source, names), shuffle, num_shards, shard_id, generator)

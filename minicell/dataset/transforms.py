@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import fail_type, fail_value
+from minicell._checks import Shown, fail, fail_type, fail_value
 from minicell.dataset.counters import Draw, compute_then_reserve
 from minicell.generator import default_generator
-from minicell.random.distributions import _box_muller, _u32_in_place
+from minicell.random.distributions import _u32_in_place
+from minicell.random.gaussian import _box_muller
 
 
 class Transform:
@@ -31,7 +32,8 @@ class Transform:
 
     def apply(self, x: np.ndarray, draw: Draw) -> np.ndarray:
         """Transform the rows of ``x`` (axis 0 indexes samples); random ones read ``draw.words``."""
-        raise NotImplementedError(f"For '{type(self).__name__}', define apply() to transform a batch.")
+        raise fail(NotImplementedError, type(self).__name__, "apply", "defined by the subclass to transform a batch",
+                   Shown("the base Transform's"))
 
     def flatten(self) -> list[Any]:
         """The operations this transform stands for in a pipeline (``Compose`` lists its members)."""
@@ -70,7 +72,7 @@ class Compose(Transform):
         if not isinstance(transforms, (list, tuple)):
             raise fail_type("Compose", "transforms", "a list of Transforms or callables", transforms)
         if not transforms:
-            raise ValueError(f"For 'Compose', 'transforms' must be a non-empty list, but got {list(transforms)}.")
+            raise fail_value("Compose", "transforms", "a non-empty list", Shown(str(list(transforms))))
         self.transforms = [check_operation("Compose", "transforms", t) for t in transforms]
 
     def flatten(self) -> list[Any]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from minicell._checks import check_int, check_real, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
 from minicell._runtime.parallel import scratch
 from minicell.dataset.counters import Draw, below, chance, unit
 from minicell.dataset.transforms import Transform
@@ -40,7 +40,7 @@ def _pair(who: str, arg: str, value: Any) -> tuple[int, int]:
     if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(is_integer(v) for v in value):
         raise fail_type(who, arg, "an int or a sequence of 2 ints", value)
     if min(value) <= 0:
-        raise ValueError(f"For '{who}', '{arg}' must be positive, but got {tuple(int(v) for v in value)}.")
+        raise fail_value(who, arg, "positive", Shown(str(tuple(int(v) for v in value))))
     return int(value[0]), int(value[1])
 
 
@@ -53,15 +53,15 @@ def _padding(who: str, padding: Any) -> tuple[int, int, int, int]:
     if not isinstance(padding, (tuple, list)) or len(padding) not in (2, 4) or not all(is_integer(p) for p in padding):
         raise fail_type(who, "padding", "None, an int or a sequence of 2 or 4 ints", padding)
     if min(padding) < 0:
-        raise ValueError(f"For '{who}', 'padding' must be non-negative, but got {tuple(int(p) for p in padding)}.")
+        raise fail_value(who, "padding", "non-negative", Shown(str(tuple(int(p) for p in padding))))
     p = [int(v) for v in padding]
     return (p[0], p[1], p[0], p[1]) if len(p) == 2 else (p[0], p[1], p[2], p[3])
 
 
 def _check_image(who: str, x: np.ndarray, ndims: tuple[int, ...], layout: str) -> None:
     if x.ndim - 1 not in ndims:
-        raise ValueError(f"For '{who}', each sample must be an image of shape {layout}, "
-                         f"but got shape {tuple(x.shape[1:])}.")
+        raise fail_value(who, "x", f"a batch of images of shape {layout}", Shown(f"samples of shape "
+                                                                                 f"{tuple(x.shape[1:])}"))
 
 
 def _probability(who: str, prob: Any) -> float:
@@ -100,8 +100,7 @@ class RandomCrop(Transform):
             left, top, right, bottom = left + short_w, top + short_h, right + short_w, bottom + short_h
         hp, wp = h + top + bottom, w + left + right
         if th > hp or tw > wp:
-            raise ValueError(f"For 'RandomCrop', 'size' must be at most the padded image size {(hp, wp)}, "
-                             f"but got {self.size}.")
+            raise fail_value("RandomCrop", "size", f"at most the padded image size {(hp, wp)}", Shown(str(self.size)))
         words = draw.words(2)
         rows = below(words[:, 0], hp - th + 1)
         cols = below(words[:, 1], wp - tw + 1)
@@ -167,8 +166,7 @@ def _floats(who: str, arg: str, value: Any, positive: bool = False) -> np.ndarra
         raise fail_value(who, arg, "a non-empty sequence of floats", value)
     checked = [check_real(who, arg, v) for v in values]
     if not all(math.isfinite(v) for v in checked) or (positive and min(checked) <= 0):
-        raise ValueError(f"For '{who}', '{arg}' must hold finite floats{' > 0' if positive else ''}, "
-                         f"but got {checked}.")
+        raise fail_value(who, arg, f"finite floats{' > 0' if positive else ''}", Shown(str(checked)))
     return np.array(checked, np.float32)
 
 
@@ -184,8 +182,8 @@ class Normalize(Transform):
         self.mean = _floats("Normalize", "mean", mean)
         self.std = _floats("Normalize", "std", std, positive=True)
         if len(self.mean) != len(self.std):
-            raise ValueError(f"For 'Normalize', 'mean' and 'std' must have the same length, "
-                             f"but got {len(self.mean)} and {len(self.std)}.")
+            raise fail_value("Normalize", "std", f"of the length of 'mean' ({len(self.mean)})",
+                             Shown(f"length {len(self.std)}"))
         if not isinstance(is_hwc, bool):
             raise fail_type("Normalize", "is_hwc", "a bool", is_hwc)
         self.is_hwc = is_hwc
@@ -194,8 +192,8 @@ class Normalize(Transform):
         _check_image("Normalize", x, (3,), "(H, W, C)" if self.is_hwc else "(C, H, W)")
         channels = x.shape[3] if self.is_hwc else x.shape[1]
         if channels != len(self.mean):
-            raise ValueError(f"For 'Normalize', the image must have {len(self.mean)} channels, "
-                             f"but got {channels} (shape {tuple(x.shape[1:])}).")
+            raise fail_value("Normalize", "x", f"images of {len(self.mean)} channels",
+                             Shown(f"{channels} (shape {tuple(x.shape[1:])})"))
         shape = (1, 1, channels) if self.is_hwc else (channels, 1, 1)
         # tiled to a whole image, so NumPy's inner loops run over images, not over 3 channels
         mean = np.broadcast_to(self.mean.reshape(shape), x.shape[1:]).copy()
@@ -247,15 +245,15 @@ class RandomErasing(Transform):
         a, b = (check_real(who, arg, v) for v in value)
         if not (math.isfinite(a) and math.isfinite(b)) or a > b or (a < 0 if low is not None else a <= 0):
             bound = "0 <= min <= max" if low is not None else "0 < min <= max"
-            raise ValueError(f"For '{who}', '{arg}' must be (min, max) with {bound}, but got {(a, b)}.")
+            raise fail_value(who, arg, f"(min, max) with {bound}", Shown(str((a, b))))
         return a, b
 
     def apply(self, x: np.ndarray, draw: Draw) -> np.ndarray:
         _check_image("RandomErasing", x, (3,), "(C, H, W)")
         n, c, h, w = x.shape
         if len(self.value) not in (1, c):
-            raise ValueError(f"For 'RandomErasing', 'value' must have 1 or {c} entries for a {c}-channel "
-                             f"image, but got {len(self.value)}.")
+            raise fail_value("RandomErasing", "value", f"1 or {c} entries for a {c}-channel image",
+                             Shown(str(len(self.value))))
         attempts = self.max_attempts
         words = draw.words(1 + 4 * attempts)
         erase = chance(words[:, 0], self.prob)

@@ -7,18 +7,9 @@
 """
 from minicell.initializer.base import Initializer, calculate_gain, initializer, plan_initializer
 from minicell.initializer.deterministic import Constant, Dirac, Identity, One, Zero
-from minicell.initializer.random_init import (
-                                              HeNormal,
-                                              HeUniform,
-                                              Normal,
-                                              Orthogonal,
-                                              Sparse,
-                                              TruncatedNormal,
-                                              Uniform,
-                                              VarianceScaling,
-                                              XavierNormal,
-                                              XavierUniform,
-)
+from minicell.initializer.fan_scaled import HeNormal, HeUniform, VarianceScaling, XavierNormal, XavierUniform
+from minicell.initializer.random_init import Normal, TruncatedNormal, Uniform
+from minicell.initializer.structured import Orthogonal, Sparse
 
 __all__ = [
     "Constant", "Dirac", "HeNormal", "HeUniform", "Identity", "Initializer", "Normal", "One",

@@ -14,6 +14,7 @@ import numpy as np
 
 from minicell._checks import (
     Shown,
+    check_dtype,
     check_finite,
     check_option,
     check_shape,
@@ -24,7 +25,7 @@ from minicell._checks import (
     is_integer,
 )
 from minicell.generator import Generator, resolve
-from minicell.random.distributions import Compute, check_dtype, check_size
+from minicell.random.distributions import Compute, check_size
 from minicell.tensor import DTYPE_NAMES, Tensor
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))

@@ -18,12 +18,13 @@ never stored (the backward recomputes it).
 Differences from PyTorch's ``torch.nn.MultiheadAttention``: ``has_bias`` (PyTorch: ``bias``);
 a new Cell is in eval mode (no dropout until ``set_train()``); with ``need_weights=False`` the
 result is the 1-tuple ``(attn_output,)`` as in MindSpore (PyTorch: ``(attn_output, None)``);
-the returned weights are the dropped-out probabilities (as PyTorch), differentiable; ``is_causal=True`` *builds* the causal mask (in PyTorch it is only
-a hint about ``attn_mask``) and may not be combined with ``attn_mask``; ``batch_start`` and
-``generator`` are minicell's. ``add_bias_kv`` appends the learned ``bias_k``, ``bias_v``
-(XavierNormal, shape ``(1, 1, E)``) and ``add_zero_attn`` a zero vector to the key and value
-sequences (after the projection), as PyTorch and MindSpore do: S grows by one for each, masks
-get a zero (visible) column, and the weights cover the extra keys.
+the returned weights are the dropped-out probabilities (as PyTorch), differentiable;
+``is_causal=True`` *builds* the causal mask (in PyTorch it is only a hint about ``attn_mask``)
+and may not be combined with ``attn_mask``; ``batch_start`` and ``generator`` are minicell's.
+``add_bias_kv`` appends the learned ``bias_k``, ``bias_v`` (XavierNormal, shape ``(1, 1, E)``)
+and ``add_zero_attn`` a zero vector to the key and value sequences (after the projection), as
+PyTorch and MindSpore do: S grows by one for each, masks get a zero (visible) column, and the
+weights cover the extra keys.
 Masks follow MindSpore/PyTorch: a bool mask is True where attention is *not* allowed, a float
 mask is added to the scores; masks are not differentiated.
 """
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import Shown, check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import Generator, resolve
 from minicell.initializer import HeUniform, Uniform, XavierNormal, XavierUniform, initializer
@@ -61,10 +62,10 @@ def _mask_array(arg: str, mask: Any, shapes: list[tuple[int, ...]], dtype: np.dt
     if not isinstance(array, np.ndarray):
         raise fail_type(WHO, arg, "None or a bool or float Tensor", mask)
     if array.dtype != np.bool_ and array.dtype.kind != "f":
-        raise TypeError(f"For '{WHO}', '{arg}' must be a bool or float Tensor, but got dtype {array.dtype}.")
+        raise fail_type(WHO, arg, "a bool or float Tensor", Shown(f"dtype {array.dtype}"))
     if array.shape not in shapes:
-        raise ValueError(f"For '{WHO}', '{arg}' must have shape {' or '.join(str(list(s)) for s in shapes)}, "
-                         f"but got {list(array.shape)}.")
+        raise fail_value(WHO, arg, f"of shape {' or '.join(str(list(s)) for s in shapes)}",
+                         Shown(str(list(array.shape))))
     if array.dtype == np.bool_:
         return np.where(array, dtype.type(-np.inf), dtype.type(0))
     return array.astype(dtype, copy=False)
@@ -150,30 +151,30 @@ class MultiheadAttention(Cell):
             if not isinstance(t, Tensor) or t.dtype.kind != "f":
                 raise fail_type(WHO, arg, "a floating-point Tensor", t if not isinstance(t, Tensor) else t.dtype)
             if t.ndim not in (2, 3) or t.ndim != query.ndim or t.shape[-1] != width:
-                raise ValueError(f"For '{WHO}', '{arg}' must be a {query.ndim}-D Tensor with last dimension "
-                                 f"{width} (2-D unbatched or 3-D batched), but got shape {list(t.shape)}.")
+                raise fail_value(WHO, arg, f"a {query.ndim}-D Tensor with last dimension {width} (2-D unbatched "
+                                 "or 3-D batched)", Shown(f"shape {list(t.shape)}"))
         batched = query.ndim == 3
         n_axis = (0 if self.batch_first else 1) if batched else None
         seq_axis = (1 if self.batch_first else 0) if batched else 0
         if key.shape[:-1] != value.shape[:-1]:
-            raise ValueError(f"For '{WHO}', 'key' and 'value' must agree in every dimension but the last, "
-                             f"but got {list(key.shape)} and {list(value.shape)}.")
+            raise fail_value(WHO, "value", "of the shape of 'key' in every dimension but the last",
+                             Shown(f"{list(value.shape)} for a 'key' of {list(key.shape)}"))
         n = query.shape[n_axis] if n_axis is not None else 1
         if n_axis is not None and key.shape[n_axis] != n:
-            raise ValueError(f"For '{WHO}', 'query' and 'key' must have the same batch size, "
-                             f"but got {n} and {key.shape[n_axis]}.")
+            raise fail_value(WHO, "key", f"of the batch size of 'query' ({n})",
+                             Shown(f"batch size {key.shape[n_axis]}"))
         return n, query.shape[seq_axis], key.shape[seq_axis], batched
 
-    def _bias(self, n: int, l: int, s: int, batched: bool, key_padding_mask: Any, attn_mask: Any,
+    def _bias(self, n: int, tgt: int, s: int, batched: bool, key_padding_mask: Any, attn_mask: Any,
               is_causal: bool, dtype: np.dtype) -> np.ndarray | None:
         h = self.num_heads
         terms: list[np.ndarray] = []
         if attn_mask is not None:
-            mask = _mask_array("attn_mask", attn_mask, [(l, s), (n * h, l, s)], dtype)
-            terms.append(mask.reshape((1, 1, l, s) if mask.ndim == 2 else (n, h, l, s)))
+            mask = _mask_array("attn_mask", attn_mask, [(tgt, s), (n * h, tgt, s)], dtype)
+            terms.append(mask.reshape((1, 1, tgt, s) if mask.ndim == 2 else (n, h, tgt, s)))
         if is_causal:
-            causal = np.triu(np.ones((l, s), dtype=np.bool_), k=1)
-            terms.append(np.where(causal, dtype.type(-np.inf), dtype.type(0)).reshape(1, 1, l, s))
+            causal = np.triu(np.ones((tgt, s), dtype=np.bool_), k=1)
+            terms.append(np.where(causal, dtype.type(-np.inf), dtype.type(0)).reshape(1, 1, tgt, s))
         if key_padding_mask is not None:
             mask = _mask_array("key_padding_mask", key_padding_mask, [(n, s)] if batched else [(s,)], dtype)
             terms.append(mask.reshape(n, 1, 1, s))
@@ -188,15 +189,15 @@ class MultiheadAttention(Cell):
     def construct(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Any = None,
                   need_weights: bool = True, attn_mask: Any = None, average_attn_weights: bool = True,
                   *, is_causal: bool = False, batch_start: int = 0) -> tuple[Tensor, ...]:
-        n, l, s, batched = self._check_inputs(query, key, value)
+        n, tgt, s, batched = self._check_inputs(query, key, value)
         need_weights = _bool("need_weights", need_weights)
         average_attn_weights = _bool("average_attn_weights", average_attn_weights)
         if _bool("is_causal", is_causal) and attn_mask is not None:
-            raise ValueError(f"For '{WHO}', 'is_causal' builds the causal mask: pass either 'attn_mask' or "
-                             f"is_causal=True, but got both.")
+            raise fail_value(WHO, "attn_mask", "None when is_causal=True (is_causal builds the causal mask)",
+                             Shown("a mask as well"))
         batch_start = check_int(WHO, "batch_start", batch_start, 0)
         dtype = np.result_type(query.dtype, self.out_proj.weight.dtype)
-        bias = self._bias(n, l, s, batched, key_padding_mask, attn_mask, is_causal, dtype)
+        bias = self._bias(n, tgt, s, batched, key_padding_mask, attn_mask, is_causal, dtype)
         h, d = self.num_heads, self.head_dim
         active = self.training and self.dropout > 0
         # after every check; inside a micro-batched step, the step's shared reservation and the
@@ -213,7 +214,7 @@ class MultiheadAttention(Cell):
             return _shape.transpose(_shape.reshape(x, n, length, h, d), 0, 2, 1, 3)
 
         (wq, wk, wv), (bq, bk, bv) = self._weights(), self._biases()
-        q = heads(linear(batch_first(query), wq, bq), l)
+        q = heads(linear(batch_first(query), wq, bq), tgt)
         k, v = linear(batch_first(key), wk, bk), linear(batch_first(value), wv, bv)
         if self.add_bias_kv:  # (N, S, E) -> (N, S + 1, E)
             ones = np.ones((n, 1, 1), dtype=dtype)
@@ -226,8 +227,8 @@ class MultiheadAttention(Cell):
             k, v = _shape.concat([k, zeros], axis=2), _shape.concat([v, zeros], axis=2)
             s += 1
         out, weights = dot_product_attention(q, k, v, bias, 1.0 / math.sqrt(d), self.dropout if active else 0.0,
-                                             seed, offset, batch_start * h * l * s)
-        out = self.out_proj(_shape.reshape(_shape.transpose(out, 0, 2, 1, 3), n, l, self.embed_dim))
+                                             seed, offset, batch_start * h * tgt * s)
+        out = self.out_proj(_shape.reshape(_shape.transpose(out, 0, 2, 1, 3), n, tgt, self.embed_dim))
         if not batched:
             out = _shape.squeeze(out, 0)
         elif not self.batch_first:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, check_real, describe, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
 from minicell.cell import Cell
 from minicell.tensor import Tensor
 
@@ -53,13 +53,11 @@ class LearningRateSchedule(Cell):
         who = type(self).__name__
         if isinstance(global_step, Tensor):
             if global_step.dtype.kind not in "iu" or global_step.size != 1:
-                raise TypeError(f"For '{who}', 'global_step' must be an int or a one-element integer "
-                                f"Tensor, but got a Tensor of dtype {global_step.dtype} and shape "
-                                f"{list(global_step.shape)}.")
+                raise fail_type(who, "global_step", "an int or a one-element integer Tensor",
+                                Shown(f"a Tensor of dtype {global_step.dtype} and shape {list(global_step.shape)}"))
             global_step = int(global_step._data.reshape(()))
         if not is_integer(global_step):
-            raise TypeError(f"For '{who}', 'global_step' must be an int or a one-element integer Tensor, "
-                            f"but got {describe(global_step)}.")
+            raise fail_type(who, "global_step", "an int or a one-element integer Tensor", global_step)
         return check_int(who, "global_step", global_step, 0)
 
     def rate(self, step: int) -> float:

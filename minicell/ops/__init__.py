@@ -1,4 +1,8 @@
-"""User-facing functional ops: differentiable array ops, and (once defined) random ops."""
+"""User-facing functional ops: the differentiable array ops and the random ops (dropout, uniform, ...).
+
+The implementation modules are private (``ops/_dropout.py``), so ``minicell.ops.dropout`` is only ever
+the function.
+"""
 from minicell.ops._activation import gelu, log_softmax, relu, sigmoid, softmax, tanh
 from minicell.ops._conv import conv1d, conv2d
 from minicell.ops._dropout import dropout
@@ -16,9 +20,9 @@ from minicell.ops._shape import concat, flatten, reshape, squeeze, stack, swapax
 
 __all__ = [
     "bernoulli", "dropout", "normal", "rand", "randint", "randn", "randperm", "uniform",
-    "abs", "add", "clip", "clip_by_global_norm", "concat", "div", "exp", "flatten", "gelu", "linear", "log", "log_softmax", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape", "sigmoid",
-    "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose",
+    "abs", "add", "clip", "clip_by_global_norm", "concat", "div", "exp", "flatten", "gelu", "linear", "log",
+    "log_softmax", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape",
+    "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose",
     "unsqueeze", "where",
     "avg_pool2d", "batch_norm", "conv1d", "conv2d", "embedding", "layer_norm", "max_pool2d",
 ]

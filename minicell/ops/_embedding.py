@@ -13,7 +13,8 @@ from minicell.tensor import Tensor, record, unwrap
 def embedding_impl(who: str, ids: Any, table: Tensor, padding_idx: int | None, arg: str = "x") -> Tensor:
     """Checked lookup: ``ids`` an integer Tensor with values in ``[0, vocab)``."""
     if not isinstance(ids, Tensor) or ids.dtype.kind not in "iu":
-        raise fail_type(who, arg, "an integer Tensor", ids if not isinstance(ids, Tensor) else Shown(f"dtype {ids.dtype}"))
+        raise fail_type(who, arg, "an integer Tensor",
+                        ids if not isinstance(ids, Tensor) else Shown(f"dtype {ids.dtype}"))
     vocab = table.shape[0]
     data = unwrap(ids)
     if data.size and (int(data.min()) < 0 or int(data.max()) >= vocab):

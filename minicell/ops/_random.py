@@ -15,7 +15,7 @@ import numpy as np
 
 from minicell._checks import is_integer
 from minicell.generator import resolve
-from minicell.random import discrete, distributions
+from minicell.random import discrete, distributions, gaussian
 from minicell.random.distributions import Compute
 from minicell.tensor import Tensor, unwrap
 
@@ -43,7 +43,7 @@ def rand(*size: Any, generator: Any = None, dtype: Any = np.float32) -> Tensor:
 
 def randn(*size: Any, generator: Any = None, dtype: Any = np.float32) -> Tensor:
     """Standard normal values of the given size (ints, or one tuple)."""
-    return _draw("randn", generator, lambda: distributions.prepare_normal(
+    return _draw("randn", generator, lambda: gaussian.prepare_normal(
         "randn", _size(size), dtype=dtype, shape_arg="size"))
 
 
@@ -54,7 +54,7 @@ def uniform(shape: Any, low: float = 0.0, high: float = 1.0, generator: Any = No
 
 def normal(shape: Any, mean: float = 0.0, std: float = 1.0, generator: Any = None, dtype: Any = np.float32) -> Tensor:
     """Normal values with the given mean and standard deviation."""
-    return _draw("normal", generator, lambda: distributions.prepare_normal("normal", shape, mean, std, dtype))
+    return _draw("normal", generator, lambda: gaussian.prepare_normal("normal", shape, mean, std, dtype))
 
 
 def randint(low: int, high: int, size: Any, generator: Any = None, dtype: Any = np.int64) -> Tensor:

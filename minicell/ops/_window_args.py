@@ -45,7 +45,8 @@ def padding_value(who: str, pad_mode: str, padding: Any, dims: int) -> tuple[tup
     ``2*dims`` ints ``(before0, after0, before1, after1, ...)``; must be 0 in the other modes."""
     if is_integer(padding):
         items: tuple = (int(padding),) * (2 * dims)
-    elif isinstance(padding, (tuple, list)) and len(padding) in (dims, 2 * dims) and all(is_integer(v) for v in padding):
+    elif isinstance(padding, (tuple, list)) and len(padding) in (dims, 2 * dims) \
+            and all(is_integer(v) for v in padding):
         items = tuple(int(v) for v in padding)
         if len(items) == dims:
             items = tuple(v for v in items for _ in range(2))
@@ -61,7 +62,8 @@ def padding_value(who: str, pad_mode: str, padding: Any, dims: int) -> tuple[tup
 
 
 def padding_amounts(who: str, pad_mode: str, explicit: tuple[tuple[int, int], ...], sizes: tuple[int, ...],
-                    kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+                    kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+                    ) -> tuple[tuple[int, int], ...]:
     """``(before, after)`` per axis for the input's spatial ``sizes``; a window that does not fit is an error."""
     if pad_mode == "same":
         pads = tuple(same_padding(s, k, st, d) for s, k, st, d in zip(sizes, kernel, stride, dilation))

@@ -22,10 +22,12 @@ A row whose keys are all masked has no defined softmax and gives NaN (as PyTorch
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 Drop = Callable[[np.ndarray], np.ndarray]
+Backward = Callable[..., Any]
 
 
 def softmax_last(scores: np.ndarray) -> np.ndarray:
@@ -38,7 +40,7 @@ def softmax_last(scores: np.ndarray) -> np.ndarray:
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None, scale: float,
-              drop: Drop | None = None) -> tuple[np.ndarray, np.ndarray, Callable, Callable]:
+              drop: Drop | None = None) -> tuple[np.ndarray, np.ndarray, Backward, Backward]:
     """``(out, Pd, backward, weights_backward)``: the attention output, the (dropped-out)
     probabilities, ``backward(dO) -> (dq, dk, dv)`` and ``weights_backward(dPd) -> (dq, dk, None)``
     (the gradient through the returned probabilities)."""

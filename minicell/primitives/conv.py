@@ -21,12 +21,13 @@ The forward keeps ``cols`` for ``dW``; nothing else is stored.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from minicell.primitives._window import Pads, gather, output_size, pad2d, scatter_add
 
-Backward = Callable[[np.ndarray], tuple]
+Backward = Callable[[np.ndarray], tuple[Any, ...]]
 
 
 def _per_group(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -63,7 +64,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
     if b is not None:
         out += b.astype(dtype, copy=False).reshape(o, 1, 1)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         g2 = np.ascontiguousarray(g.astype(dtype, copy=False).transpose(1, 0, 2, 3)).reshape(group, og, pixels)
         dx = dw = db = None
         if needs[1]:
@@ -84,7 +85,7 @@ def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pads
     out, backward2d = conv2d(x[:, :, None, :], w[:, :, None, :], b, (1, stride), ((0, 0), pads),
                              (1, dilation), group, needs)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         dx, dw, db = backward2d(g[:, :, None, :])
         return (None if dx is None else dx[:, :, 0, :]), (None if dw is None else dw[:, :, 0, :]), db
     return out[:, :, 0, :], backward

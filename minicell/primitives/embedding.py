@@ -6,10 +6,11 @@ accumulates repeated ids), and the ``padding_idx`` row receives no gradient.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-Backward = Callable[[np.ndarray], tuple]
+Backward = Callable[[np.ndarray], tuple[Any, ...]]
 
 
 def embedding(ids: np.ndarray, table: np.ndarray, padding_idx: int | None) -> tuple[np.ndarray, Backward]:
@@ -17,7 +18,7 @@ def embedding(ids: np.ndarray, table: np.ndarray, padding_idx: int | None) -> tu
     returns ``(None, dtable)``."""
     out = table[ids]
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         dtable = np.zeros_like(table, dtype=g.dtype)
         np.add.at(dtable, ids.reshape(-1), g.reshape(-1, table.shape[1]))
         if padding_idx is not None:

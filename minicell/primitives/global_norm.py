@@ -26,7 +26,7 @@ def global_norm(arrays: Sequence[np.ndarray]) -> float:
 
 
 def clip_by_global_norm(arrays: Sequence[np.ndarray], clip_norm: float, use_norm: float | None
-                        ) -> tuple[list[np.ndarray], Callable[[int, np.ndarray], list]]:
+                        ) -> tuple[list[np.ndarray], Callable[[int, np.ndarray], list[np.ndarray | None]]]:
     """Clipped copies of ``arrays`` and ``backward(i, g)``: the gradients of output ``i`` (incoming
     gradient ``g``) with respect to every input (None where zero)."""
     norm = global_norm(arrays) if use_norm is None else float(use_norm)
@@ -34,13 +34,15 @@ def clip_by_global_norm(arrays: Sequence[np.ndarray], clip_norm: float, use_norm
     outs = [(np.asarray(a, dtype=np.float64) * scale).astype(a.dtype) for a in arrays]
     clipped = use_norm is None and norm > clip_norm
 
-    def backward(i: int, g: np.ndarray) -> list:
-        wide: list = [None] * len(arrays)
+    def backward(i: int, g: np.ndarray) -> list[np.ndarray | None]:
+        wide: list[np.ndarray | None] = [None] * len(arrays)
         wide[i] = np.asarray(g, np.float64) * scale
         if clipped:
-            factor = clip_norm / norm ** 3 * float(np.sum(np.asarray(g, np.float64) * np.asarray(arrays[i], np.float64)))
+            dot = float(np.sum(np.asarray(g, np.float64) * np.asarray(arrays[i], np.float64)))
+            factor = clip_norm / norm ** 3 * dot
             for k, x in enumerate(arrays):
                 term = np.asarray(x, np.float64) * factor
-                wide[k] = -term if wide[k] is None else wide[k] - term
+                before = wide[k]
+                wide[k] = -term if before is None else before - term
         return [None if w is None else w.astype(x.dtype) for w, x in zip(wide, arrays)]
     return outs, backward

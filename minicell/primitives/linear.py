@@ -6,6 +6,8 @@ the transpose, product and bias gives contiguous gradients straight from BLAS,
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minicell._checks import Shown, fail_value
@@ -16,7 +18,8 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> Result:
     """``x @ w.T + b`` for ``x`` of shape ``(..., in)`` and ``w`` of shape ``(out, in)``."""
     if w.ndim != 2:
-        raise fail_value("linear", "weight", "a 2-D Tensor (out_channels, in_channels)", Shown(f"shape {list(w.shape)}"))
+        raise fail_value("linear", "weight", "a 2-D Tensor (out_channels, in_channels)",
+                         Shown(f"shape {list(w.shape)}"))
     if b is not None and b.shape != (w.shape[0],):
         raise fail_value("linear", "bias", f"of shape [{w.shape[0]}]", Shown(f"shape {list(b.shape)}"))
     if x.ndim < 1 or x.shape[-1] != w.shape[1]:
@@ -26,7 +29,7 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
     if b is not None:
         out += b
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         g2 = g.reshape(-1, w.shape[0])
         dx = (g @ w) if needs[0] else None
         dw = (g2.T @ x.reshape(-1, w.shape[1])) if needs[1] else None

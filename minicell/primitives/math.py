@@ -17,7 +17,7 @@ import numpy as np
 
 from minicell._checks import Shown, fail_type, fail_value
 
-Backward = Callable[[np.ndarray], tuple]
+Backward = Callable[[np.ndarray], tuple[Any, ...]]
 Result = tuple[np.ndarray, Backward]
 BOTH = (True, True)
 
@@ -138,7 +138,7 @@ def sub(x: Any, y: Any) -> Result:
 def mul(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
     out = binary("mul", np.multiply, x, y, lambda a, b: a * b)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         return (unbroadcast(g * y, np.shape(x)) if needs[0] else None,
                 unbroadcast(g * x, np.shape(y)) if needs[1] else None)
     return out, backward
@@ -147,7 +147,7 @@ def mul(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
 def div(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
     out = binary("div", np.true_divide, x, y)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         return (unbroadcast(g / y, np.shape(x)) if needs[0] else None,
                 unbroadcast(-g * out / y, np.shape(y)) if needs[1] else None)
     return out, backward
@@ -157,7 +157,7 @@ def power(x: Any, y: Any, needs: tuple[bool, bool] = BOTH) -> Result:
     """``x ** y``; d/dx = y x^(y-1), d/dy = x^y ln x (taken as 0 where x <= 0)."""
     out = binary("pow", np.power, x, y, lambda a, b: a ** b)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         dx = dy = None
         if needs[0]:
             dx = unbroadcast(g * y * x ** (y - 1), np.shape(x))
@@ -197,7 +197,7 @@ def sqrt(x: np.ndarray) -> Result:
 
 def _select_pair(x: Any, y: Any, out: np.ndarray, wins: Any) -> Result:
     """At ties the gradient is split evenly (as torch.maximum)."""
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         share_x = np.where(wins(x, y), 1.0, np.where(x == y, 0.5, 0.0)).astype(g.dtype)
         return unbroadcast(g * share_x, np.shape(x)), unbroadcast(g * (1 - share_x), np.shape(y))
     return out, backward
@@ -241,7 +241,7 @@ def matmul(x: np.ndarray, y: np.ndarray, needs: tuple[bool, bool] = BOTH) -> Res
                          Shown(f"{list(np.shape(x))} and {list(np.shape(y))}")) from None
     check_integer_result("matmul", out, np.matmul, x, y, magnitude=True)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         if x.ndim == 1 and y.ndim == 1:  # inner product
             return g * y, g * x
         xm = x[np.newaxis, :] if x.ndim == 1 else x

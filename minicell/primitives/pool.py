@@ -12,12 +12,13 @@ backward spreads ``g / count`` over the same taps.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from minicell.primitives._window import Pads, offsets, output_size, pad2d
 
-Backward = Callable[[np.ndarray], tuple]
+Backward = Callable[[np.ndarray], tuple[Any, ...]]
 NO_DILATION = (1, 1)
 
 
@@ -44,7 +45,7 @@ def max_pool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
         np.copyto(out, tap, where=better)
         argmax[better] = i * kernel[1] + j
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         dxp = np.zeros(xp.shape, dtype=g.dtype)
         for i, j, window in offsets(kernel, stride, NO_DILATION, out_hw):
             dxp[(slice(None), slice(None)) + window] += np.where(argmax == i * kernel[1] + j, g, 0)
@@ -65,7 +66,7 @@ def avg_pool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
         count += inside[(0, 0) + window]
     out /= count
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         share = g / count
         dxp = np.zeros(xp.shape, dtype=share.dtype)
         for _, _, window in offsets(kernel, stride, NO_DILATION, out_hw):

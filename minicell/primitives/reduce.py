@@ -68,7 +68,7 @@ def _extreme(op: str, reducer: Any, x: np.ndarray, axis: Axis, keepdims: bool) -
         raise fail_value(op, "input", "a non-empty tensor", Shown(f"shape {list(x.shape)}"))
     out = reducer(x, axis=axes, keepdims=keepdims)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         hit = x == _expand(out, axes, keepdims)
         share = hit / hit.sum(axis=axes, keepdims=True)
         return (share * _expand(g, axes, keepdims),)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from minicell.primitives.math import Result, unbroadcast
 from minicell.primitives.reduce import normalize_axes
 
 
-def shape_arguments(op: str, arg: str, dims: tuple) -> tuple[int, ...]:
+def shape_arguments(op: str, arg: str, dims: tuple[Any, ...]) -> tuple[int, ...]:
     """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints (each checked)."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
@@ -109,7 +109,7 @@ def getitem(x: np.ndarray, index: Any) -> Result:
                          Shown(repr(index) if len(repr(index)) < 80 else type(index).__name__)) from None
     basic = _is_basic_index(index)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         grad = np.zeros_like(x)
         if basic:
             grad[index] = g
@@ -125,7 +125,7 @@ def _join(who: str, arrays: Sequence[np.ndarray], joiner: Any, axis: Any) -> np.
     if not is_integer(axis):
         raise fail_type(who, "axis", "an int", axis)
     try:
-        return joiner(arrays, axis=int(axis))
+        return cast(np.ndarray, joiner(arrays, axis=int(axis)))
     except (ValueError, np.exceptions.AxisError):
         raise fail_value(who, "tensors", f"shapes that can be joined along axis {axis}",
                          Shown(str([list(x.shape) for x in arrays]))) from None

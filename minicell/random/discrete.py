@@ -5,18 +5,17 @@ pure function of ``(seed, offset, element index)``; ``permutation`` also of ``n`
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from minicell._checks import Shown, check_int, check_real, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_dtype, check_int, check_real, fail_type, fail_value, is_integer
 from minicell._runtime.parallel import run_parallel, scratch
 from minicell.random.distributions import (
     INT_DTYPES,
     Compute,
     _chunks,
     _words,
-    check_dtype,
     check_extent,
     check_size,
     check_state,
@@ -55,7 +54,7 @@ def _mul_shift(limbs: list[np.ndarray], n: int) -> np.ndarray:
         carry = col >> _S32
     # the product's limbs k .. k+1 hold floor(X n / 2**(32K)) (n < 2**64 + 1 fits in two limbs)
     top = digits[k] | (digits[k + 1] << _S32)
-    return top
+    return cast(np.ndarray, top)
 
 
 def prepare_randint(who: str, low: Any, high: Any, shape: Any, dtype: Any = np.int64, start: Any = 0,
@@ -88,7 +87,7 @@ def prepare_randint(who: str, low: Any, high: Any, shape: Any, dtype: Any = np.i
                 out[a:b] = r.view(np.int64) if dt.kind == "i" else r
 
         run_parallel(count, body)
-        return out.reshape(shape)
+        return cast(np.ndarray, out.reshape(shape))
     return compute
 
 
@@ -158,14 +157,14 @@ def prepare_keep_mask(who: str, shape: Any, p: Any, start: Any = 0) -> Compute:
         out = np.empty(count, np.bool_)
         if t >= 65536:  # p within 2**-17 of 1: no 16-bit lane reaches the threshold
             out[:] = False
-            return out.reshape(shape)
+            return cast(np.ndarray, out.reshape(shape))
 
         def body(lo: int, hi: int) -> None:
             for a, b in _chunks(lo, hi):
                 np.greater_equal(_lanes(seed, offset, start + a, b - a), np.uint16(t), out=out[a:b])
 
         run_parallel(count, body)
-        return out.reshape(shape)
+        return cast(np.ndarray, out.reshape(shape))
     return compute
 
 
@@ -198,7 +197,8 @@ def prepare_bernoulli(who: str, shape: Any, p: Any, dtype: Any = np.float32, sta
         try:
             probs = np.broadcast_to(probs, shape).reshape(-1)
         except ValueError:
-            raise fail_value(who, "p", f"broadcastable to the shape {list(shape)}", Shown(f"shape {list(p.shape)}")) from None
+            raise fail_value(who, "p", f"broadcastable to the shape {list(shape)}",
+                             Shown(f"shape {list(p.shape)}")) from None
         thresholds = np.round(probs * 2.0 ** 32).astype(np.uint64)
     else:
         thresholds = np.asarray(round(check_probability(who, "p", p) * 2 ** 32), dtype=np.uint64)
@@ -213,7 +213,7 @@ def prepare_bernoulli(who: str, shape: Any, p: Any, dtype: Any = np.float32, sta
                 out[a:b] = _words(seed, offset, start + a, b - a) < t
 
         run_parallel(count, body)
-        return out.reshape(shape)
+        return cast(np.ndarray, out.reshape(shape))
     return compute
 
 

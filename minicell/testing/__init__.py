@@ -13,7 +13,7 @@
 - ``minicell.testing.plugin``: the pytest plugin (``minicell_generator`` fixture, ``--minicell-seed``).
 """
 from minicell.testing.compare import assert_bitwise_equal, assert_cells_equal
-from minicell.testing.fingerprint import fingerprint
+from minicell.testing.digest import fingerprint
 from minicell.testing.invariance import assert_batch_invariant, assert_reproducible, assert_slice_invariant, shard_split
 from minicell.testing.resume import assert_resume_exact
 

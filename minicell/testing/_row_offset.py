@@ -12,11 +12,11 @@ context for layers of its own that learn their rows another way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 from minicell.ops._dropout import sample_indexed
 
-RowOffset = Callable[[int], ContextManager]
+RowOffset = Callable[[int], AbstractContextManager[None]]
 
 
 def library_row_offset() -> RowOffset:
@@ -24,6 +24,6 @@ def library_row_offset() -> RowOffset:
     (``ops.dropout.sample_indexed``), one reservation list per call (one "step")."""
     reservations: list = []
 
-    def row_offset(first_row: int) -> ContextManager:
+    def row_offset(first_row: int) -> AbstractContextManager[None]:
         return sample_indexed(reservations, first_row)
     return row_offset

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from minicell._checks import Shown, fail_type
 from minicell.cell import Cell
 from minicell.generator import Generator, default_generator
 from minicell.parameter import Parameter
@@ -29,7 +30,7 @@ class Snapshot:
         gens = [default_generator()]
         for g in generators:
             if not isinstance(g, Generator):
-                raise TypeError(f"For '{who}', 'generators' must hold Generators, but got {type(g).__name__}.")
+                raise fail_type(who, "generators", "Generators", Shown(type(g).__name__))
             gens.append(g)
         self._generators = [(g, g.get_state()) for g in gens]
         params: dict[int, tuple[str, Parameter, np.ndarray]] = {}

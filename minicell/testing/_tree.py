@@ -16,21 +16,21 @@ Only boolean, integer, floating-point and complex dtypes are accepted (no object
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
+from minicell._checks import Shown, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.tensor import Tensor
 
-Tree = Union[None, np.ndarray, list, dict]
+Tree = None | np.ndarray | list | dict
 KINDS = "biufc"
 
 
 def _bad(who: str, path: str, what: str) -> TypeError:
-    where = f" at {path}" if path else ""
-    return TypeError(f"For '{who}', the object{where} must be a Cell, Tensor, ndarray, scalar, None or a "
-                     f"tuple/list/dict of them, but got {what}.")
+    return fail_type(who, f"object at {path}" if path else "object",
+                     "a Cell, Tensor, ndarray, scalar, None or a tuple/list/dict of them", Shown(what))
 
 
 def leaf_array(value: Any, who: str, path: str = "") -> np.ndarray:
@@ -59,7 +59,8 @@ def cell_parameters(cell: Cell, who: str) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
     for name, param in cell.parameters_and_names():
         if name in found:
-            raise ValueError(f"For '{who}', two parameters of the {type(cell).__name__} are named {name!r}.")
+            raise fail_value(who, "cell", f"a {type(cell).__name__} whose Parameters have distinct names",
+                             Shown(f"two named {name!r}"))
         found[name] = leaf_array(param, who, name)
     return {name: found[name] for name in sorted(found)}
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from minicell._checks import Shown, fail_type
 from minicell.cell import Cell
 from minicell.testing._diff import describe
 from minicell.testing._tree import Tree, canonical, cell_parameters
@@ -113,7 +114,7 @@ def assert_cells_equal(a: Cell, b: Cell) -> None:
     __tracebackhide__ = True
     for arg, value in (("a", a), ("b", b)):
         if not isinstance(value, Cell):
-            raise TypeError(f"For 'assert_cells_equal', '{arg}' must be a Cell, but got {type(value).__name__}.")
+            raise fail_type("assert_cells_equal", arg, "a Cell", Shown(type(value).__name__))
     lines = cell_differences(cell_parameters(a, "assert_cells_equal"), cell_parameters(b, "assert_cells_equal"))
     if lines:
         raise AssertionError(f"Cells {type(a).__name__} and {type(b).__name__} differ. " + "\n".join(lines))

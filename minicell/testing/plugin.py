@@ -13,8 +13,9 @@
   failure seen elsewhere, or trying another seed).
 
 Loading the plugin imports minicell (and NumPy); it adds no autouse fixture and no hook that
-acts on tests without the fixture, so other projects' runs are unchanged. Under ``@hypothesis.given`` a function-scoped fixture is shared by all
-examples; draw Generators with ``minicell.testing.strategies.generators()`` there instead.
+acts on tests without the fixture, so other projects' runs are unchanged. Under
+``@hypothesis.given`` a function-scoped fixture is shared by all examples; draw Generators with
+``minicell.testing.strategies.generators()`` there instead.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from minicell._checks import fail_value
 from minicell.generator import Generator
 
 SEED_KEY = pytest.StashKey[int]()
@@ -38,8 +40,8 @@ def seed_from_nodeid(nodeid: str) -> int:
 def uint64(text: str) -> int:
     """An int in [0, 2**64) from the command line (decimal, or 0x hex)."""
     value = int(text, 0)
-    if not 0 <= value < UINT64_LIMIT:
-        raise ValueError(text)
+    if not 0 <= value < UINT64_LIMIT:  # argparse turns the ValueError into "invalid uint64 value"
+        raise fail_value("--minicell-seed", "N", "an int in [0, 2**64)", value)
     return value
 
 

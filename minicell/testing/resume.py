@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from minicell._checks import check_int, fail_type, fail_value
+from minicell._checks import Shown, check_int, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.generator import default_generator
 from minicell.serialization import load_checkpoint, load_param_into_net, save_checkpoint
 from minicell.testing._tree import cell_parameters
 from minicell.testing.compare import cell_differences
-from minicell.testing.fingerprint import fingerprint
+from minicell.testing.digest import fingerprint
 
 # The default-generator seed and NumPy seed of the "new process" that resumes (any fixed values
 # other than the running process's own would do).
@@ -42,7 +42,8 @@ WHO = "assert_resume_exact"
 def _fresh(make_state: Callable[[], Cell]) -> Cell:
     state = make_state()
     if not isinstance(state, Cell):
-        raise TypeError(f"For '{WHO}', 'make_state' must return a Cell, but returned {type(state).__name__}.")
+        raise fail_type(WHO, "make_state", "a function returning a Cell", Shown(f"one returning "
+                                                                                f"{type(state).__name__}"))
     return state
 
 
@@ -87,8 +88,8 @@ def assert_resume_exact(make_state: Callable[[], Cell], step: Callable[[Cell, in
     try:
         straight, interrupted = _fresh(make_state), _fresh(make_state)
         if straight is interrupted:
-            raise ValueError(f"For '{WHO}', 'make_state' must build a new state on every call, but it returned "
-                             f"the same {type(straight).__name__} twice.")
+            raise fail_value(WHO, "make_state", "a function building a new state on every call",
+                             Shown(f"one that returned the same {type(straight).__name__} twice"))
         first, second = cell_parameters(straight, WHO), cell_parameters(interrupted, WHO)
         if fingerprint(first) != fingerprint(second):
             raise _mismatch("make_state() is not deterministic: two fresh states differ", first, second)

@@ -32,8 +32,8 @@ class Adam(Optimizer):
     _m: list[np.ndarray]
     _v: list[np.ndarray]
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 1e-3,
+                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(learning_rate, params, weight_decay)
         who = type(self).__name__
         self.beta1 = check_real(who, "beta1", beta1, 0.0, 1.0, closed_high=False)
@@ -104,6 +104,6 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 1e-3,
+                 beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
         super().__init__(params, learning_rate, beta1, beta2, eps, weight_decay)

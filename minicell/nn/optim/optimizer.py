@@ -47,7 +47,8 @@ class Optimizer(Cell):
 
     parameters: tuple[Parameter, ...]
 
-    def __init__(self, learning_rate: float | LearningRateSchedule, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
+    def __init__(self, learning_rate: float | LearningRateSchedule, params: Iterable[Parameter],
+                 weight_decay: float = 0.0) -> None:
         super().__init__(auto_prefix=False)
         who = type(self).__name__
         if isinstance(params, (Parameter, Cell)) or not hasattr(params, "__iter__"):
@@ -86,14 +87,16 @@ class Optimizer(Cell):
         arrays = []
         for p, g in zip(self.parameters, grads):
             try:
-                array = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=object if isinstance(g, str) else None)
+                as_object = object if isinstance(g, str) else None
+                array = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=as_object)
             except (ValueError, TypeError, OverflowError):
                 array = np.asarray(None)
             if array.dtype.kind != "f":
                 raise fail_type(who, "grads", f"float gradients (the one of '{p.name}' too)",
                                 Shown(f"dtype {DTYPE_NAMES.get(array.dtype, array.dtype)} for '{p.name}'"))
             if array.shape != p.shape:
-                raise fail_value(who, "grads", f"gradients of their parameters' shapes ({list(p.shape)} for '{p.name}')",
+                raise fail_value(who, "grads", f"gradients of their parameters' shapes ({list(p.shape)} for "
+                                               f"'{p.name}')",
                                  Shown(f"shape {list(array.shape)} for '{p.name}'"))
             if not np.isfinite(array).all():  # one fast pass, before any update
                 raise fail_value(who, "grads", f"finite gradients (the one of '{p.name}' too)",

@@ -25,8 +25,8 @@ class SGD(Optimizer):
 
     _buffers: list[np.ndarray]
 
-    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 0.1, momentum: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
+    def __init__(self, params: Iterable[Parameter], learning_rate: float | LearningRateSchedule = 0.1,
+                 momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate, params, weight_decay)
         who = type(self).__name__
         self.momentum = check_real(who, "momentum", momentum, 0.0)

@@ -1,0 +1,154 @@
+"""One voice for every error: no module of the package writes an error message by hand.
+
+Every error that reports a user's mistake is made by ``minicell._checks`` (``fail(cls, who, arg,
+expected, got)``, or its wrappers ``fail_type``/``fail_value`` and the ``check_*`` helpers), in the
+wording ``For 'Name', 'arg' must be <expected>, but got <what came>.`` This test reads every module
+of the package (``ast``) and fails, naming file:line, when an exception class is called with a
+message of its own (a string literal, an f-string, ``%`` or ``.format``, a variable holding text,
+or the old workaround ``XError(*fail_value(...).args)``), and when the wording ``For '...`` is
+typed by hand anywhere. Calling an exception class with no argument (``raise StopIteration``,
+``raise NotImplementedError``) says nothing and is fine.
+
+Not checked, on purpose:
+- ``minicell/_checks.py`` itself: the one place that writes the wording.
+- ``AssertionError``: the verdict of a check in ``minicell.testing`` (``Not bitwise equal ...``),
+  reporting a difference between two runs, not a user's mistake; its text is the report.
+- ``INTERNAL_INVARIANTS`` below: errors that report a broken invariant of minicell itself (a bug
+  in minicell, not a user's mistake), each listed with its reason.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "minicell"
+
+# The one module that writes error text.
+VOICE = "minicell/_checks.py"
+
+# Exception classes whose text is a report, not a complaint about an argument (see the docstring).
+REPORT_CLASSES = frozenset({"AssertionError"})
+
+# (file, enclosing function) -> why the message is not a user's mistake. Keep this list short.
+INTERNAL_INVARIANTS: dict[tuple[str, str], str] = {
+    ("minicell/_checkpoint/npz.py", "*"): "MalformedArchive is caught inside the reader and re-raised "
+                                          "in the house wording naming the file",
+}
+
+# ---- TEMPORARY: owned elsewhere, migrated on merge -------------------------------------------
+# These files belong to other helpers of issue 18, who migrate their own raises on their branches.
+# The lead removes this block once those branches are merged; the test must then pass without it.
+OWNED_ELSEWHERE = (
+    "minicell/_checkpoint/",
+    "minicell/serialization.py",
+    "minicell/communication/",
+    "minicell/_exact/",
+    "minicell/_runtime/world.py",
+    "minicell/nn/distributed.py",
+    "minicell/run.py",
+    "minicell/nn/wrap.py",
+    "minicell/ops/_dropout.py",
+    "minicell/ops/_normalization.py",
+    "minicell/nn/normalization.py",
+    "minicell/primitives/norm.py",
+)
+# ---- end of TEMPORARY ----------------------------------------------------------------------
+
+
+def exception_names() -> set[str]:
+    """Names of the builtin exception classes and of every exception class the package defines."""
+    names = {name for name, value in vars(builtins).items()
+             if isinstance(value, type) and issubclass(value, BaseException)}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef) and any(
+                    isinstance(base, ast.Name) and (base.id in names or base.id.endswith(("Error", "Exception")))
+                    for base in node.bases):
+                names.add(node.name)
+    return names
+
+
+def called_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    return None
+
+
+def enclosing_functions(tree: ast.AST) -> dict[ast.AST, str]:
+    """Every node of ``tree`` mapped to the name of the innermost function around it ('' at top)."""
+    owner: dict[ast.AST, str] = {}
+
+    def visit(node: ast.AST, name: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else name
+            owner[child] = inner
+            visit(child, inner)
+
+    visit(tree, "")
+    return owner
+
+
+def hand_written_messages(path: Path, exceptions: set[str], root: Path = ROOT) -> list[str]:
+    """``file:line  source`` of every exception class called with text of its own in ``path``."""
+    relative = path.relative_to(root).as_posix()
+    source = path.read_text()
+    tree = ast.parse(source, relative)
+    owner = enclosing_functions(tree)
+    offenders = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or called_name(node) not in exceptions:
+            continue
+        if called_name(node) in REPORT_CLASSES or not (node.args or node.keywords):
+            continue
+        if (relative, owner[node]) in INTERNAL_INVARIANTS or (relative, "*") in INTERNAL_INVARIANTS:
+            continue
+        line = ast.get_source_segment(source, node) or ""
+        offenders.append(f"{relative}:{node.lineno}  {line.splitlines()[0][:100]}")
+    for node in ast.walk(tree):  # the wording typed by hand, to be raised later from a variable
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("For '") \
+                and (relative, owner[node]) not in INTERNAL_INVARIANTS and (relative, "*") not in INTERNAL_INVARIANTS:
+            offenders.append(f"{relative}:{node.lineno}  the house wording typed by hand: {node.value[:60]!r}")
+    return sorted(offenders, key=lambda text: int(text.split(":")[1].split()[0]))
+
+
+def package_files() -> list[Path]:
+    files = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative != VOICE and not relative.startswith(OWNED_ELSEWHERE):
+            files.append(path)
+    return files
+
+
+def test_no_module_writes_its_own_error_message():
+    exceptions = exception_names()
+    offenders = [line for path in package_files() for line in hand_written_messages(path, exceptions)]
+    assert not offenders, ("These exceptions are given a message written by hand; make them with "
+                           "minicell._checks.fail(cls, who, arg, expected, got) instead:\n  "
+                           + "\n  ".join(offenders))
+
+
+def test_the_check_sees_every_kind_of_hand_written_message(tmp_path):
+    """The reader catches each form of hand-made text, and lets the helper's calls pass."""
+    module = tmp_path / "sample.py"
+    module.write_text(
+        "from minicell._checks import fail, fail_value\n"
+        "def f(x, text):\n"
+        "    if x == 1: raise ValueError('literal')\n"
+        "    if x == 2: raise TypeError(f'For {x!r}')\n"
+        "    if x == 3: raise KeyError('%s' % x)\n"
+        "    if x == 4: raise IndexError('{}'.format(x))\n"
+        "    if x == 5: raise RuntimeError(text)\n"
+        "    if x == 6: raise OSError(*fail_value('f', 'x', 'good', x).args)\n"
+        "    if x == 7: return LookupError(message='made, not raised')\n"
+        "    if x == 8: raise fail(KeyError, 'f', 'x', 'a known key', x)\n"
+        "    if x == 9: raise StopIteration\n"
+        "    if x == 10: raise AssertionError('a report of a difference')\n"
+        "    if x == 11: message = f\"For '{x}', ...\"\n"
+        "    raise NotImplementedError()\n")
+    found = hand_written_messages(module, exception_names(), tmp_path)
+    assert [line.split("  ")[0] for line in found] == [f"sample.py:{n}" for n in (*range(3, 10), 13)]

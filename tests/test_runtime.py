@@ -1,0 +1,88 @@
+"""The runtime home (minicell/_runtime/): named pools, the BLAS limits, fork handlers."""
+from __future__ import annotations
+
+import os
+import select
+import sys
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import minicell as mc
+from minicell._runtime import blas, fork, pools
+from minicell._runtime.parallel import run_parallel
+
+
+def blas_threads() -> list[int]:
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_a_named_pool_is_shared_and_replaced_only_for_another_size():
+    a = pools.shared_pool("test-a", 2)
+    assert pools.shared_pool("test-a", 2) is a
+    assert pools.shared_pool("test-b", 2) is not a
+    b = pools.shared_pool("test-a", 3)
+    assert b is not a and pools.shared_pool("test-a", 3) is b
+    assert a.submit(lambda: 7).result(timeout=60) == 7  # a replaced pool still runs what it is given
+    names = b.submit(lambda: __import__("threading").current_thread().name).result(timeout=60)
+    assert names.startswith("minicell-test-a")
+
+
+@pytest.mark.skipif(not blas_threads(), reason="threadpoolctl finds no BLAS library to limit")
+def test_single_threaded_blas_limits_inside_and_restores_on_leaving():
+    before = blas_threads()
+    with blas.single_threaded_blas():
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+
+
+@pytest.mark.skipif(not blas_threads(), reason="threadpoolctl finds no BLAS library to limit")
+def test_set_num_threads_limits_blas_too():
+    previous = mc.get_num_threads()
+    try:
+        mc.set_num_threads(1)
+        assert set(blas_threads()) == {1} and mc.get_num_threads() == 1
+        mc.set_num_threads(2)
+        assert mc.get_num_threads() == 2
+    finally:
+        mc.set_num_threads(previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin", reason="needs os.fork")
+def test_a_forked_child_runs_the_handlers_and_gets_working_pools():
+    ran = []
+    fork.on_fork_in_child(lambda: ran.append("child"))
+    previous = mc.get_num_threads()
+    mc.set_num_threads(2)
+    out = np.zeros(1 << 20)
+
+    def body(lo: int, hi: int) -> None:
+        out[lo:hi] = 1.0
+
+    try:
+        run_parallel(out.size, body)  # the parent's pools have live workers before the fork
+        pools.shared_pool("dataset", 2).submit(int).result(timeout=60)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, never return into pytest
+            code = 1
+            try:
+                out[:] = 0.0
+                run_parallel(out.size, body)
+                pool_ok = pools.shared_pool("dataset", 2).submit(lambda: 5).result(timeout=30) == 5
+                code = 0 if ran == ["child"] and pool_ok and out.all() else 2
+            finally:
+                os.write(write, bytes([code]))
+                os._exit(code)
+        os.close(write)
+        ready, _, _ = select.select([read], [], [], 300)  # a safety net only: the child reports at once
+        report = os.read(read, 1) if ready else b"hung"
+        os.close(read)
+        if not ready:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        mc.set_num_threads(previous)
+    assert report == b"\x00" and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert ran == []  # the handler ran in the child only
