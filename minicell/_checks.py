@@ -60,8 +60,9 @@ def fail_value(owner: str, arg: str, expected: str, value: Any) -> ValueError:
 
 
 def is_integer(value: Any) -> bool:
-    """True for Python and NumPy integers, False for bool (which is a user mistake here)."""
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+    """True for Python and NumPy integers, False for bool (which is a user mistake here) and for
+    ``np.timedelta64`` (NumPy makes it an integer type; ``int()`` of one is a timedelta, or None for NaT)."""
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_, np.timedelta64))
 
 
 def check_int(owner: str, arg: str, value: Any, low: int | None = None, high: int | None = None) -> int:
@@ -90,7 +91,8 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
     inf and NaN are always refused (an infinite learning rate or gain is never meant), and so
     are ints too large for a float.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.integer, np.floating)):
+    if isinstance(value, (bool, np.bool_, np.timedelta64)) or not isinstance(value, (numbers.Real, np.integer,
+                                                                                       np.floating)):
         raise fail_type(owner, arg, "a real number", value)
     try:
         number = float(value)

@@ -49,6 +49,14 @@ def walk(cell: Cell, name: str, by_prefix: bool) -> Iterator[tuple[Cell, str]]:
             stack.append((child, (f"{path}.{child_name}" if path else child_name) if extend else path))
 
 
+def check_not_ancestor(who: str, arg: str, parent: Cell, child: Any) -> None:
+    """Refuse to make ``child`` a child of ``parent`` when ``parent`` is inside ``child``: the tree
+    would become a cycle (``repr``, ``cells_and_names`` and checkpoint names would never end)."""
+    if isinstance(child, Cell) and child is not parent and any(sub is parent for sub, _ in walk(child, "", False)):
+        raise fail_value(who, arg, f"a Cell that does not contain this {type(parent).__name__} (a cell cannot be "
+                         "its own descendant)", Shown(f"a {type(child).__name__} that contains it"))
+
+
 def name_prefixes(cell: Cell, prefix: str) -> Iterator[tuple[Cell, str]]:
     """``(sub_cell, the prefix of its Parameters' names)`` for ``cell`` and each sub-cell, once."""
     return walk(cell, prefix, by_prefix=True)
@@ -152,6 +160,7 @@ class Cell:
                             Shown("a Cell"))
         if child_cell is self:
             raise fail_value(type(self).__name__, child_name, "a Cell other than this one", Shown("the Cell itself"))
+        check_not_ancestor(type(self).__name__, child_name, self, child_cell)
         cells[child_name] = child_cell
         object.__setattr__(self, child_name, child_cell)
         scope = (f"{self._scope}.{child_name}" if self._scope else child_name) if self._auto_prefix else self._scope
@@ -241,12 +250,18 @@ class Cell:
         return ""
 
     def __repr__(self) -> str:
+        return self._tree_repr(set())
+
+    def _tree_repr(self, ancestors: set[int]) -> str:
+        """The repr of this cell's tree; a cell met again below itself is shown, not entered."""
         extra = self.extra_repr()
         if not self._cells:
             return f"{type(self).__name__}<{extra}>"
+        if id(self) in ancestors:
+            return f"{type(self).__name__}<{extra}> (cycle: already shown above)"
         lines = [f"{type(self).__name__}<{extra}"]
         for name, child in self._cells.items():
-            child_repr = repr(child).replace("\n", "\n  ")
+            child_repr = child._tree_repr(ancestors | {id(self)}).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child_repr}")
         lines.append("  >")
         return "\n".join(lines)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from minicell._checks import Shown, fail, fail_type, fail_value, is_integer, shorten
-from minicell.cell import Cell, relative_names, set_scopes
+from minicell.cell import Cell, check_not_ancestor, relative_names, set_scopes
 
 
 def _check_key(who: str, container: Cell, key: Any) -> str:
@@ -46,6 +46,7 @@ class _CellSequence(Cell):
             raise fail_type(who, arg, "a Cell", cell)
         if cell is self:
             raise fail_value(who, arg, f"a Cell other than this {type(self).__name__}", Shown("the container itself"))
+        check_not_ancestor(who, arg, self, cell)
         return cell
 
     def _check_room(self, who: str, count: int) -> None:
@@ -194,6 +195,7 @@ class CellDict(Cell):
         if cell is self:
             raise fail_value(who, f"cells[{shorten(repr(key))}]", "a Cell other than this CellDict",
                              Shown("the container itself"))
+        check_not_ancestor(who, f"cells[{shorten(repr(key))}]", self, cell)
 
     def __setitem__(self, key: str, cell: Cell) -> None:
         self._check_item("CellDict", key, cell)

@@ -163,6 +163,8 @@ class Parameter(Tensor):
 
     def clone(self, prefix: str = "") -> Parameter:
         """An independent copy; its name is ``prefix + '.' + name`` when a prefix is given."""
+        if not isinstance(prefix, str):
+            raise fail_type("Parameter.clone", "prefix", "a str", prefix)
         name = f"{prefix}.{self.name}" if prefix and self.name else (self.name or prefix or None)
         copy = Parameter(self._data, name=name, requires_grad=self.requires_grad)
         return copy

@@ -25,3 +25,45 @@ def finish(process: subprocess.Popen, timeout: float = 90) -> tuple[int, str, st
         process.communicate()
         raise
     return process.returncode, out, err
+
+
+# Runs a script (argv: prefix, script, args...) and stops it for good, alive, right after it prints
+# a line starting with ``prefix``: a test that kills it then knows where the kill landed.
+GATE = """
+import os, runpy, sys, threading
+prefix, script = sys.argv[1], sys.argv[2]
+
+
+class Gate:
+    def __init__(self, out):
+        self.out, self.line = out, ""
+
+    def write(self, text):
+        count = self.out.write(text)
+        self.line += text
+        while "\\n" in self.line:
+            line, self.line = self.line.split("\\n", 1)
+            if line.startswith(prefix):
+                self.out.flush()
+                threading.Event().wait()  # stopped here, alive, until the test kills the process
+        return count
+
+    def flush(self):
+        self.out.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.out, name)
+
+
+sys.stdout = Gate(sys.stdout)
+sys.argv = sys.argv[2:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def gate(folder: Path) -> str:
+    """The path of the GATE script, written into ``folder`` (run it as ``python gate prefix script args``)."""
+    path = Path(folder) / "gate.py"
+    path.write_text(GATE)
+    return str(path)

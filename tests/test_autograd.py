@@ -1,7 +1,7 @@
 """Every op's gradient against central finite differences; graph structure; the functional API."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -39,8 +39,7 @@ def test_binary_op_gradients_with_broadcasting(name, data, shapes):
     b = data.draw(arrays(shapes.input_shapes[1], dom_b))
     if name in ("maximum", "minimum"):  # the derivative jumps at ties: keep a margin
         gap = np.abs(np.subtract(a, b))
-        if gap.size and gap.min() < 1e-3:
-            return
+        assume(not gap.size or gap.min() >= 1e-3)  # a draw with a tie is replaced, not passed untested
     assert_grads_match(fn, a, b)
 
 

@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 import pytest
 
@@ -26,17 +25,25 @@ pytestmark = [
 ]
 
 FORKS = 20
-CHILD_TIMEOUT = 10.0
+SAFETY_NET = 120.0  # seconds: only ever reached by a child that hangs (the verdict is its markers)
 LARGE = 1 << 19  # two chunks of the thread pool (MIN_PER_THREAD = 2**18): the child uses the pool
+STAGES = ["forked", "contended generator", "default generator", "values right"]
 
 
-def child_draws_once(generator):
-    """Draw through the contended generator, the default one and the pool; 0 if all is right."""
+def child_draws_once(generator, report):
+    """Draw through the contended generator, the default one and the pool, writing a marker to the
+    file descriptor ``report`` after each stage; 0 if all is right."""
+    os.write(report, b"forked\n")
     seed, offset = generator.get_state()
     values = ops.rand(LARGE, generator=generator).asnumpy()
+    os.write(report, b"contended generator\n")
     expected = uniform(int(seed), int(offset), (LARGE,))
     mc.rand(4)
-    return 0 if (values == expected).all() else 1
+    os.write(report, b"default generator\n")
+    if (values == expected).all():
+        os.write(report, b"values right\n")
+        return 0
+    return 1
 
 
 class Drawers:
@@ -44,80 +51,95 @@ class Drawers:
 
     def __init__(self, generator, count=8):
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(generator,), daemon=True) for _ in range(count)]
+        self.draws = [0] * count
+        self.started = threading.Barrier(count + 1)
+        self.threads = [threading.Thread(target=self.run, args=(generator, i), daemon=True) for i in range(count)]
 
-    def run(self, generator):
+    def run(self, generator, i):
+        ops.rand(2, generator=generator)
+        self.started.wait(SAFETY_NET)
         while not self.stop.is_set():
             ops.rand(2, generator=generator)
             mc.rand(1)
+            self.draws[i] += 1
 
     def __enter__(self):
         self.interval = sys.getswitchinterval()
         sys.setswitchinterval(1e-4)  # the forking thread gets the GIL back sooner: a faster test
         for t in self.threads:
             t.start()
-        time.sleep(0.05)
+        self.started.wait(SAFETY_NET)  # every thread has drawn: the generator lock is contended
         return self
+
+    def total(self):
+        return sum(self.draws)
 
     def __exit__(self, *exc):
         self.stop.set()
         for t in self.threads:
-            t.join(timeout=CHILD_TIMEOUT)
+            t.join(timeout=SAFETY_NET)
         sys.setswitchinterval(self.interval)
 
 
-def wait_or_kill(pid):
-    """The child's exit status, or None after killing a child that did not finish in time.
-
-    A blocking ``waitpid`` (it releases the GIL, so the parent wakes as soon as the child exits
-    although eight threads compete for the GIL) with a timer that kills the child on timeout.
-    """
-    timer = threading.Timer(CHILD_TIMEOUT, os.kill, (pid, signal.SIGKILL))
+def read_markers(read_end, pid):
+    """The child's markers, read until it closes the pipe (it exits); a timer kills it if it
+    never does, so a hung child shows up as markers that stop short, never as a hung test."""
+    timer = threading.Timer(SAFETY_NET, os.kill, (pid, signal.SIGKILL))
     timer.start()
     try:
-        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read_end, "rb") as pipe:
+            return pipe.read().decode().splitlines()
     finally:
         timer.cancel()
-    return None if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL else status
 
 
 def test_os_fork_while_eight_threads_draw_never_hangs_the_child():
     generator = mc.Generator().manual_seed(11)
-    statuses = []
-    with Drawers(generator):
+    results = []
+    with Drawers(generator) as drawers:
+        before = drawers.total()
         for _ in range(FORKS):
+            read_end, write_end = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: never return into pytest
                 code = 1
                 try:
-                    code = child_draws_once(generator)
+                    os.close(read_end)
+                    code = child_draws_once(generator, write_end)
                 finally:
                     os._exit(code)
-            statuses.append(wait_or_kill(pid))
-            if statuses[-1] is None:
-                break  # one hang is enough to fail; do not wait for twenty
-    hung = statuses.count(None)
-    assert hung == 0, f"a forked child hung (after {len(statuses) - 1} that finished)"
-    assert all(os.WIFEXITED(s) and os.WEXITSTATUS(s) == 0 for s in statuses), statuses
+            os.close(write_end)
+            markers = read_markers(read_end, pid)
+            _, status = os.waitpid(pid, 0)
+            results.append((markers, status))
+            if markers != STAGES:
+                break  # one failure is enough; do not wait for twenty
+        assert drawers.total() > before  # the threads kept drawing while the parent forked
+    for markers, status in results:
+        assert markers == STAGES, f"a forked child stopped after {markers[-1:] or 'nothing'} (status {status})"
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert len(results) == FORKS
 
 
-def _mp_child(generator):
-    os._exit(child_draws_once(generator))
+def _mp_child(generator, write_end):
+    os._exit(child_draws_once(generator, write_end))
 
 
 def test_multiprocessing_fork_workers_while_eight_threads_draw_finish():
     context = multiprocessing.get_context("fork")
     generator = mc.Generator().manual_seed(12)
-    codes = []
-    with Drawers(generator):
+    results = []
+    with Drawers(generator) as drawers:
+        before = drawers.total()
         for _ in range(FORKS // 2):
-            proc = context.Process(target=_mp_child, args=(generator,))
+            read_end, write_end = os.pipe()
+            proc = context.Process(target=_mp_child, args=(generator, write_end))
             proc.start()
-            proc.join(CHILD_TIMEOUT)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-                codes.append(None)
+            os.close(write_end)
+            markers = read_markers(read_end, proc.pid)
+            proc.join(SAFETY_NET)
+            results.append((markers, proc.exitcode))
+            if markers != STAGES:
                 break
-            codes.append(proc.exitcode)
-    assert codes == [0] * len(codes), codes
+        assert drawers.total() > before
+    assert results == [(STAGES, 0)] * (FORKS // 2), results

@@ -141,7 +141,56 @@ def test_bad_arguments_are_clear_errors(make, error, match):
         make()
 
 
+def _torch_convention_batch_norm(x, steps, torch_momentum, eps=1e-5):
+    """torch.nn.BatchNorm2d in training mode as its documentation defines it, in plain loops:
+    ``y = (x - mean) / sqrt(var_biased + eps)`` per channel (gamma 1, beta 0), and
+    ``running = (1 - m) * running + m * batch`` with the UNBIASED batch variance, running_mean 0
+    and running_var 1 at the start. Returns the last output and the running statistics."""
+    n, c, h, w = x.shape
+    count = n * h * w
+    running_mean, running_var = np.zeros(c), np.ones(c)
+    y = np.empty_like(x)
+    for _ in range(steps):
+        for ch in range(c):
+            values = [x[i, ch, r, q] for i in range(n) for r in range(h) for q in range(w)]
+            mean = sum(values) / count
+            squares = sum((v - mean) ** 2 for v in values)
+            y[:, ch] = (x[:, ch] - mean) / np.sqrt(squares / count + eps)
+            running_mean[ch] = (1 - torch_momentum) * running_mean[ch] + torch_momentum * mean
+            running_var[ch] = (1 - torch_momentum) * running_var[ch] + torch_momentum * squares / (count - 1)
+    return y, running_mean, running_var
+
+
+def test_batch_norm_momentum_maps_onto_torch_convention_by_an_independent_reference():
+    """MindSpore's momentum 0.8 (weight of the old value) is PyTorch's momentum 0.2 (weight of the
+    batch): outputs, moving statistics and the eval-mode output agree with a loop reference."""
+    x = np.random.default_rng(3).standard_normal((4, 3, 5, 2))
+    ours = nn.BatchNorm2d(3, momentum=0.8, dtype=np.float64).set_train()
+    for _ in range(2):
+        got = ours(mc.Tensor(x)).asnumpy()
+    want, running_mean, running_var = _torch_convention_batch_norm(x, 2, torch_momentum=0.2)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.moving_mean.asnumpy(), running_mean, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ours.moving_variance.asnumpy(), running_var, rtol=1e-12)
+    evaluated = ours.set_train(False)(mc.Tensor(x)).asnumpy()
+    expected = (x - running_mean[None, :, None, None]) / np.sqrt(running_var[None, :, None, None] + 1e-5)
+    np.testing.assert_allclose(evaluated, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_layer_norm_matches_the_definition_over_the_trailing_axes():
+    """``(x - mean) / sqrt(var_biased + 1e-5)`` over the last two axes (torch's layer_norm default eps)."""
+    x = np.random.default_rng(3).standard_normal((4, 3, 5, 2))
+    want = np.empty_like(x)
+    for i in range(4):
+        for j in range(3):
+            block = x[i, j]
+            mean = block.sum() / block.size
+            want[i, j] = (block - mean) / np.sqrt(((block - mean) ** 2).sum() / block.size + 1e-5)
+    np.testing.assert_allclose(ops.layer_norm(mc.Tensor(x), (5, 2)).asnumpy(), want, rtol=1e-9, atol=1e-12)
+
+
 def test_batch_norm_matches_torch_with_the_momentum_conventions_mapped():
+    """An extra, when torch is installed (it is not a test dependency): the reference above is the check."""
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(3).standard_normal((4, 3, 5, 2))
     ours = nn.BatchNorm2d(3, momentum=0.8, dtype=np.float64).set_train()

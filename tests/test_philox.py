@@ -154,3 +154,22 @@ def test_invalid_word_arguments(bad, error, arg, expected, got):
 def test_invalid_block_arguments(counter, key, error, arg, expected, got):
     with pytest.raises(error, match=house("philox4x32", arg, expected, got)):
         philox4x32(counter, key)
+
+
+# The project's shared folder sits beside the clone (CI puts it there): <repo>/../shared/kat/.
+SHARED_KAT_FILE = Path(__file__).resolve().parents[2] / "shared" / "kat" / "philox4x32.txt"
+
+
+def _vectors(path):
+    """``(rounds, counter, key, output)`` per line, words as ints (spacing and case do not matter)."""
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [(r[0], int(r[1]), *(tuple(int(w, 16) for w in part) for part in (r[2:6], r[6:8], r[8:12]))) for r in rows]
+
+
+@pytest.mark.skipif(not SHARED_KAT_FILE.parents[1].is_dir(), reason=f"the project's shared folder is not beside the "
+                    f"clone ({SHARED_KAT_FILE.parents[1]} is absent), so there is nothing to compare with")
+def test_the_copied_vectors_are_the_shared_known_answers():
+    """tests/data/philox4x32_kat.txt is a copy of ../shared/kat/philox4x32.txt: every vector, in order."""
+    ours, shared = _vectors(KAT_FILE), _vectors(SHARED_KAT_FILE)
+    assert len(shared) == 110 and all(len(r) == 5 and r[0] == "philox4x32" for r in shared)
+    assert ours == shared

@@ -89,7 +89,38 @@ def test_bad_arguments_are_clear_errors(make, error, match):
         make()
 
 
+def test_pooling_matches_torch_convention_by_an_independent_loop_reference():
+    """torch's max_pool2d((3, 2), stride (2, 2)) and avg_pool2d(2, stride 1) without padding:
+    output size floor((H - k) / s) + 1, each output the max or mean of its window, element by element."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+
+    def reference(k, s, reduce):
+        ho, wo = (7 - k[0]) // s[0] + 1, (6 - k[1]) // s[1] + 1
+        out = np.empty((2, 3, ho, wo))
+        for n in range(2):
+            for c in range(3):
+                for y in range(ho):
+                    for q in range(wo):
+                        taps = [x[n, c, y * s[0] + i, q * s[1] + j] for i in range(k[0]) for j in range(k[1])]
+                        out[n, c, y, q] = reduce(taps)
+        return out
+    got = ops.max_pool2d(mc.Tensor(x), (3, 2), (2, 2)).asnumpy()
+    assert got.shape == (2, 3, 3, 3)
+    np.testing.assert_array_equal(got, reference((3, 2), (2, 2), max))
+    got = ops.avg_pool2d(mc.Tensor(x), 2, 1).asnumpy()
+    assert got.shape == (2, 3, 6, 5)
+    np.testing.assert_allclose(got, reference((2, 2), (1, 1), lambda taps: sum(taps) / len(taps)), rtol=1e-12)
+
+
+def test_pooling_known_answers_by_hand():
+    x = np.array([[[[1.0, 5.0, 2.0], [3.0, 4.0, 9.0], [0.0, 8.0, 7.0]]]])
+    assert ops.max_pool2d(mc.Tensor(x), 2, 1).asnumpy().tolist() == [[[[5.0, 9.0], [8.0, 9.0]]]]
+    assert ops.avg_pool2d(mc.Tensor(x), 2, 1).asnumpy().tolist() == [[[[3.25, 5.0], [3.75, 7.0]]]]
+    assert ops.max_pool2d(mc.Tensor(x), (3, 2), (2, 2)).asnumpy().tolist() == [[[[8.0]]]]
+
+
 def test_matches_torch_when_installed():
+    """An extra, when torch is installed (it is not a test dependency): the loop reference above is the check."""
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
     got = ops.max_pool2d(mc.Tensor(x), (3, 2), (2, 2)).asnumpy()

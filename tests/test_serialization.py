@@ -3,7 +3,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -114,43 +114,102 @@ def test_corrupt_truncated_and_foreign_files_raise_value_errors_naming_the_file(
         mc.load_checkpoint(tmp_path / "missing.ckpt")
 
 
-def test_save_errors():
+def test_save_errors(tmp_path):
+    never = tmp_path / "never.ckpt"
     with pytest.raises(TypeError, match="save_obj"):
-        mc.save_checkpoint(3, "/tmp/never.ckpt")
+        mc.save_checkpoint(3, never)
     with pytest.raises(TypeError, match="'name' and 'data'"):
-        mc.save_checkpoint([{"name": "a"}], "/tmp/never.ckpt")
+        mc.save_checkpoint([{"name": "a"}], never)
     with pytest.raises(ValueError, match="'name' must be a non-empty str"):
-        mc.save_checkpoint({"": np.zeros(1)}, "/tmp/never.ckpt")
-    assert not os.path.exists("/tmp/never.ckpt")
+        mc.save_checkpoint({"": np.zeros(1)}, never)
+    assert os.listdir(tmp_path) == []  # nothing written, not even a temporary file
 
 
+# The saver saves in a loop; in save number AT it stops at STAGE, prints where, and waits for the
+# test's SIGKILL. The stages hook the os calls every atomic write makes (open the temporary file,
+# write, fsync, rename), so the kill is known to land inside a save, at that point of it.
 SAVER = """
-import sys, numpy as np, minicell as mc
-path = sys.argv[1]
+import os, sys, threading, numpy as np, minicell as mc
+path, stage, at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 big = np.arange(200_000, dtype=np.float64)
-i = 0
+count = [0]
+real_fdopen, real_fsync, real_replace = os.fdopen, os.fsync, os.replace
+
+def stop(where):
+    print(f"stopped {where} in save {count[0]}", flush=True)
+    threading.Event().wait()  # until SIGKILL
+
+class HalfWriter:
+    def __init__(self, handle):
+        self.handle, self.written = handle, 0
+    def write(self, data):
+        data = memoryview(data).cast("B")
+        if self.written + len(data) > 400_000:  # a quarter of the 1.6 MB array: stop mid-write
+            cut = 400_000 - self.written
+            self.handle.write(data[:cut])
+            self.handle.flush()
+            stop("mid-write")
+        self.written += len(data)
+        return self.handle.write(data)
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.handle.__exit__(*exc)
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+def fdopen(fd, *args, **kwargs):
+    handle = real_fdopen(fd, *args, **kwargs)
+    return HalfWriter(handle) if stage == "mid-write" and count[0] == at else handle
+
+def fsync(fd):
+    real_fsync(fd)
+    if stage == "after-fsync" and count[0] == at and os.path.isfile(f"/proc/self/fd/{fd}"):
+        stop("after-fsync")
+
+def replace(src, dst):
+    real_replace(src, dst)
+    if stage == "after-rename" and count[0] == at:
+        stop("after-rename")
+
+os.fdopen, os.fsync, os.replace = fdopen, fsync, replace
 while True:
-    i += 1
-    mc.save_checkpoint({"counter": np.array(i), "big": big + i}, path)
-    print(i, flush=True)
+    count[0] += 1
+    mc.save_checkpoint({"counter": np.array(count[0]), "big": big + count[0]}, path)
+    print(count[0], flush=True)
 """
 
 
-def test_killed_saver_process_never_leaves_an_unreadable_checkpoint_nor_temporary_files(tmp_path):
+@pytest.mark.parametrize("stage, at, survivor", [
+    ("mid-write", 1, None),  # the first save never completed: no checkpoint at all
+    ("mid-write", 3, 2),
+    ("after-fsync", 2, 1),  # written and on disk, not yet renamed: the old file stays
+    ("after-rename", 2, 2),  # renamed, folder not yet synced: the new file is there
+])
+def test_saver_killed_inside_a_save_leaves_the_old_or_the_new_checkpoint_and_no_torn_file(tmp_path, stage, at,
+                                                                                          survivor):
     path = tmp_path / "live.ckpt"
-    for attempt in range(4):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, text=True)
-        try:
-            first = proc.stdout.readline()  # at least one complete save
-            assert first.strip(), "saver produced nothing"
-            time.sleep(0.05 * attempt)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+    proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path), stage, str(at)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    safety_net = threading.Timer(60, proc.kill)  # only if the saver never reaches the marker
+    safety_net.start()
+    try:
+        lines = [proc.stdout.readline() for _ in range(at)]  # saves 1 .. at-1 completed, then the marker
+    finally:
+        safety_net.cancel()
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    assert lines == [f"{i}\n" for i in range(1, at)] + [f"stopped {stage} in save {at}\n"], err
+    assert proc.returncode == -signal.SIGKILL  # killed by the test, inside save number `at`
+    temps = [name for name in os.listdir(tmp_path) if name.endswith(".minicell-tmp")]
+    assert len(temps) == (0 if stage == "after-rename" else 1)  # the kill left the save unfinished
+    if survivor is None:
+        assert not path.exists()
+    else:
         loaded = mc.load_checkpoint(path)
-        i = int(loaded["counter"])
-        assert (loaded["big"].asnumpy() == np.arange(200_000) + i).all()
-    mc.save_checkpoint({"counter": np.array(0), "big": np.zeros(1)}, path)  # removes what the killed savers left
+        assert int(loaded["counter"]) == survivor
+        assert (loaded["big"].asnumpy() == np.arange(200_000) + survivor).all()
+    mc.save_checkpoint({"counter": np.array(0), "big": np.zeros(1)}, path)  # removes what the killed saver left
     assert os.listdir(tmp_path) == ["live.ckpt"]
 
 

@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import minicell as mc
@@ -123,7 +123,6 @@ def test_ulp_distance_is_the_number_of_representable_floats_between(value, steps
     b = a.copy()
     for _ in range(steps):
         b = np.nextafter(b, np.float32(np.inf))
-    if np.isinf(b).any() and steps > 1:
-        return  # ran past the largest float
+    assume(not (np.isinf(b).any() and steps > 1))  # ran past the largest float: draw another
     text = failure(assert_bitwise_equal, a, b)
     assert f"largest difference {steps} ulps" in text  # -0.0 and 0.0 share a place in the order

@@ -1,7 +1,10 @@
 """The pytest plugin: minicell_generator seeded from the node id, seed shown on failure, --minicell-seed."""
 import configparser
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,30 @@ def test_the_plugin_is_registered_as_a_pytest11_entry_point():
     config.read(ROOT / "setup.cfg")
     entries = [line.strip() for line in config["options.entry_points"]["pytest11"].splitlines() if line.strip()]
     assert entries == ["minicell = minicell.testing.plugin"]
+
+
+AUTOLOADED = '''
+from minicell.testing.plugin import seed_from_nodeid
+
+
+def test_fixture_from_the_entry_point(minicell_generator, request):
+    assert int(minicell_generator.initial_seed()) == seed_from_nodeid(request.node.nodeid)
+    print("MARKER fixture seeded from the node id")
+'''
+
+
+def test_the_installed_entry_point_loads_the_plugin_with_autoload_on(tmp_path):
+    """pytest in a subprocess with plugin autoload on and no ``-p``: the installed ``pytest11``
+    entry point ``minicell`` alone must provide the fixture (and ``-p no:minicell``, which
+    blocks that entry point by name, must take it away)."""
+    (tmp_path / "test_autoloaded.py").write_text(AUTOLOADED)
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's minicell, under the installed entry point
+    command = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", str(tmp_path / "test_autoloaded.py")]
+    loaded = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    assert "MARKER fixture seeded from the node id" in loaded.stdout and "1 passed" in loaded.stdout
+    assert re.search(r"^plugins: .*\bminicell-", loaded.stdout, re.M), loaded.stdout  # listed as an entry point
+    blocked = subprocess.run(command + ["-p", "no:minicell"], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                             env=env)
+    assert blocked.returncode != 0 and "fixture 'minicell_generator' not found" in blocked.stdout, blocked.stdout

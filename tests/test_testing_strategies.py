@@ -32,6 +32,20 @@ def test_offsets_leave_exactly_the_room_asked_for():
         g(1)
 
 
+@pytest.mark.parametrize("room", [0, 1, 5, 2**16, 2**63, 2**64 - 1])
+def test_the_upper_bound_of_offsets_is_exactly_two_to_the_64_minus_1_minus_room(room):
+    """The bound is pinned, not only sampled: the strategy is exactly the integers in
+    [0, 2**64 - 1 - room] (compared with the strategy hypothesis builds for those bounds, so the
+    check holds whatever hypothesis prints), and that top offset leaves exactly ``room`` steps."""
+    top = 2**64 - 1 - room
+    assert repr(S.offsets(room)) == repr(st.integers(0, top))
+    assert repr(S.generator_states(room)) == repr(st.tuples(S.seeds(), st.integers(0, top)))
+    g = mc.Generator().set_state(1, top)
+    g(room)
+    with pytest.raises(OverflowError):
+        g(1)
+
+
 @given(data=st.data())
 def test_each_example_gets_its_own_generator(data):
     a, b = data.draw(S.generators()), data.draw(S.generators())

@@ -4,8 +4,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+from tests import jobs
 from tests.test_training import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,22 +41,29 @@ def test_tiny_run_learns_and_two_runs_print_the_same_fingerprint():
 
 
 def test_killed_run_resumed_in_a_new_process_matches_an_uninterrupted_one(tmp_path):
+    """The run is stopped (alive) right after printing epoch 2, whose checkpoint is saved before the
+    line; it is killed there, so the resume must train epochs 3 to 8 itself and end identical."""
     epochs, kill_after = 8, 2
     straight = fingerprint(run("--epochs", str(epochs), *TINY).stdout)
     ckpt = tmp_path / "state.ckpt"
-    proc = subprocess.Popen([sys.executable, str(EXAMPLE), "--epochs", str(epochs), "--checkpoint", str(ckpt), *TINY],
-                            stdout=subprocess.PIPE, text=True, env=ENV)
+    proc = jobs.start([sys.executable, jobs.gate(tmp_path), f"epoch {kill_after}/", str(EXAMPLE),
+                       "--epochs", str(epochs), "--checkpoint", str(ckpt), *TINY], env=ENV)
+    safety_net = threading.Timer(120, proc.kill)  # only if the run never reaches the gate
+    safety_net.start()
     try:
-        for _ in range(kill_after):
-            assert proc.stdout.readline().startswith("epoch ")
+        lines = [proc.stdout.readline() for _ in range(kill_after)]
+        alive = proc.poll() is None  # stopped at the gate: the kill lands on a live run
     finally:
+        safety_net.cancel()
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-        proc.stdout.close()
+        rest, err = proc.communicate(timeout=60)
+    assert [line.split("  ")[0] for line in lines] == [f"epoch {e}/{epochs}" for e in range(1, kill_after + 1)], err
+    assert alive and proc.returncode == -signal.SIGKILL and rest == ""
     resumed = run("--epochs", str(epochs), "--resume", str(ckpt), "--checkpoint", str(ckpt))
+    assert "nothing to do" not in resumed.stdout
+    trained = [int(e) for e in re.findall(r"^epoch (\d+)/", resumed.stdout, re.M)]
+    assert trained == list(range(kill_after + 1, epochs + 1))  # continued where it was killed, not restarted
     assert fingerprint(resumed.stdout) == straight
-    first = re.search(r"^epoch (\d+)/", resumed.stdout, re.M)
-    assert (first and int(first.group(1)) > kill_after) or "nothing to do" in resumed.stdout  # continued, not restarted
 
 
 def test_bad_flags_and_mismatched_checkpoints_are_one_line_errors(tmp_path):

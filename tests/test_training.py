@@ -4,9 +4,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+
+from tests import jobs
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
 SMALL = ["--points", "80", "--hidden", "16", "--batch", "16"]
@@ -40,23 +43,30 @@ def test_two_runs_print_the_same_fingerprint():
 
 
 def test_killed_run_resumed_in_a_new_process_matches_an_uninterrupted_one(tmp_path):
+    """The run is stopped (alive) at a gate right after printing epoch 2, whose checkpoint is written
+    before the line, and killed there: the resume must train epochs 3 to 6 itself."""
     epochs, kill_after = 6, 2
     straight = fingerprint(run("--epochs", str(epochs), *SMALL).stdout)
     ckpt = tmp_path / "state.ckpt"
-    proc = subprocess.Popen([sys.executable, str(EXAMPLE), "--epochs", str(epochs), "--checkpoint", str(ckpt), *SMALL],
-                            stdout=subprocess.PIPE, text=True)
+    proc = jobs.start([sys.executable, jobs.gate(tmp_path), f"epoch {kill_after}/", str(EXAMPLE),
+                       "--epochs", str(epochs), "--checkpoint", str(ckpt), *SMALL])
+    safety_net = threading.Timer(120, proc.kill)  # only if the run never reaches the gate
+    safety_net.start()
     try:
         assert proc.stdout.readline().startswith("train_mlp.py: world size 1,")  # the header
-        for _ in range(kill_after):
-            assert proc.stdout.readline().startswith("epoch ")
+        lines = [proc.stdout.readline() for _ in range(kill_after)]
+        alive = proc.poll() is None  # held at the gate: the kill lands on a live run
     finally:
+        safety_net.cancel()
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert ckpt.exists()
+        rest, err = proc.communicate(timeout=60)
+    assert [line.split("  ")[0] for line in lines] == [f"epoch {e}/{epochs}" for e in range(1, kill_after + 1)], err
+    assert alive and proc.returncode == -signal.SIGKILL and rest == ""
     resumed = run("--epochs", str(epochs), "--resume", str(ckpt), "--checkpoint", str(ckpt))
+    assert "nothing to do" not in resumed.stdout
+    trained = [int(e) for e in re.findall(r"^epoch (\d+)/", resumed.stdout, re.M)]
+    assert trained == list(range(kill_after + 1, epochs + 1))  # it continued rather than restarted
     assert fingerprint(resumed.stdout) == straight
-    first = re.search(r"^epoch (\d+)/", resumed.stdout, re.M)
-    assert int(first.group(1)) > kill_after  # it continued rather than restarted
 
 
 @pytest.mark.parametrize("args,needle", [

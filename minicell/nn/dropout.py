@@ -4,6 +4,13 @@
 In training mode each call reserves one step of the generator, even when ``p == 0``; in eval
 mode (the default for a new Cell: call ``set_train()``) the layer is the identity and reserves
 nothing. No mask is kept between forward and backward.
+
+Values: a dropped element is exactly +0.0, whatever the input holds there (inf and NaN too), so
+``x * 0`` never turns into NaN. A kept element is ``x * scale`` with ``scale = 65536 / (65536 - t)``
+(float32 for float16 inputs, whose range cannot hold scales above 65504: ``p = 0.99999`` gives
+65536). For float16 that product is computed exactly in float64 and rounded once to float16, so
+it is the nearest float16, and inf only where the true product exceeds float16's range, as any
+float16 overflow would be; no ``p`` is refused for float16.
 """
 from __future__ import annotations
 

@@ -130,8 +130,15 @@ class CrossEntropyLoss(LossBase):
         y = label_array("CrossEntropyLoss", labels)
         if x.ndim not in (1, 2):
             raise fail_value("CrossEntropyLoss", "logits", "of shape (N, C) or (C,)", Shown(f"shape {list(x.shape)}"))
+        if x.shape[-1] == 0:  # no class to choose: log_softmax and 'mean' are undefined
+            raise fail_value("CrossEntropyLoss", "logits", "of shape (N, C) or (C,) with at least one class (C >= 1)",
+                             Shown(f"shape {list(x.shape)}"))
         squeeze = x.ndim == 1
         if squeeze:
+            if y.dtype.kind in "iuf" and y.shape != (() if y.dtype.kind in "iu" else x.shape):  # one label or C probs
+                expected = "of shape [] (one class index)" if y.dtype.kind in "iu" else f"of shape {list(x.shape)}"
+                raise fail_value("CrossEntropyLoss", "labels", f"{expected} for logits of shape {list(x.shape)}",
+                                 Shown(f"shape {list(y.shape)}"))
             logits, y = logits.reshape(1, -1), y[None]
             x = logits._data
         n, c = x.shape

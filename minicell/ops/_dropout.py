@@ -24,7 +24,7 @@ import numpy as np
 from minicell._autograd.recompute import note, replayed
 from minicell._checks import Shown, check_bool, fail_type, fail_value
 from minicell.generator import resolve
-from minicell.random.discrete import check_probability, keep_scale, masked_scale_into, prepare_keep_mask, scale_dtype
+from minicell.random.discrete import check_probability, masked_scale_into, prepare_keep_mask, scale_kept
 from minicell.random.distributions import check_extent
 from minicell.tensor import Tensor, record, unwrap
 
@@ -158,8 +158,6 @@ def channel_dropout(who: str, input: Tensor, p: float, generator: Any, ranks: tu
     seed, offset = reserve_step(gen, who)
 
     def apply_mask(x: np.ndarray) -> np.ndarray:
-        scale = keep_scale(p, scale_dtype(x.dtype))
-        mask = np.where(compute_mask(seed, offset), scale, scale.dtype.type(0)).reshape(mask_shape)
-        return (x * mask).astype(x.dtype, copy=False)
+        return scale_kept(x, compute_mask(seed, offset).reshape(mask_shape), p)
 
     return record(apply_mask(unwrap(input)), (input,), lambda g: (apply_mask(g),))

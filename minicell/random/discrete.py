@@ -230,7 +230,7 @@ def bernoulli(seed: int, offset: int, shape: Any, p: Any, dtype: Any = np.float3
 
 
 def scale_dtype(dtype: Any) -> np.dtype:
-    """The dtype dropout scales in: float32 for float16, whose range (65504) cannot hold the
+    """The dtype of dropout's scale: float32 for float16, whose range (65504) cannot hold the
     scale 65536 / (65536 - t) when ``t`` is near 65536; the input's dtype otherwise."""
     dt = np.dtype(dtype)
     return np.dtype(np.float32) if dt == np.float16 else dt
@@ -242,8 +242,28 @@ def keep_scale(p: float, dtype: Any) -> Any:
     return np.dtype(dtype).type(65536.0 / (65536 - t)) if t < 65536 else np.dtype(dtype).type(0)
 
 
+def _product_dtype(dtype: np.dtype) -> Any:
+    """float16 values times the float32 scale are exact in float64 (11 + 24 significant bits),
+    so computing there and casting rounds once; other dtypes multiply in their own dtype."""
+    return np.float64 if dtype == np.float16 else None
+
+
+def scale_kept(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
+    """``x * scale`` where ``keep`` (broadcast against ``x``), exactly ``+0.0`` elsewhere, in x's dtype.
+
+    Dropped elements are 0 whatever ``x`` holds there (inf and NaN too). A kept float16 element
+    is ``x * float32(scale)`` rounded once to float16, so it is inf where that overflows 65504.
+    """
+    scale = keep_scale(p, scale_dtype(x.dtype))
+    with np.errstate(over="ignore"):  # float16 overflow to inf is the documented result
+        scaled = np.multiply(x, scale, dtype=_product_dtype(x.dtype))
+        return np.where(keep, scaled, scaled.dtype.type(0)).astype(x.dtype, copy=False)
+
+
 def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p: float, start: int) -> None:
-    """``out = x * keep * scale`` for the keep-mask of ``(seed, offset)`` (flat arrays, no checks).
+    """``out = x * scale`` where kept, ``+0.0`` where dropped, for the keep-mask of ``(seed, offset)``
+    (flat arrays, no checks). As ``scale_kept``: dropped elements are 0 even where ``x`` is inf or
+    NaN, and float16 products are computed exactly in float64 and rounded once (inf on overflow).
 
     The mask is recomputed chunk by chunk and never materialized at full size: this is both
     dropout's forward and (applied to the gradient) its backward.
@@ -256,15 +276,16 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
         np.copyto(out, x)
         return
     scale = keep_scale(p, scale_dtype(x.dtype))
+    work = _product_dtype(x.dtype)
     threshold = np.uint16(t)
 
     def body(lo: int, hi: int) -> None:
-        keep = scratch("dropout.keep", (CHUNK_ELEMENTS,), np.bool_)
+        drop = scratch("dropout.drop", (CHUNK_ELEMENTS,), np.bool_)
         for a, b in _chunks(lo, hi, CHUNK_ELEMENTS):
-            mask = keep[: b - a]
-            np.greater_equal(_lanes(seed, offset, start + a, b - a), threshold, out=mask)
-            np.multiply(x[a:b], scale, out=out[a:b], casting="same_kind")
-            np.multiply(out[a:b], mask, out=out[a:b])
+            mask = drop[: b - a]
+            np.less(_lanes(seed, offset, start + a, b - a), threshold, out=mask)
+            with np.errstate(over="ignore"):  # float16 overflow to inf is the documented result
+                np.multiply(x[a:b], scale, out=out[a:b], dtype=work, casting="same_kind")
+            np.copyto(out[a:b], 0, where=mask)
 
     run_parallel(x.shape[0], body)
-
