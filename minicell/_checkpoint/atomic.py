@@ -19,6 +19,7 @@ ignored: cleaning is a courtesy, never a reason for a save to fail.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -104,21 +105,41 @@ def write_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
 
     Leftover temporary files of earlier, killed writers of ``path`` are removed first.
     """
+    def write_into(tmp: str, fd: int) -> None:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    _replace_atomically(path, write_into)
+
+
+def write_atomically_by_name(path: str, write: Callable[[str], None]) -> None:
+    """Like ``write_atomically`` for writers that open a file by name (``safetensors`` does):
+    ``write(tmp_path)`` fills the temporary file, which is then fsynced and moved over ``path``."""
+    def write_into(tmp: str, fd: int) -> None:
+        os.close(fd)
+        write(tmp)
+        fd_again = os.open(tmp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.fsync(fd_again)
+        finally:
+            os.close(fd_again)
+
+    _replace_atomically(path, write_into)
+
+
+def _replace_atomically(path: str, write_into: Callable[[str, int], None]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     remove_stale_temps(path)
     tmp = temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_into(tmp, fd)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
