@@ -115,12 +115,12 @@ def _with_suffix(text: str, format: str) -> str:
 
 
 def _load_path(text: str, format: str | None) -> str:
-    """The file to load: the name as given when it has a known suffix, else with ``.ckpt`` (or
-    ``.safetensors`` when only that file exists, or the suffix of the format insisted on)."""
-    if format is not None:
-        return _with_suffix(text, format)
+    """The file to load: the name as given when it ends in ``.ckpt`` or ``.safetensors``, else
+    with the suffix of the format insisted on, or ``.ckpt`` (``.safetensors`` when only that exists)."""
     if text.endswith(tuple(SUFFIXES.values())):
         return text
+    if format is not None:
+        return _with_suffix(text, format)
     if not os.path.exists(text + ".ckpt") and os.path.exists(text + ".safetensors"):
         return text + ".safetensors"
     return text + ".ckpt"

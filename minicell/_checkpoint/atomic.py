@@ -118,8 +118,10 @@ def write_atomically_by_name(path: str, write: Callable[[str], None]) -> None:
     """Like ``write_atomically`` for writers that open a file by name (``safetensors`` does):
     ``write(tmp_path)`` fills the temporary file, which is then fsynced and moved over ``path``."""
     def write_into(tmp: str, fd: int) -> None:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
         os.close(fd)
         write(tmp)
+        os.chmod(tmp, mode)  # the writer may have made the file anew, with other permissions
         fd_again = os.open(tmp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             os.fsync(fd_again)
