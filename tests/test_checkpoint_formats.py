@@ -101,7 +101,8 @@ class Zoo(mc.Cell):
         outputs = (self.dense(x), self.conv1(x.reshape(2, 2, 4)), self.bn2(self.conv2(image)),
                    self.bn1(self.conv1(x.reshape(2, 2, 4))), self.ln(x),
                    self.attention(seq, seq, seq)[0],
-                   self.cross(seq, mc.Tensor(np.ones((5, 3, 3), np.float32)), mc.Tensor(np.ones((5, 3, 5), np.float32)))[0])
+                   self.cross(seq, mc.Tensor(np.ones((5, 3, 3), np.float32)),
+                              mc.Tensor(np.ones((5, 3, 5), np.float32)))[0])
         return tuple(o.asnumpy() for o in outputs)
 
 
@@ -191,7 +192,8 @@ def test_files_written_by_mindspore_load_bit_exactly(name):
     ref = reference()
     assert set(loaded) == set(ref)
     for k, v in ref.items():
-        assert loaded[k].dtype == v.dtype and loaded[k].shape == v.shape and loaded[k].asnumpy().tobytes() == v.tobytes()
+        assert loaded[k].dtype == v.dtype and loaded[k].shape == v.shape
+        assert loaded[k].asnumpy().tobytes() == v.tobytes()
 
 
 def test_an_encrypted_mindspore_file_is_refused_clearly():
@@ -283,6 +285,7 @@ def test_the_format_packages_are_imported_inside_functions_only():
 
 def test_a_missing_format_package_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "safetensors", None)
-    with pytest.raises(ModuleNotFoundError, match="needs the package 'safetensors': pip install 'minicell\\[interop\\]'"):
+    message = r"needs the package 'safetensors': pip install 'minicell\[interop\]'"
+    with pytest.raises(ModuleNotFoundError, match=message):
         mc.save_checkpoint({"w": np.zeros(1)}, tmp_path / "m", format="safetensors")
     assert os.listdir(tmp_path) == []

@@ -187,7 +187,8 @@ def test_malformed_files_read_as_npz_on_request_name_the_format(tmp_path, case):
     path.write_bytes(content)
     prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable checkpoint in the format 'npz', "
                        f"but got '{path}': ")
-    with pytest.raises(ValueError, match=prefix + ".*" + f"({'not a NumPy .npz' if case != 'member not npy' and case != 'bad crc' else reason})"):
+    expected = reason if case in ("member not npy", "bad crc") else "not a NumPy .npz"
+    with pytest.raises(ValueError, match=prefix + ".*" + f"({expected})"):
         mc.load_checkpoint(path, format="npz")
 
 

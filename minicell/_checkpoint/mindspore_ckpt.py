@@ -138,6 +138,9 @@ def _parse(data: bytes) -> Any:
     except (DecodeError, RuntimeError, ValueError) as error:
         raise MalformedArchive(f"it is not a MindSpore Checkpoint protobuf ({type(error).__name__}: "
                                f"{str(error)[:200]})") from None
+    if not message.IsInitialized():
+        missing = ", ".join(message.FindInitializationErrors()[:3])
+        raise MalformedArchive(f"it is not a MindSpore Checkpoint protobuf: required fields are missing ({missing})")
     for part in [message, *message.value, *(v.tensor for v in message.value if v.HasField("tensor"))]:
         if len(unknown_fields.UnknownFieldSet(part)):
             raise MalformedArchive("it is not a MindSpore Checkpoint protobuf: it holds fields of another schema")
