@@ -60,7 +60,7 @@ def _checked_array(who: str, arg: str, value: Any) -> np.ndarray:
     return array
 
 
-def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
+def _named_items(save_obj: Any, who: str = "save_checkpoint", arg: str = "save_obj") -> list[tuple[str, Any]]:
     """``(name, value)`` pairs of what ``save_checkpoint`` accepts; duplicate names refused."""
     if isinstance(save_obj, Cell):
         items: list[tuple[Any, Any]] = []
@@ -68,7 +68,7 @@ def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
         for path, param in save_obj.parameters_and_names():
             name = path if param.name is None else param.name
             if isinstance(name, str) and name in where:
-                raise fail_value("save_checkpoint", "save_obj", "a Cell whose Parameters have distinct names",
+                raise fail_value(who, arg, "a Cell whose Parameters have distinct names",
                                  Shown(f"the name {quoted(name)} for both '{where[name]}' and '{path}'"))
             where[name] = path
             items.append((name, param))
@@ -80,15 +80,15 @@ def _named_items(save_obj: Any) -> list[tuple[str, Any]]:
         index: dict[Any, int] = {}
         for i, entry in enumerate(save_obj):
             if not isinstance(entry, dict) or set(entry) != {"name", "data"}:
-                raise fail_type("save_checkpoint", f"save_obj[{i}]", "a dict with the keys 'name' and 'data'", entry)
+                raise fail_type(who, f"{arg}[{i}]", "a dict with the keys 'name' and 'data'", entry)
             name = entry["name"]
             if isinstance(name, str) and name in index:
-                raise fail_value("save_checkpoint", "save_obj", "a list of entries with distinct names",
+                raise fail_value(who, arg, "a list of entries with distinct names",
                                  Shown(f"the name {quoted(name)} in entries {index[name]} and {i}"))
             index[name] = i
             items.append((name, entry["data"]))
         return items
-    raise fail_type("save_checkpoint", "save_obj", "a Cell, a dict or a list of dicts", save_obj)
+    raise fail_type(who, arg, "a Cell, a dict or a list of dicts", save_obj)
 
 
 def _entries(save_obj: Any) -> list[tuple[str, np.ndarray, bool]]:
@@ -164,6 +164,16 @@ def save_checkpoint(save_obj: Any, ckpt_file_name: Any, *, format: str = "npz") 
     write_checkpoint(path, entries, format)
 
 
+def _adopting_parameter(array: np.ndarray, name: str, requires_grad: bool) -> Parameter:
+    """A Parameter holding ``array`` itself, a fresh array the reader made and nobody else holds
+    (``Parameter(array)`` would copy it: twice the time and memory for a large checkpoint)."""
+    if not (array.flags.writeable and array.flags.c_contiguous and array.dtype.isnative):
+        return Parameter(array, name=name, requires_grad=requires_grad)
+    param = Parameter(np.empty(0, dtype=array.dtype), name=name, requires_grad=requires_grad)
+    param._data = array
+    return param
+
+
 def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None, strict_load: bool = False, *,
                     format: str | None = None) -> OrderedDict[str, Parameter]:
     """Load a checkpoint: name -> Parameter, in the saved order; into ``net`` too when given.
@@ -199,7 +209,7 @@ def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None, strict_load: b
     except MalformedArchive as error:
         expected = "a readable checkpoint" if format is None else f"a readable checkpoint in the format {format!r}"
         raise fail_value("load_checkpoint", "ckpt_file_name", expected, Shown(f"'{path}': {error}")) from None
-    result = OrderedDict((name, Parameter(array, name=name, requires_grad=grad)) for name, array, grad in entries)
+    result = OrderedDict((name, _adopting_parameter(array, name, grad)) for name, array, grad in entries)
     if net is not None:
         load_param_into_net(net, result, strict_load)
     return result
@@ -253,10 +263,7 @@ def load_param_into_net(net: Cell, parameter_dict: dict, strict_load: bool = Fal
 
 def _arrays(who: str, params: Any) -> list[tuple[str, np.ndarray]]:
     """``(name, array copy)`` of a Cell, a dict or a list as ``save_checkpoint`` takes them."""
-    try:
-        items = _named_items(params)
-    except (TypeError, ValueError) as error:
-        raise type(error)(str(error).replace("'save_checkpoint', 'save_obj'", f"'{who}', 'params'")) from None
+    items = _named_items(params, who, "params")
     result = []
     for name, value in items:
         if not isinstance(name, str):

@@ -283,9 +283,21 @@ def test_the_format_packages_are_imported_inside_functions_only():
             assert "import safetensors" not in text and "google.protobuf" not in text, path
 
 
-def test_a_missing_format_package_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "safetensors", None)
-    message = r"needs the package 'safetensors': pip install 'minicell\[interop\]'"
-    with pytest.raises(ModuleNotFoundError, match=message):
-        mc.save_checkpoint({"w": np.zeros(1)}, tmp_path / "m", format="safetensors")
-    assert os.listdir(tmp_path) == []
+@pytest.mark.parametrize("format, module, package", [("safetensors", "safetensors", "safetensors"),
+                                                     ("ckpt", "google.protobuf", "protobuf")])
+def test_a_missing_format_package_is_a_clear_error(tmp_path, monkeypatch, format, module, package):
+    mc.save_checkpoint({"w": np.zeros(1)}, tmp_path / "m", format=format)
+    before = sorted(os.listdir(tmp_path))
+    monkeypatch.setitem(sys.modules, module, None)
+    mindspore_ckpt.message_classes.cache_clear()
+    expected = (f"'format' must be a format whose package is installed ('{format}' needs '{package}': "
+                f"pip install 'minicell[interop]'), but got '{format}'.")
+    with pytest.raises(ModuleNotFoundError) as caught:
+        mc.save_checkpoint({"w": np.zeros(1)}, tmp_path / "n", format=format)
+    assert str(caught.value) == "For 'save_checkpoint', " + expected
+    with pytest.raises(ModuleNotFoundError) as caught:
+        mc.load_checkpoint(tmp_path / ("m" + SUFFIX[format]))
+    assert str(caught.value) == "For 'load_checkpoint', " + expected
+    assert sorted(os.listdir(tmp_path)) == before
+    monkeypatch.undo()
+    mindspore_ckpt.message_classes.cache_clear()

@@ -22,9 +22,10 @@ import numpy as np
 
 from minicell._checkpoint.atomic import write_atomically
 from minicell._checkpoint.mindspore_ckpt import CIPHER_MAGICS, read_ckpt, write_ckpt
-from minicell._checkpoint.npz import MalformedArchive, read_npz, write_npz
+from minicell._checkpoint.npz import MalformedArchive, MissingPackage, read_npz, write_npz
 from minicell._checkpoint.npz_checkpoint import FORMAT_KEY, FORMAT_VERSION, META_KEY, metadata_bytes, split_entries
 from minicell._checkpoint.safetensors_format import read_safetensors, write_safetensors
+from minicell._checks import fail_value
 
 FORMATS = ("npz", "safetensors", "ckpt")
 SUFFIXES = {"npz": ".ckpt", "safetensors": ".safetensors", "ckpt": ".ckpt"}
@@ -46,8 +47,20 @@ def detect(head: bytes, size: int) -> str:
                            f"with {head[:8]!r}")
 
 
+def missing_package(who: str, format: str, package: str) -> ModuleNotFoundError:
+    expected = f"a format whose package is installed ('{format}' needs '{package}': pip install 'minicell[interop]')"
+    return ModuleNotFoundError(*fail_value(who, "format", expected, format).args)
+
+
 def write_checkpoint(path: str, entries: Sequence[Entry], format: str) -> None:
     """Write ``(name, array, requires_grad)`` entries to ``path`` atomically in ``format``."""
+    try:
+        _write(path, entries, format)
+    except MissingPackage as error:
+        raise missing_package("save_checkpoint", format, str(error)) from None
+
+
+def _write(path: str, entries: Sequence[Entry], format: str) -> None:
     if format == "safetensors":
         write_safetensors(path, entries)
     elif format == "ckpt":
@@ -61,6 +74,15 @@ def write_checkpoint(path: str, entries: Sequence[Entry], format: str) -> None:
 
 def read_checkpoint(path: str, format: str | None) -> tuple[str, list[Entry]]:
     """``(format, entries)`` of the file ``path``, in ``format`` or the one detected."""
+    found = format
+    try:
+        return _read(path, format)
+    except MissingPackage as error:
+        found = found or ("safetensors" if str(error) == "safetensors" else "ckpt")
+        raise missing_package("load_checkpoint", found, str(error)) from None
+
+
+def _read(path: str, format: str | None) -> tuple[str, list[Entry]]:
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if format is None:

@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive, c_order
+from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive, MissingPackage, c_order
 from minicell._checkpoint.npz_checkpoint import name_problem, quoted
 
 MINDSPORE_DTYPES = {"Bool": np.dtype(np.bool_), "Int8": np.dtype(np.int8), "Int16": np.dtype(np.int16),
@@ -67,8 +67,7 @@ def _protobuf() -> tuple[Any, Any, Any]:
     try:
         from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, unknown_fields
     except ImportError:
-        raise ModuleNotFoundError("The MindSpore ckpt format needs the package 'protobuf': "
-                                  "pip install 'minicell[interop]'.") from None
+        raise MissingPackage("protobuf") from None
     return descriptor_pb2, descriptor_pool, (message_factory, unknown_fields)
 
 

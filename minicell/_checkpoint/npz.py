@@ -44,6 +44,10 @@ class MalformedArchive(Exception):
     """The archive is not what it claims to be; ``str(error)`` says why."""
 
 
+class MissingPackage(Exception):
+    """A format's package is not installed; ``str(error)`` is the package's name."""
+
+
 def c_order(array: np.ndarray) -> np.ndarray:
     """``array`` in C order, its shape kept (``np.ascontiguousarray`` makes a 0-d array 1-d)."""
     return array if array.flags.c_contiguous else array.copy(order="C")

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checkpoint.atomic import write_atomically_by_name
-from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive, c_order
+from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive, MissingPackage, c_order
 from minicell._checkpoint.npz_checkpoint import name_problem, quoted
 
 DTYPES = {"BOOL": np.dtype(np.bool_), "U8": np.dtype(np.uint8), "I8": np.dtype(np.int8),
@@ -52,8 +52,7 @@ def _package() -> Any:
         import safetensors
         import safetensors.numpy
     except ImportError:
-        raise ModuleNotFoundError("The safetensors format needs the package 'safetensors': "
-                                  "pip install 'minicell[interop]'.") from None
+        raise MissingPackage("safetensors") from None
     return safetensors
 
 
