@@ -20,6 +20,7 @@ import sys
 import tempfile
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -77,15 +78,14 @@ def main() -> None:
         path = os.path.join(folder, "m")
         files = {"npz": path + "_npz.ckpt", "safetensors": path + ".safetensors", "ckpt": path + "_ms.ckpt"}
         cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
-            f"minicell {fmt}": (lambda fmt=fmt: mc.save_checkpoint(arrays, files[fmt], format=fmt),
-                                lambda fmt=fmt: mc.load_checkpoint(files[fmt]))
-            for fmt in files}
+            f"minicell {fmt}": (partial(mc.save_checkpoint, arrays, files[fmt], format=fmt),
+                                partial(mc.load_checkpoint, files[fmt])) for fmt in files}
         cases["safetensors.numpy"] = (lambda: safetensors.numpy.save_file(arrays, path + ".st"),
                                       lambda: safetensors.numpy.load_file(path + ".st"))
         cases["safetensors.numpy+fsync"] = (lambda: fsynced(lambda: safetensors.numpy.save_file(arrays, path + ".st"),
                                                              path + ".st"),
                                             lambda: safetensors.numpy.load_file(path + ".st"))
-        cases["np.savez / np.load"] = (lambda: np.savez(path + ".npz", **arrays),
+        cases["np.savez / np.load"] = (partial(np.savez, path + ".npz", **arrays),  # type: ignore[arg-type]
                                        lambda: dict(np.load(path + ".npz", allow_pickle=False)))
         times: dict[str, tuple[float, float, float]] = {}
         for name, (save, load) in cases.items():
