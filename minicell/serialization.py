@@ -33,6 +33,7 @@ import numpy as np
 from minicell._checkpoint.formats import FORMATS, SUFFIXES, read_checkpoint, write_checkpoint
 from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive
 from minicell._checkpoint.npz_checkpoint import NAME_RULE, name_problem, quoted
+from minicell._checkpoint.safetensors_format import METADATA_KEY
 from minicell._checkpoint.torch_names import NameClash, from_torch, to_torch
 from minicell._checks import Shown, check_option, describe, fail_type, fail_value, shorten
 from minicell.cell import Cell
@@ -159,6 +160,9 @@ def save_checkpoint(save_obj: Any, ckpt_file_name: Any, *, format: str = "npz") 
     """
     format = str(_check_format("save_checkpoint", format, allow_none=False))
     entries = _entries(save_obj)
+    if format == "safetensors" and any(name == METADATA_KEY for name, _, _ in entries):
+        raise fail_value("save_checkpoint", "save_obj", f"names other than {METADATA_KEY!r} in a safetensors file",
+                         Shown(f"the name {METADATA_KEY!r}"))
     path = _with_suffix(_file_name(ckpt_file_name, "save_checkpoint"), format)
     _check_save_target(path)
     write_checkpoint(path, entries, format)

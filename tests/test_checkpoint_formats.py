@@ -232,6 +232,9 @@ def test_an_empty_checkpoint_round_trips_in_each_format(tmp_path):
 
 
 @pytest.mark.parametrize("call, error, message", [
+    (lambda p: mc.save_checkpoint({"__metadata__": np.zeros(1)}, p, format="safetensors"), ValueError,
+     "For 'save_checkpoint', 'save_obj' must be names other than '__metadata__' in a safetensors file, but got "
+     "the name '__metadata__'."),
     (lambda p: mc.save_checkpoint({"w": np.zeros(1)}, p, format="pt"), ValueError,
      "For 'save_checkpoint', 'format' must be one of ['npz', 'safetensors', 'ckpt'], but got 'pt'."),
     (lambda p: mc.save_checkpoint({"w": np.zeros(1)}, p, format=None), TypeError,

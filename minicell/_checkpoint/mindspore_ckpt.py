@@ -184,7 +184,8 @@ def _array(tag: str, pieces: list[Any]) -> np.ndarray:
     dtype = MINDSPORE_DTYPES[type_name]
     if len(dims) > MAX_DIMS or any(d < 0 for d in dims):
         raise MalformedArchive(f"the value {quoted(tag)} has invalid dims {dims[:MAX_DIMS + 1]}")
-    held = sum(len(piece.tensor_content) for piece in pieces)
+    contents = [piece.tensor_content for piece in pieces]  # protobuf makes a bytes object on each access
+    held = sum(len(content) for content in contents)
     shape = tuple(dims)
     if dims == [0] and held == dtype.itemsize:  # MindSpore's scalar convention
         shape = ()
@@ -194,10 +195,11 @@ def _array(tag: str, pieces: list[Any]) -> np.ndarray:
                                f"but holds {held} bytes")
     flat = np.empty(held, dtype=np.uint8)
     start = 0
-    for piece in pieces:
-        content = piece.tensor_content
+    while contents:
+        content = contents.pop(0)
         flat[start:start + len(content)] = np.frombuffer(content, dtype=np.uint8)
         start += len(content)
+        del content
     array = flat.view(dtype.newbyteorder("<")).reshape(shape)
     if dtype == np.bool_ and array.size and flat.max() > 1:
         raise MalformedArchive(f"the bool value {quoted(tag)} holds bytes other than 0 and 1")
