@@ -237,7 +237,7 @@ def test_an_empty_checkpoint_round_trips_in_each_format(tmp_path):
      "the name '__metadata__'."),
     (lambda p: mc.save_checkpoint({"w": np.zeros(1)}, p, format="pt"), ValueError,
      "For 'save_checkpoint', 'format' must be one of ['npz', 'safetensors', 'ckpt'], but got 'pt'."),
-    (lambda p: mc.save_checkpoint({"w": np.zeros(1)}, p, format=None), TypeError,
+    (lambda p: mc.save_checkpoint({"w": np.zeros(1)}, p, format=None), TypeError,  # type: ignore[arg-type]
      "For 'save_checkpoint', 'format' must be one of ['npz', 'safetensors', 'ckpt'], but got None."),
     (lambda p: mc.load_checkpoint(p, format="CKPT"), ValueError,
      "For 'load_checkpoint', 'format' must be one of ['npz', 'safetensors', 'ckpt'], but got 'CKPT'."),

@@ -99,6 +99,12 @@ def tensor_proto(**fields):
     return tensor_class(**fields).SerializeToString()
 
 
+def without_tensor_type(value):
+    value.tag = "w"
+    value.tensor.dims.append(2)
+    value.tensor.tensor_content = b"\0" * 8
+
+
 def map_tensor(value):
     value.tag = "m"
     value.maptensor.tensor.add(dims=[1], tensor_type="Int64", tensor_content=b"\0" * 8)
@@ -113,9 +119,7 @@ CKPT = {
     "a TensorProto, not a Checkpoint": (tensor_proto(dims=[2], tensor_type="Float32", tensor_content=b"\0" * 8),
                                         "not a MindSpore Checkpoint protobuf"),
     "fields of another schema": (b"\x0a\x03\x20\x01\x00" + GOOD_CKPT, "not a MindSpore Checkpoint protobuf"),
-    "missing tensor_type": (ckpt_file(("w", [2], "", b"\0" * 8), lambda v: v.tensor.ClearField("tensor_type")
-                                      or setattr(v, "tag", "x") or v.tensor.dims.append(0), partial=True),
-                            "required fields are missing"),
+    "missing tensor_type": (ckpt_file(without_tensor_type, partial=True), "required fields are missing"),
     "value without a tensor": (ckpt_file(lambda v: setattr(v, "tag", "w")), "'w' holds no tensor"),
     "huge dims": (ckpt_file(("w", [HUGE, HUGE], "Float32", b"\0" * 8)),
                   r"claims dims \[1099511627776, 1099511627776\] of Float32 \(.* bytes\) but holds 8 bytes"),

@@ -119,8 +119,8 @@ def test_a_layout_that_does_not_fit_is_refused_not_mis_assigned():
     (lambda: mc.serialization.to_torch_names(5), TypeError,
      "For 'to_torch_names', 'params' must be a Cell, a dict or a list of dicts, but got 5."),
     (lambda: mc.serialization.to_torch_names({"a": "text"}), TypeError, "For 'to_torch_names', 'params['a']' must be"),
-    (lambda: mc.serialization.from_torch_names({"a": np.zeros(1)}, net=5), TypeError,
-     "For 'from_torch_names', 'net' must be a Cell or None, but got 5."),
+    (lambda: mc.serialization.from_torch_names({"a": np.zeros(1)}, net=5),  # type: ignore[arg-type]
+     TypeError, "For 'from_torch_names', 'net' must be a Cell or None, but got 5."),
     (lambda: mc.serialization.from_torch_names({5: np.zeros(1)}), TypeError,
      "For 'from_torch_names', 'params' must be names that are strs, but got 5."),
 ])

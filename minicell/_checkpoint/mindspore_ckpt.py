@@ -113,8 +113,8 @@ def write_ckpt(handle: BinaryIO, entries: Sequence[Entry]) -> None:
             value = message.value.add(tag=name)
             value.tensor.dims.extend(array.shape)
             value.tensor.tensor_type = NAME_OF_DTYPE[array.dtype]
-            value.tensor.tensor_content = c_order(piece).astype(array.dtype.newbyteorder("<"),
-                                                                             copy=False).tobytes()
+            little_endian = c_order(piece).astype(array.dtype.newbyteorder("<"), copy=False)
+            value.tensor.tensor_content = little_endian.tobytes()
             handle.write(message.SerializeToString())
 
 
