@@ -86,7 +86,7 @@ GOOD = zipped(members())
 W = "w.npy"
 
 MALFORMED = {
-    "garbage": (b"not a checkpoint at all", "in no checkpoint format minicell reads"),
+    "garbage": (b"not a checkpoint at all", "the formats minicell reads"),
     "empty": (b"", "it is empty"),
     "truncated": (GOOD[: len(GOOD) // 2], "not a NumPy .npz"),
     "member not npy": (zipped(members(**{"notes.txt": b"hello"})), "'notes.txt' is not a .npy file"),

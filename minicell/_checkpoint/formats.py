@@ -43,8 +43,8 @@ def detect(head: bytes, size: int) -> str:
         return "safetensors"
     if (len(head) >= 4 and int.from_bytes(head[:4], "little") in CIPHER_MAGICS) or head[:1] == b"\x0a":
         return "ckpt"
-    raise MalformedArchive(f"it is in no checkpoint format minicell reads ({', '.join(FORMATS)}): it starts "
-                           f"with {head[:8]!r}")
+    raise MalformedArchive(f"it is not a NumPy .npz (zip) archive, a safetensors file or a MindSpore Checkpoint "
+                           f"(the formats minicell reads): it starts with {head[:8]!r}")
 
 
 def missing_package(who: str, format: str, package: str) -> ModuleNotFoundError:
