@@ -304,3 +304,67 @@ def test_a_missing_format_package_is_a_clear_error(tmp_path, monkeypatch, format
     assert sorted(os.listdir(tmp_path)) == before
     monkeypatch.undo()
     mindspore_ckpt.message_classes.cache_clear()
+
+
+# ----- killed savers ---------------------------------------------------------------------------------
+def _save_forever(path, format, pipe):
+    big = np.arange(300_000, dtype=np.float64)
+    i = 0
+    while True:
+        i += 1
+        mc.save_checkpoint({"counter": np.array(i), "big": big + i}, path, format=format)
+        os.write(pipe, b"s")
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("format", ["safetensors", "ckpt"])
+def test_savers_killed_at_random_moments_leave_a_readable_file_in_every_format(tmp_path, format):
+    import signal
+    import time
+    path = tmp_path / ("live" + SUFFIX[format])
+    rng = np.random.default_rng(1)
+    leftovers = 0
+    for _ in range(10):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                _save_forever(str(path), format, write_end)
+            finally:
+                os._exit(1)
+        os.close(write_end)
+        try:
+            assert os.read(read_end, 1) == b"s"  # one save finished; kill during a later one
+            time.sleep(float(rng.uniform(0, 0.02)))
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(read_end)
+        loaded = mc.load_checkpoint(path)
+        assert (loaded["big"].asnumpy() == np.arange(300_000) + int(loaded["counter"])).all()
+        leftovers += sum(name.endswith((".minicell-tmp", ".minicell-tmpdir")) for name in os.listdir(tmp_path))
+    assert leftovers > 0, "no kill landed during a save: the test tested nothing"
+    mc.save_checkpoint({"counter": np.array(0), "big": np.zeros(3)}, path, format=format)
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_stale_temporary_folders_are_removed_only_when_their_writer_is_gone(tmp_path):
+    from minicell._checkpoint import atomic
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    tag = atomic.host_tag()
+    dead = tmp_path / f".m.safetensors.{tag}.{pid}.{'1' * 16}.minicell-tmpdir"
+    live = tmp_path / f".m.safetensors.{tag}.{os.getpid()}.{'2' * 16}.minicell-tmpdir"
+    other = tmp_path / f".n.safetensors.{tag}.{pid}.{'3' * 16}.minicell-tmpdir"
+    for folder in (dead, live, other):
+        folder.mkdir()
+        (folder / "data").write_bytes(b"x")
+        (folder / ".tmpAbCdEf").write_bytes(b"y")  # what safetensors leaves when killed
+    assert atomic.remove_stale_temps(str(tmp_path / "m.safetensors")) == [str(dead)]
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name])
+    mc.save_checkpoint({"w": np.zeros(1)}, tmp_path / "m", format="safetensors")
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "m.safetensors"])
