@@ -66,8 +66,8 @@ def export(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     mc.set_num_threads(1)
     state = trained_state(args)
-    seed, per_class, size, _, _ = (int(v) for v in state.config.asnumpy())
-    _, _, x_test, _ = split(*train_cnn.make_bars(per_class, size, seed), seed)
+    config = dict(zip(train_cnn.DEFAULTS, (int(v) for v in state.config.asnumpy())))
+    _, _, x_test, _ = split(*train_cnn.make_bars(config["samples"], config["size"], config["seed"]), config["seed"])
     x = x_test[:8]
     expected = logits(state, x)
     mc.save_checkpoint(state.model, args.out + ".ckpt", format="ckpt")
@@ -81,7 +81,7 @@ def export(argv: list[str]) -> None:
     for path, rename in ((".ckpt", ""), (".safetensors", ""), (".torch.safetensors", PREFIX)):
         loaded = mc.load_checkpoint(args.out + path)
         params: dict[str, Any] = {rename + name: p for name, p in loaded.items()}
-        fresh = train_cnn.TrainingState(dict(zip(train_cnn.DEFAULTS, (int(v) for v in state.config.asnumpy()))))
+        fresh = train_cnn.TrainingState(config)
         if rename:
             params, _ = mc.serialization.from_torch_names(params, fresh.model)
         not_loaded, unused = mc.load_param_into_net(fresh.model, params)
