@@ -368,3 +368,9 @@ def test_stale_temporary_folders_are_removed_only_when_their_writer_is_gone(tmp_
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name])
     mc.save_checkpoint({"w": np.zeros(1)}, tmp_path / "m", format="safetensors")
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "m.safetensors"])
+
+
+def test_a_ckpt_that_looks_like_safetensors_at_byte_8_is_still_a_ckpt(tmp_path):
+    mc.save_checkpoint({"abcd{x": np.arange(3.0)}, tmp_path / "m", format="ckpt")
+    assert (tmp_path / "m.ckpt").read_bytes()[8:9] == b"{"
+    assert mc.load_checkpoint(tmp_path / "m.ckpt")["abcd{x"].asnumpy().tolist() == [0, 1, 2]

@@ -39,7 +39,7 @@ def detect(head: bytes, size: int) -> str:
         raise MalformedArchive("it is empty (an empty MindSpore checkpoint loads with format='ckpt')")
     if head[:4] in ZIP_MAGICS:
         return "npz"
-    if len(head) >= 9 and head[8:9] == b"{" and (head[:1] != b"\x0a" or int.from_bytes(head[:8], "little") <= size):
+    if len(head) >= 9 and head[8:9] == b"{" and (head[:1] != b"\x0a" or int.from_bytes(head[:8], "little") <= size - 8):
         return "safetensors"
     if (len(head) >= 4 and int.from_bytes(head[:4], "little") in CIPHER_MAGICS) or head[:1] == b"\x0a":
         return "ckpt"
