@@ -86,8 +86,8 @@ GOOD = zipped(members())
 W = "w.npy"
 
 MALFORMED = {
-    "garbage": (b"not a checkpoint at all", "not a NumPy .npz"),
-    "empty": (b"", "not a NumPy .npz"),
+    "garbage": (b"not a checkpoint at all", "the formats minicell reads"),
+    "empty": (b"", "it is empty"),
     "truncated": (GOOD[: len(GOOD) // 2], "not a NumPy .npz"),
     "member not npy": (zipped(members(**{"notes.txt": b"hello"})), "'notes.txt' is not a .npy file"),
     "member not in npy format": (zipped(members(**{W: b"not an npy file at all"})), "'w.npy' is not in the .npy "
@@ -173,11 +173,23 @@ def test_every_malformed_file_is_a_value_error_naming_the_file_and_the_defect(tm
     content, reason = MALFORMED[case]
     path = tmp_path / "bad.ckpt"
     path.write_bytes(content)
-    prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable minicell checkpoint, "
+    prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable checkpoint, "
                        f"but got '{path}': ")
     with pytest.raises(ValueError, match=prefix + ".*" + f"({reason})"):
         mc.load_checkpoint(path)
     assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("case", ["garbage", "empty", "truncated", "member not npy", "bad crc"])
+def test_malformed_files_read_as_npz_on_request_name_the_format(tmp_path, case):
+    content, reason = MALFORMED[case]
+    path = tmp_path / "bad.ckpt"
+    path.write_bytes(content)
+    prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable checkpoint in the format 'npz', "
+                       f"but got '{path}': ")
+    expected = reason if case in ("member not npy", "bad crc") else "not a NumPy .npz"
+    with pytest.raises(ValueError, match=prefix + ".*" + f"({expected})"):
+        mc.load_checkpoint(path, format="npz")
 
 
 def test_the_hand_built_good_file_loads(tmp_path):
@@ -225,7 +237,7 @@ def test_any_damage_is_refused_or_harmless(tmp_path_factory, cut, flips):
     try:
         loaded = mc.load_checkpoint(path)
     except ValueError as error:
-        assert str(error).startswith(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable minicell "
+        assert str(error).startswith(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable "
                                      f"checkpoint, but got '{path}': ")
         return
     assert loaded["a"].asnumpy().tolist() == list(range(5)) and loaded["b"].asnumpy().tolist() == [[1, 1], [1, 1]]

@@ -16,9 +16,16 @@ and savers to different targets never touch each other's files: a basename endin
 cannot be a prefix of another target's temporary name with a different basename, and even if
 two names collided, only files of dead or long-idle writers are removed. Removal errors are
 ignored: cleaning is a courtesy, never a reason for a save to fail.
+
+Writers that open their file by name and may make temporary files of their own next to it
+(``safetensors`` writes ``.tmpXXXXXX`` and renames it) write inside a private temporary folder
+of the same scheme with the suffix ``.minicell-tmpdir``; the finished file is fsynced and moved
+over the target, and the folder removed. The folders of dead or long-idle writers are removed
+like the files (the regular files directly inside them, then the folder).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -30,6 +37,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 TEMP_SUFFIX = ".minicell-tmp"
+TEMP_DIR_SUFFIX = ".minicell-tmpdir"
 STALE_AFTER_SECONDS = 3600.0
 
 
@@ -42,15 +50,15 @@ def host_tag() -> str:
     return hashlib.sha256(f"{socket.gethostname()}/{namespace}".encode()).hexdigest()[:8]
 
 
-def temp_name(path: str) -> str:
-    """A fresh temporary file name for ``path``, in its folder, of the scheme above."""
+def temp_name(path: str, suffix: str = TEMP_SUFFIX) -> str:
+    """A fresh temporary file (or folder) name for ``path``, in its folder, of the scheme above."""
     folder, base = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{base}.{host_tag()}.{os.getpid()}.{secrets.token_hex(8)}{TEMP_SUFFIX}")
+    return os.path.join(folder, f".{base}.{host_tag()}.{os.getpid()}.{secrets.token_hex(8)}{suffix}")
 
 
-def _temp_pattern(base: str) -> re.Pattern[str]:
+def _temp_pattern(base: str, suffix: str = TEMP_SUFFIX) -> re.Pattern[str]:
     fields = r"\.([0-9a-f]{8})\.([0-9]{1,10})\.[0-9a-f]{16}"
-    return re.compile(r"\." + re.escape(base) + fields + re.escape(TEMP_SUFFIX))
+    return re.compile(r"\." + re.escape(base) + fields + re.escape(suffix))
 
 
 def process_is_gone(pid: int) -> bool:
@@ -73,9 +81,10 @@ def process_is_gone(pid: int) -> bool:
 
 
 def remove_stale_temps(path: str) -> list[str]:
-    """Remove the temporary files of dead or long-idle writers of ``path``; return their paths."""
+    """Remove the temporary files and folders of dead or long-idle writers of ``path``; return their paths."""
     folder, base = os.path.split(os.path.abspath(path))
-    pattern, tag, now = _temp_pattern(base), host_tag(), time.time()
+    file_pattern, dir_pattern = _temp_pattern(base), _temp_pattern(base, TEMP_DIR_SUFFIX)
+    tag, now = host_tag(), time.time()
     removed: list[str] = []
     prefix = f".{base}."
     try:
@@ -83,20 +92,38 @@ def remove_stale_temps(path: str) -> list[str]:
     except OSError:
         return removed
     for entry in entries:
-        match = pattern.fullmatch(entry.name)
+        is_file_name = file_pattern.fullmatch(entry.name)
+        match = is_file_name or dir_pattern.fullmatch(entry.name)
         if match is None:
             continue
         try:
             info = entry.stat(follow_symlinks=False)
-            if not stat.S_ISREG(info.st_mode):
+            kind_ok = stat.S_ISREG(info.st_mode) if is_file_name else stat.S_ISDIR(info.st_mode)
+            if not kind_ok:
                 continue
             dead = match.group(1) == tag and process_is_gone(int(match.group(2)))
-            if dead or now - info.st_mtime > STALE_AFTER_SECONDS:
-                os.unlink(entry.path)
+            modified = info.st_mtime if is_file_name else max([info.st_mtime, *_file_times(entry.path)])
+            if dead or now - modified > STALE_AFTER_SECONDS:
+                if is_file_name:
+                    os.unlink(entry.path)
+                else:
+                    _remove_temp_dir(entry.path)
                 removed.append(entry.path)
         except OSError:  # gone already (another saver cleaned it) or not ours to remove
             continue
     return removed
+
+
+def _file_times(folder: str) -> list[float]:
+    return [child.stat(follow_symlinks=False).st_mtime for child in os.scandir(folder)]
+
+
+def _remove_temp_dir(folder: str) -> None:
+    """Remove the regular files directly in ``folder``, then the folder (an OSError if it is not empty then)."""
+    for child in os.scandir(folder):
+        if stat.S_ISREG(child.stat(follow_symlinks=False).st_mode):
+            os.unlink(child.path)
+    os.rmdir(folder)
 
 
 def write_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
@@ -115,11 +142,40 @@ def write_atomically(path: str, write: Callable[[BinaryIO], None]) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
+    _fsync_folder(folder)
+
+
+def write_atomically_by_name(path: str, write: Callable[[str], None]) -> None:
+    """Like ``write_atomically`` for writers that open a file by name (``safetensors`` does):
+    ``write(name)`` fills a file in a private temporary folder (where the writer may make
+    temporary files of its own), which is then fsynced and moved over ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    remove_stale_temps(path)
+    tmp_dir = temp_name(path, TEMP_DIR_SUFFIX)
+    os.mkdir(tmp_dir, 0o700)
+    inner = os.path.join(tmp_dir, "data")
+    try:
+        fd = os.open(inner, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)  # what the umask makes of 0o666, as write_atomically's files
+        os.close(fd)
+        write(inner)
+        os.chmod(inner, mode)  # the writer may have made the file anew, with other permissions
+        fd = os.open(inner, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(inner, path)
+    finally:
+        with contextlib.suppress(OSError):
+            _remove_temp_dir(tmp_dir)
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
     try:
         dir_fd = os.open(folder, os.O_RDONLY)
     except OSError:  # some platforms cannot open folders; the rename is done all the same

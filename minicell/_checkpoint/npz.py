@@ -44,6 +44,15 @@ class MalformedArchive(Exception):
     """The archive is not what it claims to be; ``str(error)`` says why."""
 
 
+class MissingPackage(Exception):
+    """A format's package is not installed; ``str(error)`` is the package's name."""
+
+
+def c_order(array: np.ndarray) -> np.ndarray:
+    """``array`` in C order, its shape kept (``np.ascontiguousarray`` makes a 0-d array 1-d)."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def write_npz(handle: BinaryIO, members: Iterable[tuple[str, np.ndarray]]) -> None:
     """Write ``(key, array)`` pairs as members ``<key>.npy`` of an uncompressed zip, as np.savez."""
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
