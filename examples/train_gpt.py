@@ -63,8 +63,8 @@ PROG = "train_gpt.py"
 CONFIG_FIELDS = ("seed", "block", "width", "layers", "heads", "dropout_pct", "tied", "batch", "micro_batch",
                  "windows", "steps", "warmup")
 DEFAULTS = {"seed": 0, "block": 64, "width": 64, "layers": 2, "heads": 4, "dropout_pct": 10, "tied": 1,
-            "batch": 32, "micro_batch": 8, "windows": 8192, "steps": 600, "warmup": 50}
-MAX_LR, MIN_LR, WEIGHT_DECAY, CLIP_NORM = 3e-3, 3e-4, 0.01, 1.0
+            "batch": 32, "micro_batch": 8, "windows": 8192, "steps": 1000, "warmup": 50}
+MAX_LR, MIN_LR, WEIGHT_DECAY, CLIP_NORM = 5e-3, 5e-4, 0.01, 1.0
 HELD_OUT = 0.1  # the last tenth of the text
 
 
@@ -286,7 +286,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for field, default in DEFAULTS.items():
         parser.add_argument(flag(field), dest=field, type=int, default=None, help=f"default {default}")
     parser.add_argument("--sample", type=int, default=200, metavar="N", help="characters to sample (default 200)")
-    parser.add_argument("--prompt", action="append", help="a prompt (repeat for a batch; default 'def ')")
+    parser.add_argument("--prompt", action="append", help="a prompt (repeat for a batch; default 'The ')")
     parser.add_argument("--prompt-row", type=int, default=0, help="global row of the first prompt (default 0)")
     parser.add_argument("--temperature", type=float, default=0.8, help="default 0.8")
     parser.add_argument("--top-k", type=int, default=None, help="keep the k most likely characters (default all)")
@@ -304,7 +304,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--save-every, --sample and --prompt-row must be at least 0, --top-k at least 1")
     if not (args.temperature >= 0 and math.isfinite(args.temperature)):
         parser.error(f"--temperature must be a finite float >= 0, got {args.temperature}")
-    args.prompt = args.prompt or ["def "]
+    args.prompt = args.prompt or ["The "]
     return args
 
 
