@@ -258,7 +258,8 @@ def generate(model: GPT, prompts: list[str], vocab: str, length: int, generator:
     """``length`` characters after each prompt: one ``ops.sample_logits`` call (one step of
     ``generator``) per character, prompt ``p`` drawn at global row ``first_row + p`` from the
     logits of its own lone forward (single-threaded BLAS), so its text never depends on the
-    other prompts. A prompt longer than the block keeps its last ``block`` characters."""
+    other prompts. A prompt longer than the block keeps its last ``block`` characters; an empty
+    prompt starts from the vocabulary's first character (a newline)."""
     model.set_train(False)
     block = int(model.pos.embedding_table.shape[0])
     contexts = [list(encode(p, vocab)) for p in prompts]
