@@ -122,3 +122,12 @@ def test_training_windows_depend_only_on_seed_epoch_and_sample_index(example):
     assert np.array_equal(part, whole[[4, 1]])
     assert (np.diff(whole, axis=1) == 1).all() and whole.max() < 1000
     assert not np.array_equal(transform.apply(np.zeros(6), Draw(3, 5, 0, np.arange(6))), whole)
+
+
+def test_epochs_set_the_steps_and_exclude_steps(example):
+    args = example.parse_args(["--epochs", "3", "--windows", "64", "--batch", "16"])
+    assert example.config_of(args)["steps"] == 12
+    with pytest.raises(SystemExit):
+        example.parse_args(["--epochs", "3", "--steps", "5"])
+    schedule = example.WarmUpCosine(1.0, 0.1, 2, 12)
+    assert [round(schedule.rate(s), 6) for s in (0, 1, 2, 11, 20)] == [0.5, 1.0, 1.0, 0.1, 0.1]
