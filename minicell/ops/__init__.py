@@ -16,10 +16,12 @@ from minicell.ops._normalization import batch_norm, layer_norm
 from minicell.ops._pooling import avg_pool2d, max_pool2d
 from minicell.ops._random import bernoulli, normal, rand, randint, randn, randperm, uniform
 from minicell.ops._reduce import max, mean, min, sum  # noqa: A004
+from minicell.ops._sampling import multinomial, sample_logits
 from minicell.ops._shape import concat, flatten, reshape, squeeze, stack, swapaxes, transpose, unsqueeze, where
 
 __all__ = [
     "bernoulli", "dropout", "normal", "rand", "randint", "randn", "randperm", "uniform",
+    "multinomial", "sample_logits",
     "abs", "add", "clip", "clip_by_global_norm", "concat", "div", "exp", "flatten", "gelu", "linear", "log",
     "log_softmax", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow", "relu", "reshape",
     "sigmoid", "softmax", "sqrt", "squeeze", "stack", "sub", "sum", "swapaxes", "tanh", "transpose",
