@@ -6,6 +6,8 @@ NumPy releases the GIL inside its ufunc loops, so threads give real speed-up on 
 on the optimizer's elementwise updates.
 
 - ``run_parallel(count, body, align)`` calls ``body(lo, hi)`` over a partition of ``[0, count)``.
+- ``run_tasks(count, body)`` calls ``body(i)`` for ``i < count``, whole tasks spread over the pool
+  (the segments of a one-pass training step); ``single_threaded_blas()`` limits BLAS to one thread.
 - ``scratch(name, shape, dtype)`` returns this thread's buffer of that name, reallocated only
   when a larger one is asked for; nothing else stores state on the pool.
 - ``set_num_threads(n)`` (re-exported as ``minicell.set_num_threads``) limits this pool and, when
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -119,3 +122,48 @@ def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -
     body(*bounds[0])
     for future in futures:
         future.result()
+
+
+def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> None:
+    """Call ``body(i)`` for every ``i`` in ``range(count)``, whole tasks spread over the pool.
+
+    Serial with one thread, with ``spread=False`` (work too small to pay for a hand-off) and
+    inside a pool task; otherwise the caller runs the first task while the pool runs the others.
+    """
+    threads = min(int(_state["threads"]), count)
+    if threads <= 1 or not spread or getattr(_local, "in_pool", False):
+        for i in range(count):
+            body(i)
+        return
+
+    def task(i: int) -> None:
+        _local.in_pool = True
+        body(i)
+
+    pool = _pool(int(_state["threads"]))
+    futures = [pool.submit(task, i) for i in range(1, count)]
+    _local.in_pool = True
+    try:
+        body(0)
+    finally:
+        _local.in_pool = False
+    for future in futures:
+        future.result()
+
+
+_blas_controller: list[Any] = []
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS limited to one thread inside (work whose bits must not depend on the thread count:
+    OpenBLAS rounds some products differently with 1 and 2 threads, DESIGN.md section 7)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it BLAS is left as it is
+        yield
+        return
+    if not _blas_controller:
+        _blas_controller.append(ThreadpoolController())
+    with _blas_controller[0].limit(limits=1, user_api="blas"):
+        yield
