@@ -130,9 +130,6 @@ def reserve_step(gen: Any, who: str) -> tuple[int, int]:
     if logged is not None:  # a recomputing cell (Cell.recompute) replays its forward's offsets
         return logged
     k = _draws.calls
-    wait_for = getattr(reservations, "wait_for", None)
-    if wait_for is not None:  # passes running beside the one that makes the reservations
-        wait_for(k)
     if k < len(reservations):
         owner, seed, offset = reservations[k]
         if owner is not gen:

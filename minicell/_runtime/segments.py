@@ -12,9 +12,9 @@ gets the bits its micro-batch would get alone:
   that gives batched operands their rows back and other operands (parameters) per-segment
   gradients with a leading segment axis of length ``n`` ("stacked"), summed later by the step's
   one exact weighted reduction;
-- ``rows_plan(shape)``: the plan when an array of this shape is batched (its axis 0 holds the
-  ``rows`` rows); ``stacked_plan(shape)``: the plan when it holds one value per segment (a
-  per-segment loss, shape ``(n, ...)``);
+- ``rows_plan(array)``: the plan when an array is batched (its axis 0 holds the ``rows`` rows
+  and it is not one of the network's parameters); ``stacked_plan(array)``: the plan when it
+  holds one value per segment (a per-segment loss, shape ``(n, ...)``);
 - ``refuse(op, arg, what)``: the error for an op that cannot be made segment-exact.
 
 Conventions (the price of needing no change to user Cells): inside the step, an array whose
@@ -43,8 +43,9 @@ class Plan:
     """``rows`` rows cut into ``n`` segments of ``size`` rows (``bounds``); ``stats`` collects
     the per-segment statistics that ghost BatchNorm reports for the step's one update."""
 
-    def __init__(self, rows: int, size: int) -> None:
+    def __init__(self, rows: int, size: int, fixed: Sequence[np.ndarray] = ()) -> None:
         self.rows, self.size = int(rows), int(size)
+        self.fixed = {id(a) for a in fixed}  # the network's parameter arrays: never batched
         self.bounds = [(lo, min(lo + self.size, self.rows)) for lo in range(0, self.rows, self.size)]
         self.n = len(self.bounds)
         self.stats: list[Any] = []
@@ -63,10 +64,11 @@ _local = _Local()
 
 
 @contextmanager
-def segments(rows: int, size: int) -> Iterator[Plan]:
-    """Ops inside see ``rows`` rows as segments of ``size`` rows (this thread only)."""
+def segments(rows: int, size: int, fixed: Sequence[np.ndarray] = ()) -> Iterator[Plan]:
+    """Ops inside see ``rows`` rows as segments of ``size`` rows (this thread only); the arrays
+    ``fixed`` (the network's parameters) are never taken as batched."""
     saved = (_local.plan, _local.suspended)
-    _local.plan, _local.suspended = Plan(rows, size), 0
+    _local.plan, _local.suspended = Plan(rows, size, fixed), 0
     try:
         yield _local.plan
     finally:
@@ -94,16 +96,23 @@ def step_plan() -> Plan | None:
     return _local.plan
 
 
-def rows_plan(shape: tuple[int, ...]) -> Plan | None:
-    """The plan when an array of ``shape`` is batched (axis 0 holds the step's rows)."""
+def rows_plan(array: Any) -> Plan | None:
+    """The plan when ``array`` (or an array of this shape) is batched: axis 0 holds the step's rows
+    and it is not one of the network's parameters."""
     plan = current()
-    return plan if plan is not None and len(shape) >= 1 and shape[0] == plan.rows else None
+    shape = np.shape(array) if not isinstance(array, tuple) else array
+    if plan is None or len(shape) < 1 or shape[0] != plan.rows:
+        return None
+    return None if id(array) in plan.fixed else plan
 
 
-def stacked_plan(shape: tuple[int, ...]) -> Plan | None:
-    """The plan when an array of ``shape`` holds one value per segment along axis 0 (not rows)."""
+def stacked_plan(array: Any) -> Plan | None:
+    """The plan when ``array`` holds one value per segment along axis 0 (not rows, not a parameter)."""
     plan = current()
-    return plan if plan is not None and len(shape) >= 1 and shape[0] == plan.n != plan.rows else None
+    shape = np.shape(array) if not isinstance(array, tuple) else array
+    if plan is None or len(shape) < 1 or shape[0] != plan.n or plan.n == plan.rows:
+        return None
+    return None if id(array) in plan.fixed else plan
 
 
 def is_stacked_gradient(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:

@@ -63,7 +63,8 @@ def one_pass(network: Any, params: tuple, inputs: tuple, first_row: int, size: i
     order of ``params`` (each exactly its micro-batch's); and ghost BatchNorm's records."""
     keep_freed_memory()
     rows = rows_of(inputs)
-    with single_threaded_blas(), sample_indexed([], first_row), segments.segments(rows, size) as plan:
+    fixed = [p._data for p in network.get_parameters()]
+    with single_threaded_blas(), sample_indexed([], first_row), segments.segments(rows, size, fixed) as plan:
         if plan.n == 1:  # one micro-batch: the plain pass is its pass
             with segments.suspended():
                 output = network(*inputs)

@@ -59,7 +59,7 @@ def _segment_values(x: Tensor, step: Any) -> list[int]:
     """Values per channel in each segment of a micro-batched step (one segment when the pass is
     not cut: a lone micro-batch on this rank)."""
     per_row = int(np.prod(x.shape[2:], dtype=np.int64))
-    plan = segments.rows_plan(x.shape)
+    plan = segments.rows_plan(x._data)
     bounds = plan.bounds if plan is not None else [(0, x.shape[0])]
     return [(hi - lo) * per_row for lo, hi in bounds] if step is not None else [x.size // max(x.shape[1], 1)]
 

@@ -52,7 +52,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
     and that the output is not empty. ``needs`` says which of ``(dx, dw, db)`` the backward
     computes (None for the others).
     """
-    plan = segments.rows_plan(x.shape)
+    plan = segments.rows_plan(x)
     if plan is not None:
         def call(i: int) -> tuple:
             lo, hi = plan.bounds[i]
@@ -92,7 +92,7 @@ def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pads
            dilation: int, group: int,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> tuple[np.ndarray, Backward]:
     """``conv2d`` on ``(N, C, 1, L)`` with a ``(O, C/group, 1, k)`` kernel: ``x`` ``(N, C, L)``."""
-    plan = segments.rows_plan(x.shape)
+    plan = segments.rows_plan(x)
     if plan is not None:
         def call(i: int) -> tuple:
             lo, hi = plan.bounds[i]

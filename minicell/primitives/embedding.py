@@ -18,7 +18,7 @@ Backward = Callable[[np.ndarray], tuple]
 def embedding(ids: np.ndarray, table: np.ndarray, padding_idx: int | None) -> tuple[np.ndarray, Backward]:
     """``(table[ids], backward)``; ``ids`` are in range (the caller checked); ``backward(g)``
     returns ``(None, dtable)``."""
-    plan = segments.rows_plan(ids.shape)
+    plan = segments.rows_plan(ids)
     if plan is not None:
         def call(i: int) -> tuple:
             lo, hi = plan.bounds[i]

@@ -26,7 +26,7 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
     if x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise fail_value("linear", "x", f"of shape (..., {w.shape[-1] if w.ndim else '?'}) to match 'weight' "
                          f"of shape {list(w.shape)}", Shown(f"shape {list(np.shape(x))}"))
-    plan = segments.rows_plan(x.shape) if x.ndim >= 2 else None
+    plan = segments.rows_plan(x) if x.ndim >= 2 else None
     if plan is not None:  # one pass of a micro-batched step: per segment, the shapes of a lone micro-batch
         def call(i: int) -> Result:
             lo, hi = plan.bounds[i]

@@ -33,10 +33,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     if grad.ndim >= 1 and (grad.ndim > len(shape) or (shape[0] == 1 and grad.shape[0] != 1)):
-        plan = segments.rows_plan(grad.shape)
+        plan = segments.rows_plan(grad)
         if plan is not None:
             return segments.per_segment_rows(plan, grad, lambda part: _unbroadcast(part, shape))
-        plan = segments.stacked_plan(grad.shape)
+        plan = segments.stacked_plan(grad)
         if plan is not None:
             return segments.per_segment_values(plan, grad, lambda value: _unbroadcast(value, shape))
     return _unbroadcast(grad, shape)
@@ -252,10 +252,10 @@ def _segment_matmul(x: np.ndarray, y: np.ndarray, needs: tuple[bool, bool]) -> R
     plan = segments.current()
     if plan is None:
         return None
-    rows = plan.rows
-    x_rows = np.ndim(x) >= 2 and np.shape(x)[0] == rows
-    y_rows = np.ndim(y) >= 3 and np.shape(y)[0] == rows
-    contracts = (np.ndim(x) == 1 and np.shape(x)[0] == rows) or (np.ndim(y) in (1, 2) and np.shape(y)[0] == rows)
+    x_batched, y_batched = segments.rows_plan(x) is not None, segments.rows_plan(y) is not None
+    x_rows = np.ndim(x) >= 2 and x_batched
+    y_rows = np.ndim(y) >= 3 and y_batched
+    contracts = (np.ndim(x) == 1 and x_batched) or (np.ndim(y) in (1, 2) and y_batched)
     if contracts or (x_rows and y_rows and np.ndim(x) == 2):
         raise segments.refuse("matmul", "shapes", "a product that keeps the batch axis 0 apart (not one that "
                               "sums over it)", Shown(f"{list(np.shape(x))} and {list(np.shape(y))}"))

@@ -34,7 +34,7 @@ def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tup
               param_axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, Backward]:
     """``(y, mean, var, backward)``; ``gamma``/``beta`` broadcast against ``x``; ``mean`` and
     ``var`` (biased) keep dims; ``backward(g)`` returns ``(dx, dgamma, dbeta)`` in their shapes."""
-    plan = segments.rows_plan(x.shape) if 0 in stat_axes or 0 in param_axes else None
+    plan = segments.rows_plan(x) if 0 in stat_axes or 0 in param_axes else None
     if plan is not None:
         stats: list = [None] * plan.n
 
@@ -44,7 +44,8 @@ def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tup
             stats[i] = (mean, var)
             return y, backward
         y, backward = segments.per_segment(plan, call, (True, False, False), x[:plan.size].size)
-        return y, np.stack([m for m, _ in stats]), np.stack([v for _, v in stats]), backward
+        join = np.stack if 0 in stat_axes else np.concatenate  # per-segment statistics, or per-row ones
+        return y, join([m for m, _ in stats]), join([v for _, v in stats]), backward
     dtype = np.result_type(x, gamma)
     x = x.astype(dtype, copy=False)
     mean = x.mean(axis=stat_axes, keepdims=True)
@@ -68,7 +69,7 @@ def affine_normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: n
                      param_axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, Backward]:
     """``(y, backward)`` for ``y = (x - mean) / sqrt(var + eps) * gamma + beta`` with fixed
     statistics (all broadcast against ``x``); ``backward(g)`` returns ``(dx, dgamma, dbeta)``."""
-    plan = segments.rows_plan(x.shape) if 0 in param_axes else None
+    plan = segments.rows_plan(x) if 0 in param_axes else None
     if plan is not None:
         def call(i: int) -> tuple:
             lo, hi = plan.bounds[i]

@@ -56,9 +56,9 @@ def _per_segment(op: str, lone: Any, x: np.ndarray, axes: tuple[int, ...], keepd
     """The reduction per segment when it crosses the batch axis of a one-pass step, else None."""
     if x.ndim == 0 or 0 not in axes:
         return None
-    plan = segments.rows_plan(x.shape)
+    plan = segments.rows_plan(x)
     by_rows = plan is not None
-    plan = plan or segments.stacked_plan(x.shape)
+    plan = plan or segments.stacked_plan(x)
     if plan is None:
         return None
     if keepdims or len(axes) != x.ndim:

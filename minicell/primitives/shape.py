@@ -30,7 +30,7 @@ def shape_arguments(op: str, arg: str, dims: tuple) -> tuple[int, ...]:
 
 def _keep_batch_axis(op: str, x: np.ndarray, kept: bool, arg: str, got: Any) -> None:
     """Refuse an op on the batch's rows that does not keep axis 0 as the rows' axis."""
-    if not kept and segments.rows_plan(np.shape(x)) is not None:
+    if not kept and segments.rows_plan(x) is not None:
         raise segments.refuse(op, arg, "one that keeps the batch axis 0 in place and its rows apart", got)
 
 
