@@ -35,7 +35,7 @@ import numpy as np
 from minicell._checks import Shown, fail_value
 from minicell._runtime.parallel import run_tasks
 
-Backward = Callable[[np.ndarray], Sequence[Any]]
+Backward = Callable[[np.ndarray], tuple]
 SPREAD_WORK = 1 << 17  # multiply-adds per segment above which segments go to the pool
 
 

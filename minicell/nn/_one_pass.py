@@ -54,7 +54,8 @@ def _losses(output: Any, n: int) -> np.ndarray:
     if output.shape != (n,):
         raise fail_value(WHO, "network", f"a Cell whose loss is reduced over the batch by minicell's ops (one value "
                          f"per micro-batch: shape [{n}] for the {n} micro-batches of this rank's rows); a loss "
-                         f"that mixes the micro-batches cannot be split", Shown(f"a loss of shape {list(output.shape)}"))
+                         f"that mixes the micro-batches cannot be split",
+                         Shown(f"a loss of shape {list(output.shape)}"))
     return output._data
 
 

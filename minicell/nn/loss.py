@@ -87,7 +87,8 @@ class LossBase(Cell):
         logits = check_logits(who, logits)
         y = label_array(who, labels)
         if y.shape != logits.shape:
-            raise fail_value(who, "labels", f"of the logits' shape {list(logits.shape)}", Shown(f"shape {list(y.shape)}"))
+            raise fail_value(who, "labels", f"of the logits' shape {list(logits.shape)}",
+                             Shown(f"shape {list(y.shape)}"))
         return logits, y
 
     def extra_repr(self) -> str:
@@ -204,7 +205,8 @@ class BCEWithLogitsLoss(LossBase):
                 try:
                     np.broadcast_shapes(w.shape, logits.shape)
                 except ValueError:
-                    raise fail_value("BCEWithLogitsLoss", arg, f"broadcastable to the logits' shape {list(logits.shape)}",
+                    raise fail_value("BCEWithLogitsLoss", arg,
+                                     f"broadcastable to the logits' shape {list(logits.shape)}",
                                      Shown(f"shape {list(w.shape)}")) from None
         dtype = logits.dtype
         softplus_neg = M.add(M.log(M.add(M.exp(M.neg(M.absolute(logits))), 1.0)), A.relu(M.neg(logits)))

@@ -108,7 +108,8 @@ class TrainOneStepCell(Cell):
         unit = self.micro_batch_size or max(1, -(-total // world.size))
         expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
         if counts != expected:
-            raise fail_value("TrainOneStepCell", "inputs", f"each rank's rows shard_bounds({total}, {world.size}, rank, "
+            raise fail_value("TrainOneStepCell", "inputs",
+                             f"each rank's rows shard_bounds({total}, {world.size}, rank, "
                              f"{unit}), {expected} rows, for micro-batches of {unit} rows",
                              Shown(f"ranks holding {counts} rows of a global batch of {total}"))
         return total, unit, sum(counts[:world.rank]), counts

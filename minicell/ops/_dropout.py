@@ -26,6 +26,10 @@ from minicell.random.discrete import check_probability, keep_scale, masked_scale
 from minicell.random.distributions import check_extent
 from minicell.tensor import Tensor, record, unwrap
 
+# first_row, reserve_step and sample_indexed live in minicell._runtime.reservations; re-exported
+__all__ = ["channel_dropout", "check_p", "dropout", "dropout_with_state", "first_row", "reserve_step",
+           "sample_indexed"]
+
 
 def _row_shift(shape: tuple, batched: bool) -> int:
     """Inside ``sample_indexed``: ``first_row * (elements per row)`` (0 outside, or unbatched)."""

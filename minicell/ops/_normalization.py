@@ -31,7 +31,8 @@ from minicell.tensor import Tensor, record, unwrap
 
 def _float_tensor(who: str, arg: str, x: Any) -> Tensor:
     if not isinstance(x, Tensor) or x.dtype.kind != "f":
-        raise fail_type(who, arg, "a floating-point Tensor", x if not isinstance(x, Tensor) else Shown(f"dtype {x.dtype}"))
+        raise fail_type(who, arg, "a floating-point Tensor",
+                        x if not isinstance(x, Tensor) else Shown(f"dtype {x.dtype}"))
     return x
 
 

@@ -38,7 +38,8 @@ def clip_by_global_norm(arrays: Sequence[np.ndarray], clip_norm: float, use_norm
         wide: list = [None] * len(arrays)
         wide[i] = np.asarray(g, np.float64) * scale
         if clipped:
-            factor = clip_norm / norm ** 3 * float(np.sum(np.asarray(g, np.float64) * np.asarray(arrays[i], np.float64)))
+            inner = float(np.sum(np.asarray(g, np.float64) * np.asarray(arrays[i], np.float64)))
+            factor = clip_norm / norm ** 3 * inner
             for k, x in enumerate(arrays):
                 term = np.asarray(x, np.float64) * factor
                 wide[k] = -term if wide[k] is None else wide[k] - term

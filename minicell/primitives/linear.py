@@ -20,7 +20,8 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> Result:
     """``x @ w.T + b`` for ``x`` of shape ``(..., in)`` and ``w`` of shape ``(out, in)``."""
     if w.ndim != 2:
-        raise fail_value("linear", "weight", "a 2-D Tensor (out_channels, in_channels)", Shown(f"shape {list(w.shape)}"))
+        raise fail_value("linear", "weight", "a 2-D Tensor (out_channels, in_channels)",
+                         Shown(f"shape {list(w.shape)}"))
     if b is not None and b.shape != (w.shape[0],):
         raise fail_value("linear", "bias", f"of shape [{w.shape[0]}]", Shown(f"shape {list(b.shape)}"))
     if x.ndim < 1 or x.shape[-1] != w.shape[1]:

@@ -40,12 +40,12 @@ def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tup
 
         def call(i: int) -> tuple:
             lo, hi = plan.bounds[i]
-            y, mean, var, backward = normalize(x[lo:hi], gamma, beta, stat_axes, param_axes, eps)
+            y, mean, var, lone_backward = normalize(x[lo:hi], gamma, beta, stat_axes, param_axes, eps)
             stats[i] = (mean, var)
-            return y, backward
-        y, backward = segments.per_segment(plan, call, (True, False, False), x[:plan.size].size)
+            return y, lone_backward
+        y, joined = segments.per_segment(plan, call, (True, False, False), x[:plan.size].size)
         join = np.stack if 0 in stat_axes else np.concatenate  # per-segment statistics, or per-row ones
-        return y, join([m for m, _ in stats]), join([v for _, v in stats]), backward
+        return y, join([m for m, _ in stats]), join([v for _, v in stats]), joined
     dtype = np.result_type(x, gamma)
     x = x.astype(dtype, copy=False)
     mean = x.mean(axis=stat_axes, keepdims=True)

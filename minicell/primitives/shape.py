@@ -42,7 +42,8 @@ def reshape(x: np.ndarray, shape: tuple[int, ...]) -> Result:
     except ValueError:
         raise fail_value("reshape", "shape", f"compatible with {x.size} elements of shape {list(x.shape)}",
                          Shown(str(list(shape)))) from None
-    _keep_batch_axis("reshape", x, out.ndim >= 1 and out.shape[0] == x.shape[0], "shape", Shown(str(list(shape))))
+    kept = out.ndim >= 1 and x.ndim >= 1 and np.shape(out)[0] == np.shape(x)[0]
+    _keep_batch_axis("reshape", x, kept, "shape", Shown(str(list(shape))))
     return out, lambda g: (g.reshape(x.shape),)
 
 
