@@ -75,6 +75,8 @@ class TrainingState(mc.Cell):
 
     def __init__(self, config: dict) -> None:
         super().__init__()
+        if config["size"] < 4:
+            raise ValueError(f"--size must be at least 4 (two 2x2 poolings), got {config['size']}")
         self.config = mc.Parameter(np.array([config[k] for k in DEFAULTS], np.int64), requires_grad=False)
         self.init_generator = mc.Generator().manual_seed(config["seed"] + 1)
         self.dropout_generator = mc.Generator().manual_seed(config["seed"] + 2)
@@ -97,8 +99,6 @@ class TrainingState(mc.Cell):
 
 def check_config(config: dict, world_size: int) -> None:
     """Raise ValueError for settings the data cannot be cut into for ``world_size`` ranks."""
-    if config["size"] < 4:
-        raise ValueError(f"--size must be at least 4 (two 2x2 poolings), got {config['size']}")
     batch, micro = config["batch"], config["micro_batch"]
     if batch % micro:
         raise ValueError(f"--batch {batch} is not a multiple of --micro-batch {micro}")
