@@ -242,3 +242,62 @@ def test_segments_spread_over_the_pool_give_the_lone_bits(threads):
         assert_one_pass_exact(nn.WithLossCell(net, nn.CrossEntropyLoss()).set_train(), data(40, (64,), 10), 12)
     finally:
         mc.set_num_threads(previous)
+
+
+class WithWeightDecay(mc.Cell):
+    """A loss with a term computed from parameters only (the same in every micro-batch)."""
+
+    def __init__(self, loss):
+        super().__init__()
+        g, _ = gens(7)
+        self.dense1, self.dense2, self.loss = nn.Dense(4, 6, generator=g), nn.Dense(6, 3, generator=g), loss
+
+    def construct(self, x, y):
+        w = self.dense1.weight
+        decay = (w * w).sum() * 0.01 + ops.mean(self.dense2.weight[0:2] ** 2)
+        return self.loss(self.dense2(self.dense1(x).tanh()), y) * 0.5 + decay
+
+
+@pytest.mark.parametrize("loss, labels", [
+    (nn.CrossEntropyLoss(), "ints"), (nn.CrossEntropyLoss(label_smoothing=0.1), "probs"),
+    (nn.MSELoss(), "floats"), (nn.BCEWithLogitsLoss(), "binary"), (nn.L1Loss(reduction="sum"), "floats")])
+def test_losses_and_parameter_only_terms_are_exact_per_micro_batch(loss, labels):
+    rng = np.random.default_rng(1)
+    x = mc.Tensor(rng.standard_normal((14, 4)).astype(np.float32))
+    y = {"ints": lambda: rng.integers(0, 3, 14),
+         "probs": lambda: rng.dirichlet(np.ones(3), 14).astype(np.float32),
+         "floats": lambda: rng.standard_normal((14, 3)).astype(np.float32),
+         "binary": lambda: rng.integers(0, 2, (14, 3)).astype(np.float32)}[labels]()
+    assert_one_pass_exact(WithWeightDecay(loss), (x, mc.Tensor(y)), 4)
+
+
+def test_a_rank_without_rows_takes_part_in_the_ghost_batch_norm_update(monkeypatch):
+    """Simulated ranks (threads): W = 3 with a batch of two micro-batches leaves rank 2 without
+    rows; every rank ends with the parameters and moving statistics of the plain W = 1 run."""
+    import threading
+
+    import minicell._runtime.world as world_module
+    from tests.simulated_world import run_ranks
+
+    local = threading.local()
+    single = world_module.current()
+    monkeypatch.setattr(world_module, "current", lambda: getattr(local, "world", single))
+    rng = np.random.default_rng(2)
+    batches = [(rng.standard_normal((rows, 2, 5)).astype(np.float32), rng.integers(0, 2, rows)) for rows in (12, 8)]
+
+    def train(world):
+        local.world = world
+        g, d = gens(3)
+        net = nn.SequentialCell(nn.Conv1d(2, 3, 3, generator=g), nn.BatchNorm1d(3), nn.ReLU(),
+                                nn.Dropout(0.2, generator=d), nn.Flatten(), nn.Dense(15, 2, generator=g))
+        step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.Adam(net.trainable_params(), 0.01),
+                                   micro_batch_size=4)
+        step.set_train()
+        for x, y in batches:
+            lo, hi = shard_bounds(len(x), world.size, world.rank, 4)
+            step(mc.Tensor(x[lo:hi]), mc.Tensor(y[lo:hi]))
+        return [p.asnumpy().tobytes() for p in net.get_parameters()]
+
+    expected = train(single)
+    for result in run_ranks(3, train):
+        assert result == expected
