@@ -36,7 +36,7 @@ from minicell._checks import Shown, fail_value
 from minicell._runtime.parallel import run_tasks
 
 Backward = Callable[[np.ndarray], tuple]
-SPREAD_WORK = 1 << 17  # multiply-adds per segment above which segments go to the pool
+SPREAD_WORK = 1 << 21  # multiply-adds per segment from which segments go to the pool (about a millisecond)
 
 
 class Plan:
@@ -118,8 +118,9 @@ def stacked_plan(array: Any) -> Plan | None:
 def is_stacked_gradient(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> bool:
     """Whether a gradient for an operand of ``shape`` holds one gradient per segment."""
     plan = current()
-    return (plan is not None and len(grad_shape) == len(shape) + 1 and grad_shape[0] == plan.n
-            and np.broadcast_shapes(grad_shape[1:], shape) == shape)
+    if plan is None or len(grad_shape) != len(shape) + 1 or grad_shape[0] != plan.n:
+        return False
+    return grad_shape[1:] == shape or np.broadcast_shapes(grad_shape[1:], shape) == shape
 
 
 def refuse(op: str, arg: str, what: str, got: Any) -> ValueError:
@@ -159,18 +160,30 @@ def per_segment(plan: Plan, call: Callable[[int], tuple[np.ndarray, Backward]], 
     def forward(i: int) -> None:
         with suspended():
             outs[i], backs[i] = call(i)
-    run_tasks(n, forward, spread)
+    if spread:
+        run_tasks(n, forward)
+    else:  # small work: one loop, no hand-offs
+        with suspended():
+            for i in range(n):
+                outs[i], backs[i] = call(i)
     out = np.stack(outs) if out_per_segment else np.concatenate(outs)
 
     def backward(g: np.ndarray) -> tuple:
         parts: list[Any] = [None] * n
 
-        def one(i: int) -> None:
+        def piece(i: int) -> np.ndarray:
             lo, hi = plan.bounds[i]
-            piece = g[i:i + 1].reshape(g.shape[1:]) if out_per_segment else g[lo:hi]
+            return g[i:i + 1].reshape(g.shape[1:]) if out_per_segment else g[lo:hi]
+
+        def one(i: int) -> None:
             with suspended():
-                parts[i] = tuple(backs[i](piece))
-        run_tasks(n, one, spread)
+                parts[i] = tuple(backs[i](piece(i)))
+        if spread:
+            run_tasks(n, one)
+        else:
+            with suspended():
+                for i in range(n):
+                    parts[i] = tuple(backs[i](piece(i)))
         return tuple(_join([p[j] for p in parts], b) for j, b in enumerate(batched))
     return out, backward
 
