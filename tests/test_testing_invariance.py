@@ -78,7 +78,8 @@ def test_reproducible_catches_a_varying_number_of_reserved_offsets():
         mc.default_generator()(len(calls))
     mc.manual_seed(2)
     message = failure(assert_reproducible, fn, runs=3)
-    assert message == "Not reproducible: after run 2 the generators are at (seed, offset) [(2, 2)], after run 1 at [(2, 1)]."
+    assert message == ("Not reproducible: after run 2 the generators are at (seed, offset) [(2, 2)], "
+                       "after run 1 at [(2, 1)].")
     assert state() == (2, 0)
 
 
@@ -109,7 +110,8 @@ def test_reproducible_restores_the_state_when_fn_raises():
 
 @pytest.mark.parametrize("args, kwargs, error, match", [
     ((3,), {}, TypeError, r"For 'assert_reproducible', 'fn' must be callable, but got 3\."),
-    ((len, "ab"), {"runs": 1}, ValueError, r"For 'assert_reproducible', 'runs' must be an int in \[2, inf\), but got 1\."),
+    ((len, "ab"), {"runs": 1}, ValueError,
+     r"For 'assert_reproducible', 'runs' must be an int in \[2, inf\), but got 1\."),
     ((len, "ab"), {"runs": 2.0}, TypeError, r"'runs' must be an int, but got 2\.0\."),
     ((len, "ab"), {"generators": [3]}, TypeError, r"'generators' must hold Generators, but got int\."),
 ])
@@ -155,8 +157,9 @@ def test_slice_invariance_catches_wrong_row_counts():
 
 @pytest.mark.parametrize("n, split, error, match", [
     (5, [range(0, 2), range(3, 5)], ValueError,
-     r"'splits' must cover range\(5\) in order without gaps, but the piece range\(3, 5\) does not start at 2\."),
-    (5, [2, 2], ValueError, r"'splits' must cover range\(5\), but its pieces end at 4\."),
+     r"'splits' must be pieces that cover range\(5\) in order without gaps, but got the piece range\(3, 5\), "
+     r"which does not start at 2\."),
+    (5, [2, 2], ValueError, r"'splits' must be pieces that cover range\(5\), but got pieces that end at 4\."),
     (5, [range(0, 5, 2)], ValueError, r"'splits' must be a sequence of ranges with step 1 or of non-negative ints"),
     (5, [-1, 6], ValueError, r"'splits' must be .* but got -1\."),
     (5, 5, TypeError, r"'splits' must be a sequence of ranges or of piece sizes, but got 5\."),
@@ -168,8 +171,8 @@ def test_slice_invariance_checks_the_split(n, split, error, match):
 
 
 def test_scalar_outputs_have_no_rows():
-    with pytest.raises(ValueError, match=r"every output on the whole range must have 3 rows along axis 0, but got "
-                                         r"an array of shape \(\)\."):
+    with pytest.raises(ValueError, match=r"'output' must be arrays with 3 rows along axis 0 on the whole range, "
+                                         r"but got an array of shape \(\)\."):
         assert_slice_invariant(lambda start, count: np.float32(count), 3, [1, 2])
 
 
@@ -277,7 +280,7 @@ def test_minicell_row_offsets_catch_a_dropout_that_ignores_them():
     (None, np.ones((2, 1)), {}, TypeError, r"'cell' must be a Cell, but got None\."),
     (nn.ReLU(), np.ones(()), {}, TypeError, r"'x' must be a Tensor or ndarray with a batch axis, or a tuple of them"),
     (nn.ReLU(), (np.ones((2, 1)), np.ones((3, 1))), {}, ValueError,
-     r"every input in 'x' must have the same number of rows, but got \[2, 3\]\."),
+     r"'x' must be inputs with the same number of rows, but got row counts \[2, 3\]\."),
     (nn.ReLU(), np.ones((2, 1)), {"training": 1}, TypeError, r"'training' must be a bool, but got 1\."),
     (nn.ReLU(), np.ones((2, 1)), {"row_offset": 3}, TypeError, r"'row_offset' must be callable, but got 3\."),
 ])

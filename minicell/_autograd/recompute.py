@@ -34,10 +34,12 @@ import numpy as np
 
 from minicell._autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from minicell._autograd.graph import backprop
+from minicell._checks import Shown, fail_type, fail_value
 from minicell._runtime.reservations import Recording, Replay, note, replayed, with_frame
 from minicell.tensor import Tensor, record
 
 __all__ = ["note", "replayed", "run_recomputed"]  # note and replayed: the log in _runtime.reservations
+WHO = "Cell.recompute"
 
 def _substitute(args: tuple, kwargs: dict, make: Callable[[Tensor], Tensor]) -> tuple[tuple, dict, list]:
     """Replace each top-level Tensor argument by ``make(t)``; also return the replacements."""
@@ -79,8 +81,8 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
         result = with_frame(recording, lambda: construct(*call_args, **call_kwargs))
     outputs = result if isinstance(result, (tuple, list)) else (result,)
     if not all(isinstance(o, Tensor) for o in outputs):
-        raise TypeError(f"For 'Cell.recompute', construct must return a Tensor or a tuple of Tensors, "
-                        f"but got {type(result).__name__}.")
+        raise fail_type(WHO, "construct", "a function returning a Tensor or a tuple of Tensors",
+                        Shown(f"one returning {type(result).__name__}"))
     operands = (*inputs, *params)
     untrainable = list(untrainable)
 
@@ -96,8 +98,8 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
                 for p, data in zip(untrainable, saved):
                     p._data[...] = data
             if replay.position != len(replay.entries):
-                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved fewer random offsets "
-                                   "than the forward pass did: construct must be deterministic.")
+                raise RuntimeError(*fail_value(WHO, "construct", "deterministic in its random calls", Shown(
+                    "a recomputed forward that reserved fewer random offsets than the forward pass did")).args)
             out = (again if isinstance(again, (tuple, list)) else (again,))[index]
             if not out._requires_grad:
                 return [None] * len(operands)
@@ -107,8 +109,9 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
             known = {id(t) for t in (*leaves, *params)}
             for leaf, _ in found.values():
                 if id(leaf) not in known:
-                    raise RuntimeError("For 'Cell.recompute', construct used a Tensor that requires grad but is "
-                                       "neither an input nor a Parameter of the cell; pass it as an argument.")
+                    raise RuntimeError(*fail_value(WHO, "construct", "a function whose Tensors that require grad "
+                                                   "are its arguments or Parameters of the cell (pass others as "
+                                                   "arguments)", Shown("one that used another such Tensor")).args)
             return [found[id(t)][1] if id(t) in found else None for t in (*leaves, *params)]
         return backward
 

@@ -100,12 +100,14 @@ def replayed(generator: Any, step: int) -> tuple[int, int] | None:
         frame = stack[index]
         if isinstance(frame, Replay):
             if frame.position >= len(frame.entries):
-                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved more random offsets "
-                                   "than the forward pass did: construct must be deterministic.")
+                raise RuntimeError(*fail_value("Cell.recompute", "construct", "deterministic in its random calls",
+                                               Shown("a recomputed forward that reserved more random offsets "
+                                                     "than the forward pass did")).args)
             gen, logged_step, seed, offset = frame.entries[frame.position]
             if gen is not generator or logged_step != step:
-                raise RuntimeError("For 'Cell.recompute', the recomputed forward reserved random offsets from a "
-                                   "different generator or step than the forward pass did.")
+                raise RuntimeError(*fail_value("Cell.recompute", "construct", "deterministic in its random calls",
+                                               Shown("a recomputed forward that reserved random offsets from a "
+                                                     "different generator or step than the forward pass did")).args)
             frame.position += 1
             for above in stack[index + 1:]:
                 if isinstance(above, Recording):

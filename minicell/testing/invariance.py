@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from minicell._autograd.grad_mode import no_grad
-from minicell._checks import check_int, fail_type, fail_value, is_integer
+from minicell._checks import Shown, check_int, fail_type, fail_value, is_integer
 from minicell._runtime.sharding import shard_bounds
 from minicell.cell import Cell
 from minicell.tensor import Tensor
@@ -46,20 +46,20 @@ def split_bounds(who: str, n: int, splits: Any) -> list[tuple[int, int]]:
         else:
             raise fail_value(who, "splits", "a sequence of ranges with step 1 or of non-negative ints", piece)
         if lo != start or hi < lo:
-            raise ValueError(f"For '{who}', 'splits' must cover range({n}) in order without gaps, but the "
-                             f"piece {piece!r} does not start at {start}.")
+            raise fail_value(who, "splits", f"pieces that cover range({n}) in order without gaps",
+                             Shown(f"the piece {piece!r}, which does not start at {start}"))
         bounds.append((lo, hi))
         start = hi
     if start != n:
-        raise ValueError(f"For '{who}', 'splits' must cover range({n}), but its pieces end at {start}.")
+        raise fail_value(who, "splits", f"pieces that cover range({n})", Shown(f"pieces that end at {start}"))
     return bounds
 
 
 def _rows(who: str, tree: Tree, n: int, lo: int, hi: int) -> Tree:
     def take(array: np.ndarray) -> np.ndarray:
         if array.ndim == 0 or array.shape[0] != n:
-            raise ValueError(f"For '{who}', every output on the whole range must have {n} rows along "
-                             f"axis 0, but got an array of shape {array.shape}.")
+            raise fail_value(who, "output", f"arrays with {n} rows along axis 0 on the whole range",
+                             Shown(f"an array of shape {array.shape}"))
         return array[lo:hi]
     return map_leaves(tree, take)
 
@@ -165,8 +165,7 @@ def _inputs(who: str, x: Any) -> tuple[list[Tensor], int]:
         tensors.append(item)
     rows = {t.shape[0] for t in tensors}
     if len(rows) != 1:
-        raise ValueError(f"For '{who}', every input in 'x' must have the same number of rows, but got "
-                         f"{sorted(rows)}.")
+        raise fail_value(who, "x", "inputs with the same number of rows", Shown(f"row counts {sorted(rows)}"))
     return tensors, rows.pop()
 
 
