@@ -8,6 +8,10 @@ with its biased variance and ``moving_variance`` tracks the unbiased one (``* M 
 as PyTorch and MindSpore's GPU (cuDNN) kernels do. ``use_batch_statistics``: None (default)
 uses and tracks batch statistics in training mode and the moving ones in eval mode; True always
 uses and tracks batch statistics; False always uses the moving ones and tracks nothing.
+In a micro-batched ``TrainOneStepCell`` step, batch statistics are ghost statistics: each
+micro-batch is normalized by its own, and the moving statistics move once per step, from the
+exact mean over all micro-batches of the global batch (``ops._normalization``,
+``nn._ghost_batch_norm``); with one micro-batch per batch this is exactly the plain update.
 
 LayerNorm: MindSpore's ``LayerNorm(normalized_shape, begin_norm_axis=-1, begin_params_axis=-1,
 gamma_init='ones', beta_init='zeros', epsilon=1e-7)``; statistics over axes
