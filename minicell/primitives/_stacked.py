@@ -13,13 +13,11 @@ signature from then on only if the two agreed to the bit; otherwise the lone loo
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 
 import numpy as np
 
 _verdicts: dict[Hashable, bool] = {}
-_lock = threading.Lock()
 
 
 def signature(name: str, *arrays: np.ndarray | None) -> tuple:
@@ -34,7 +32,6 @@ def verified(key: Hashable, stacked: Callable[[], np.ndarray], lone: Callable[[]
         expected, candidate = lone(), stacked()
         verdict = expected.shape == candidate.shape and expected.dtype == candidate.dtype and \
             expected.tobytes() == candidate.tobytes()
-        with _lock:
-            _verdicts[key] = verdict
+        _verdicts[key] = verdict  # one dict store (atomic): racing first uses agree on the verdict
         return expected
     return stacked() if verdict else lone()
