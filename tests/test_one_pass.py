@@ -190,9 +190,10 @@ class SumsOverTheBatch(mc.Cell):
     def __init__(self, op):
         super().__init__()
         self.dense, self.op = nn.Dense(4, 2, generator=mc.Generator().manual_seed(0)), op
+        self.drop = nn.Dropout(0.5, generator=mc.Generator().manual_seed(1))
 
     def construct(self, x):
-        return self.op(self.dense(x))
+        return self.op(self.drop(self.dense(x)))
 
 
 @pytest.mark.parametrize("op, needle", [
@@ -203,7 +204,7 @@ class SumsOverTheBatch(mc.Cell):
     (lambda h: ops.matmul(h.transpose(), h).sum(axis=0, keepdims=True) + h, "For 'transpose'"),
 ])
 def test_row_mixing_ops_are_refused_in_a_micro_batched_step(op, needle):
-    net = SumsOverTheBatch(op)
+    net = SumsOverTheBatch(op).set_train()
     step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.SGD(net.trainable_params(), 0.1),
                                micro_batch_size=4)
     before = [p.asnumpy() for p in net.get_parameters()]

@@ -121,8 +121,12 @@ class TrainOneStepCell(Cell):
             raise fail_value("TrainOneStepCell", "inputs", "a non-empty global batch", Shown("0 rows"))
         params = self._parameters()
         untrainable = list(self.network.untrainable_params())
-        before = [(p, p._data.copy()) for p in untrainable if p.dtype.kind == "f"]
-        contributions, stats = one_pass(self.network, params, inputs, first, unit) if rows else ([], [])
+        before = [(p, p._data.copy()) for p in untrainable]
+        try:  # a refused op (or any error) leaves the network and its generators as they were
+            contributions, stats = one_pass(self.network, params, inputs, first, unit) if rows else ([], [])
+        except BaseException:
+            self._restore(before)
+            raise
         self._refuse_state_changes(before)
         weights = [(min(lo + unit, rows) - lo) / total for lo in range(0, rows, unit)]
         shapes = [tuple(p.shape) for p in params] + [()]
@@ -141,13 +145,18 @@ class TrainOneStepCell(Cell):
         """A forward that changes state other than generator offsets (and training BatchNorm's
         moving statistics, which the step updates once from all micro-batches) would make the
         result depend on the split, so it is refused, and everything is put back as it was."""
-        changed = [p.name for p, saved in before if not np.array_equal(p._data, saved, equal_nan=True)]
+        changed = [p.name for p, saved in before
+                   if p.dtype.kind == "f" and not np.array_equal(p._data, saved, equal_nan=True)]
         if changed:
-            for p, saved in before:
-                np.copyto(p._data, saved)
+            self._restore(before)
             raise fail_value("TrainOneStepCell", "network", "a network whose forward changes no state other than "
                              "generator offsets and training BatchNorm's statistics when micro-batched (or use "
                              "micro_batch_size=None in a world of one)", Shown(f"one that changes {changed[:3]}"))
+
+    @staticmethod
+    def _restore(before: list) -> None:
+        for p, saved in before:
+            np.copyto(p._data, saved)
 
     def _sync_generators(self, world: Any) -> None:
         """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets."""
