@@ -188,6 +188,14 @@ def per_segment(plan: Plan, call: Callable[[int], tuple[np.ndarray, Backward]], 
     return out, backward
 
 
+def run_segments(count: int, body: Callable[[int], None]) -> None:
+    """``body(i)`` for each segment, spread over the pool, each as a lone micro-batch would run."""
+    def task(i: int) -> None:
+        with suspended():
+            body(i)
+    run_tasks(count, task)
+
+
 def per_segment_rows(plan: Plan, array: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``fn`` of each segment's rows of a batched array, stacked (one result per segment)."""
     with suspended():

@@ -33,6 +33,8 @@ def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
         work = plan.size * int(np.prod(x.shape[1:])) * w.shape[0]
         if x.ndim == 2 and plan.rows >= 2 * plan.size and work < segments.SPREAD_WORK:
             return stacked_linear(plan, x, w, b, needs)
+        if x.ndim == 2 and x.dtype == w.dtype and (b is None or b.dtype == w.dtype):
+            return spread_linear(plan, x, w, b, needs)
 
         def call(i: int) -> Result:
             lo, hi = plan.bounds[i]
@@ -91,5 +93,42 @@ def stacked_linear(plan: segments.Plan, x: np.ndarray, w: np.ndarray, b: np.ndar
             dx = None if dx is None else np.concatenate([dx, tdx])
             dw = None if dw is None else np.concatenate([dw, tdw[None]])
             db = None if db is None else np.concatenate([db, tdb[None]])
+        return dx, dw, db
+    return out, backward
+
+
+def spread_linear(plan: segments.Plan, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                  needs: tuple[bool, bool, bool]) -> Result:
+    """``linear`` per segment, each lone product written straight into its rows of the output (or
+    its slot of the stacked weight gradient), segments spread over the pool: no joining copies.
+    The products are the lone micro-batch's (``x_i @ W.T``, ``g_i @ W``, ``g_i^T @ x_i``,
+    ``sum(g_i)``), BLAS writing into a given buffer instead of a new one."""
+    n, m, k = plan.n, w.shape[0], w.shape[1]
+    wt = w.T
+    out = np.empty((plan.rows, m), dtype=w.dtype)
+
+    def forward(i: int) -> None:
+        lo, hi = plan.bounds[i]
+        np.matmul(x[lo:hi], wt, out=out[lo:hi])
+        if b is not None:
+            out[lo:hi] += b
+    segments.run_segments(n, forward)
+
+    def backward(g: np.ndarray) -> tuple:
+        g = g.astype(w.dtype, copy=False)
+        dx = np.empty((plan.rows, k), dtype=w.dtype) if needs[0] else None
+        dw = np.empty((n, m, k), dtype=w.dtype) if needs[1] else None
+        db = np.empty((n, m), dtype=w.dtype) if b is not None and needs[2] else None
+
+        def one(i: int) -> None:
+            lo, hi = plan.bounds[i]
+            gi = g[lo:hi]
+            if dx is not None:
+                np.matmul(gi, w, out=dx[lo:hi])
+            if dw is not None:
+                np.matmul(gi.T, x[lo:hi], out=dw[i])
+            if db is not None:
+                np.sum(gi, axis=0, out=db[i])
+        segments.run_segments(n, one)
         return dx, dw, db
     return out, backward
