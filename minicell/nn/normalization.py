@@ -51,7 +51,8 @@ class _BatchNorm(Cell):
         affine = check_bool(who, "affine", affine)
         if use_batch_statistics is not None and not isinstance(use_batch_statistics, (bool, np.bool_)):
             raise fail_type(who, "use_batch_statistics", "a bool or None", use_batch_statistics)
-        self.affine, self.use_batch_statistics = affine, (None if use_batch_statistics is None else bool(use_batch_statistics))
+        self.affine = affine
+        self.use_batch_statistics = None if use_batch_statistics is None else bool(use_batch_statistics)
         shape = (self.num_features,)
         self.gamma = Parameter(initializer(gamma_init, shape, dtype), requires_grad=affine)
         self.beta = Parameter(initializer(beta_init, shape, dtype), requires_grad=affine)
