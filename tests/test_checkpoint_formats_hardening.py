@@ -158,10 +158,8 @@ def test_every_lying_file_is_a_value_error_naming_it_and_the_network_is_unchange
         expected = "a readable checkpoint" + ("" if insisted is None else f" in the format '{format}'")
         prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be {expected}, but got '{path}': ")
         unrecognisable = ("fewer than 8 bytes", "header not an object", "a TensorProto, not a Checkpoint")
-        if insisted is None and case in unrecognisable:
-            reason_here = "the formats minicell reads"  # too broken to be recognised
-        else:
-            reason_here = reason
+        too_broken = insisted is None and case in unrecognisable  # too broken to be recognised
+        reason_here = "the formats minicell reads" if too_broken else reason
         tracemalloc.start()
         try:
             with pytest.raises(ValueError, match=prefix + ".*" + f"({reason_here})"):

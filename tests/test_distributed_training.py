@@ -208,8 +208,8 @@ def test_a_checkpoint_in_the_middle_of_an_epoch_resumes_at_another_world_size(pl
 
 
 def test_micro_batches_running_beside_the_first_share_its_reservations_at_any_thread_count():
-    """The first micro-batch makes the step's dropout reservations while the others run beside it
-    and wait for each one they need: the same parameters and generator offsets for 1 to 8 threads."""
+    """The one pass (segments spread over the pool, single-threaded BLAS) gives the same parameters
+    and generator offsets for 1 to 8 threads."""
     def trained(threads):
         previous = mc.get_num_threads()
         mc.set_num_threads(threads)
@@ -232,37 +232,3 @@ def test_micro_batches_running_beside_the_first_share_its_reservations_at_any_th
     for threads in (2, 4, 8):
         assert trained(threads) == one
 
-
-def test_a_micro_batch_that_overtakes_the_first_waits_for_its_reservation():
-    """A non-first micro-batch reaching a dropout call before the first did waits, then draws
-    from the first's reservation: the generator advances once, in the first's call order."""
-    import threading
-
-    from minicell.nn.wrap import _StepReservations
-    from minicell.ops._dropout import reserve_step
-    gen = mc.Generator().manual_seed(5)
-    reservations = _StepReservations()
-    got = []
-
-    blocked = threading.Event()
-
-    class Watched(threading.Condition):
-        def wait(self, timeout=None):
-            blocked.set()  # the predicate was false: the thread is about to sleep, holding nothing
-            return super().wait(timeout)
-    reservations._ready = Watched()
-
-    def other():
-        with sample_indexed(reservations, 2):
-            got.append(reserve_step(gen, "Dropout"))
-    overtaking = threading.Thread(target=other, daemon=True)
-    overtaking.start()
-    assert blocked.wait(60)  # a safety net: the event comes as soon as the thread waits
-    with reservations._ready:  # it holds no lock while it waits, and has drawn nothing
-        assert overtaking.is_alive() and not got and int(gen.get_state()[1]) == 0
-    reservations.open()
-    with sample_indexed(reservations, 0):
-        first = reserve_step(gen, "Dropout")
-    reservations.close()
-    overtaking.join(60)
-    assert got == [first] and int(gen.get_state()[1]) == 1

@@ -116,7 +116,8 @@ def test_lower_layers_import_only_numpy_and_the_standard_library():
             top = target.split(".")[0]
             allowed = top in ("minicell", "numpy", "__future__") or top in sys.stdlib_module_names
             format_package = module.startswith("minicell._checkpoint.") and top in ("safetensors", "google")
-            if not allowed and not (module == "minicell._runtime.blas" and top == "threadpoolctl") and not format_package:
+            blas_limits = module == "minicell._runtime.blas" and top == "threadpoolctl"
+            if not allowed and not blas_limits and not format_package:
                 wrong.append(f"{module} imports {target}")
             if LAYERS[layer][0] in ("primitives", "random") and top in FORBIDDEN_IN_PURE:
                 wrong.append(f"{module} (pure) imports {target}")
@@ -192,17 +193,12 @@ RUNTIME_OWNERS = {
     "ThreadPoolExecutor": "minicell/_runtime/pools.py",
     "register_at_fork": "minicell/_runtime/fork.py",
 }
-# TEMPORARY, removed on merge: nn/wrap.py is rewritten by another helper of issue 18 onto the
-# _runtime API (shared_pool("micro-batch", n), single_threaded_blas()).
-RUNTIME_OWNED_ELSEWHERE = ("minicell/nn/wrap.py",)
 
 
 def test_threads_blas_limits_and_fork_handlers_live_in_runtime():
     wrong = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
-        if relative in RUNTIME_OWNED_ELSEWHERE:
-            continue
         for node in ast.walk(ast.parse(path.read_text(), relative)):
             names = []
             if isinstance(node, ast.Import):

@@ -24,9 +24,11 @@ def test_cnn_and_attention_models_train_to_the_same_bits_at_every_world_size():
         assert run(ranks) == plain
 
 
-def test_a_forward_that_changes_state_is_refused_in_micro_batches_and_changes_nothing():
+def test_training_batch_norm_is_ghost_batch_norm_in_micro_batches():
+    """BatchNorm in training mode is no longer refused: each micro-batch of 2 rows is normalized
+    by its own statistics and the moving statistics move once per step (tests/test_one_pass.py
+    holds the exactness and refusal tests)."""
     import numpy as np
-    import pytest
 
     import minicell as mc
     from minicell import nn
@@ -37,14 +39,7 @@ def test_a_forward_that_changes_state_is_refused_in_micro_batches_and_changes_no
     step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.Adam(net.trainable_params(), 1e-2),
                                micro_batch_size=2)
     step.set_train()
-    before = {name: p.asnumpy().copy() for name, p in step.parameters_and_names()}
     x = mc.Tensor(np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4))
     y = mc.Tensor(np.array([0, 1] * 4))
-    with pytest.raises(ValueError, match=r"^For 'TrainOneStepCell', 'network' must be a network whose forward "
-                                         r"changes no state .*, but got one that changes \['1\.moving_mean', "
-                                         r"'1\.moving_variance'\]\.$"):
-        step(x, y)
-    for name, p in step.parameters_and_names():
-        assert np.array_equal(p.asnumpy(), before[name]), name
-    net[1].set_train(False)  # BatchNorm with its moving statistics: allowed
     step(x, y)
+    assert not np.array_equal(net[1].moving_mean.asnumpy(), np.zeros(6, np.float32))

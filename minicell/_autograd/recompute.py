@@ -9,7 +9,8 @@ returns one gradient per operand: the outer backward then routes the Parameters'
 the very same Parameter objects as without recompute, bit for bit.
 
 Randomness is replayed, not redrawn. Every reservation a Generator makes (``gen(step)`` or
-``gen.draw``) while a recomputed forward runs is logged on this thread; during the recompute the
+``gen.draw``) while a recomputed forward runs is logged on this thread (the log lives in
+``minicell._runtime.reservations``, shared with the sample-indexed draws of ``ops.dropout``); during the recompute the
 same reservations are served from that log in order, without touching any generator. Since a
 dropout mask is a pure function of ``(seed, offset, index)``, the recomputed masks are the
 forward's, and the generators end where the forward left them. A recompute that asks for
@@ -26,7 +27,6 @@ forward and backward.
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,70 +35,11 @@ import numpy as np
 from minicell._autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from minicell._autograd.graph import backprop
 from minicell._checks import Shown, fail, fail_type
+from minicell._runtime.reservations import DETERMINISTIC, Recording, Replay, note, replayed, with_frame
 from minicell.tensor import Tensor, record
 
-_local = threading.local()
+__all__ = ["note", "replayed", "run_recomputed"]  # note and replayed: the log in _runtime.reservations
 WHO = "Cell.recompute"
-DETERMINISTIC = "deterministic (its random calls reserve, when recomputed, what they reserved in the forward pass)"
-
-
-class _Recording:
-    """Reservations ``(generator, step, seed, offset)`` made while a recomputed forward runs."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[Any, int, int, int]] = []
-
-
-class _Replay:
-    """Serves logged reservations in order during a recompute."""
-
-    def __init__(self, entries: list[tuple[Any, int, int, int]]) -> None:
-        self.entries, self.position = entries, 0
-
-
-def _frames() -> list:
-    frames = getattr(_local, "frames", None)
-    if frames is None:
-        frames = _local.frames = []
-    return frames
-
-
-def replayed(generator: Any, step: int) -> tuple[int, int] | None:
-    """The logged ``(seed, offset)`` for this reservation if a recompute is replaying, else None."""
-    frames = _frames()
-    for index in range(len(frames) - 1, -1, -1):
-        frame = frames[index]
-        if isinstance(frame, _Replay):
-            if frame.position >= len(frame.entries):
-                raise fail(RuntimeError, WHO, "construct", DETERMINISTIC,
-                           Shown("more reservations in the recomputed forward than in the forward pass"))
-            gen, logged_step, seed, offset = frame.entries[frame.position]
-            if gen is not generator or logged_step != step:
-                raise fail(RuntimeError, WHO, "construct", DETERMINISTIC,
-                           Shown("a reservation from another generator or of another step when recomputed"))
-            frame.position += 1
-            for above in frames[index + 1:]:
-                if isinstance(above, _Recording):
-                    above.entries.append((generator, step, seed, offset))
-            return seed, offset
-    return None
-
-
-def note(generator: Any, step: int, seed: int, offset: int) -> None:
-    """Log a fresh reservation into every recording on this thread."""
-    for frame in _frames():
-        if isinstance(frame, _Recording):
-            frame.entries.append((generator, step, seed, offset))
-
-
-def _with_frame(frame: Any, run: Callable[[], Any]) -> Any:
-    frames = _frames()
-    frames.append(frame)
-    try:
-        return run()
-    finally:
-        frames.pop()
-
 
 def _substitute(args: tuple, kwargs: dict, make: Callable[[Tensor], Tensor]) -> tuple[tuple, dict, list]:
     """Replace each top-level Tensor argument by ``make(t)``; also return the replacements."""
@@ -135,9 +76,9 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
     """
     inputs = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
     call_args, call_kwargs, _ = _substitute(args, kwargs, _detached)
-    recording = _Recording()
+    recording = Recording()
     with no_grad():
-        result = _with_frame(recording, lambda: construct(*call_args, **call_kwargs))
+        result = with_frame(recording, lambda: construct(*call_args, **call_kwargs))
     outputs = result if isinstance(result, (tuple, list)) else (result,)
     if not all(isinstance(o, Tensor) for o in outputs):
         raise fail_type(WHO, "construct", "a function returning a Tensor or a tuple of Tensors",
@@ -149,10 +90,10 @@ def run_recomputed(construct: Callable[..., Any], args: tuple, kwargs: dict, par
         def backward(g: np.ndarray) -> list:
             saved = [np.array(p._data, copy=True) for p in untrainable]
             leaf_args, leaf_kwargs, leaves = _substitute(args, kwargs, _leaf_like)
-            replay = _Replay(recording.entries)
+            replay = Replay(recording.entries)
             try:
                 with enable_grad():
-                    again = _with_frame(replay, lambda: construct(*leaf_args, **leaf_kwargs))
+                    again = with_frame(replay, lambda: construct(*leaf_args, **leaf_kwargs))
             finally:
                 for p, data in zip(untrainable, saved):
                     p._data[...] = data

@@ -7,6 +7,8 @@ on the optimizer's elementwise updates.
 
 - ``run_parallel(count, body, align)`` calls ``body(lo, hi)`` over a partition of ``[0, count)``,
   on the ``"parallel"`` pool of ``minicell._runtime.pools`` (the module that owns every pool).
+- ``run_tasks(count, body)`` calls ``body(i)`` for ``i < count``, whole tasks spread over the
+  ``"segments"`` pool (the segments of a one-pass training step).
 - ``scratch(name, shape, dtype)`` returns this thread's buffer of that name, reallocated only
   when a larger one is asked for; nothing else stores state on the threads.
 - ``set_num_threads(n)`` (re-exported as ``minicell.set_num_threads``) sets the thread count of
@@ -98,5 +100,32 @@ def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -
     pool = shared_pool("parallel", _state["threads"])
     futures = [pool.submit(task, lo, hi) for lo, hi in bounds[1:]]
     body(*bounds[0])
+    for future in futures:
+        future.result()
+
+
+def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> None:
+    """Call ``body(i)`` for every ``i`` in ``range(count)``, whole tasks spread over the pool.
+
+    Serial with one thread, with ``spread=False`` (work too small to pay for a hand-off) and
+    inside a pool task; otherwise the caller runs the first task while the pool runs the others.
+    """
+    threads = min(_state["threads"], count)
+    if threads <= 1 or not spread or getattr(_local, "in_pool", False):
+        for i in range(count):
+            body(i)
+        return
+
+    def task(i: int) -> None:
+        _local.in_pool = True
+        body(i)
+
+    pool = shared_pool("segments", _state["threads"])
+    futures = [pool.submit(task, i) for i in range(1, count)]
+    _local.in_pool = True
+    try:
+        body(0)
+    finally:
+        _local.in_pool = False
     for future in futures:
         future.result()

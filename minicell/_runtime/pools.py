@@ -1,9 +1,10 @@
 """Thread pools, all owned here: one shared pool per use, by name.
 
 minicell runs work on threads in three places: its parallel loops (``run_parallel``: large draws,
-the optimizers' elementwise updates), micro-batches running beside each other in a training step,
-and dataset workers computing batches ahead. Each asks :func:`shared_pool` for its pool by name
-(``"parallel"``, ``"micro-batch"``, ``"dataset"``) with the number of workers it wants:
+the optimizers' elementwise updates), the segments of a one-pass training step running beside each
+other (``run_tasks``), and dataset workers computing batches ahead. Each asks :func:`shared_pool`
+for its pool by name (``"parallel"``, ``"segments"``, ``"dataset"``) with the number of workers it
+wants:
 
 - the pool is made on first use, with threads named ``minicell-<name>``;
 - asked for another number of workers, a new pool replaces it; the old one is not shut down:
@@ -12,7 +13,7 @@ and dataset workers computing batches ahead. Each asks :func:`shared_pool` for i
   copied by fork would never run).
 
 The pools are kept apart so that one use never waits for a worker busy with another (a
-micro-batch may call ``run_parallel`` from its worker, and a dataset worker may too).
+segment may call ``run_parallel`` from its worker, and a dataset worker may too).
 """
 from __future__ import annotations
 

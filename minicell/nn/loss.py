@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import Shown, check_int, check_option, check_real, fail_type, fail_value
+from minicell._runtime import segments
 from minicell.cell import Cell
 from minicell.ops import _activation as A
 from minicell.ops import _math as M
@@ -53,6 +54,17 @@ def weight_array(who: str, arg: str, weight: Any, *, vector: bool) -> np.ndarray
     if (w < 0).any():
         raise fail_value(who, arg, "finite and non-negative", Shown(f"values in [{w.min()}, {w.max()}]"))
     return w
+
+
+def _denominator(values: np.ndarray, dtype: np.dtype) -> Any:
+    """``sum(values)`` in ``dtype`` (1 for 0): the mean's divisor; inside a micro-batched step's one
+    pass, one per micro-batch (its rows' sum, as the lone micro-batch computes it)."""
+    plan = segments.rows_plan(values.shape)
+    if plan is None:
+        total = float(values.sum())
+        return dtype.type(total) if total else dtype.type(1)
+    sums = np.array([float(values[lo:hi].sum()) for lo, hi in plan.bounds])
+    return np.where(sums != 0, sums, 1.0).astype(dtype)
 
 
 class LossBase(Cell):
@@ -159,19 +171,19 @@ class CrossEntropyLoss(LossBase):
             onehot = np.zeros((n, c))
             onehot[np.arange(n), safe] = 1
             coeff = ((1 - eps) * onehot * w[safe][:, None] + eps * w[None, :] / c) * valid[:, None]
-            denominator = float((w[safe] * valid).sum())
+            denominator = _denominator(w[safe] * valid, x.dtype)
         elif y.dtype.kind == "f":
             if y.shape != (n, c):
                 raise fail_value("CrossEntropyLoss", "labels", f"of shape [{n}, {c}] (class probabilities)",
                                  Shown(f"shape {list(y.shape)}"))
             coeff = w[None, :] * ((1 - eps) * y + eps / c)
-            denominator = float(n)
+            denominator = _denominator(np.ones(n), x.dtype)
         else:
             raise fail_type("CrossEntropyLoss", "labels", "integer class indices or float probabilities",
                             Shown(f"dtype {y.dtype}"))
         per_row = M.neg(R.sum(M.mul(A.log_softmax(logits, axis=1), coeff.astype(x.dtype)), axis=1))
         if self.reduction == "mean":
-            return M.div(R.sum(per_row), x.dtype.type(denominator) if denominator else x.dtype.type(1))
+            return M.div(R.sum(per_row), denominator)
         if self.reduction == "sum":
             return R.sum(per_row)
         return per_row.reshape(()) if squeeze else per_row
@@ -200,8 +212,8 @@ class BCEWithLogitsLoss(LossBase):
                 try:
                     np.broadcast_shapes(w.shape, logits.shape)
                 except ValueError:
-                    raise fail_value("BCEWithLogitsLoss", arg, f"broadcastable to the logits' shape "
-                                                               f"{list(logits.shape)}",
+                    raise fail_value("BCEWithLogitsLoss", arg,
+                                     f"broadcastable to the logits' shape {list(logits.shape)}",
                                      Shown(f"shape {list(w.shape)}")) from None
         dtype = logits.dtype
         softplus_neg = M.add(M.log(M.add(M.exp(M.neg(M.absolute(logits))), 1.0)), A.relu(M.neg(logits)))

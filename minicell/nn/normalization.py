@@ -8,6 +8,10 @@ with its biased variance and ``moving_variance`` tracks the unbiased one (``* M 
 as PyTorch and MindSpore's GPU (cuDNN) kernels do. ``use_batch_statistics``: None (default)
 uses and tracks batch statistics in training mode and the moving ones in eval mode; True always
 uses and tracks batch statistics; False always uses the moving ones and tracks nothing.
+In a micro-batched ``TrainOneStepCell`` step, batch statistics are ghost statistics: each
+micro-batch is normalized by its own, and the moving statistics move once per step, from the
+exact mean over all micro-batches of the global batch (``ops._normalization``,
+``nn._ghost_batch_norm``); with one micro-batch per batch this is exactly the plain update.
 
 LayerNorm: MindSpore's ``LayerNorm(normalized_shape, begin_norm_axis=-1, begin_params_axis=-1,
 gamma_init='ones', beta_init='zeros', epsilon=1e-7)``; statistics over axes
@@ -47,7 +51,8 @@ class _BatchNorm(Cell):
         affine = check_bool(who, "affine", affine)
         if use_batch_statistics is not None and not isinstance(use_batch_statistics, (bool, np.bool_)):
             raise fail_type(who, "use_batch_statistics", "a bool or None", use_batch_statistics)
-        self.affine, self.use_batch_statistics = affine, (None if use_batch_statistics is None else bool(use_batch_statistics))
+        self.affine = affine
+        self.use_batch_statistics = None if use_batch_statistics is None else bool(use_batch_statistics)
         shape = (self.num_features,)
         self.gamma = Parameter(initializer(gamma_init, shape, dtype), requires_grad=affine)
         self.beta = Parameter(initializer(beta_init, shape, dtype), requires_grad=affine)

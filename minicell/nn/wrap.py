@@ -3,46 +3,38 @@
 ``TrainOneStepCell(network, optimizer, micro_batch_size=None)`` with a micro-batch size, or on
 more than one rank, splits the global batch into micro-batches of that fixed size (the last of
 an epoch may be shorter); rank ``r`` holds the micro-batches ``_sharding.shard_bounds(rows, W,
-r, unit=M)`` and passes only those rows. Each micro-batch's gradient is computed alone (so BLAS
-sees the same shapes on every rank, DESIGN.md section 7), weighted by ``its rows / global
-rows``, and all of them are summed exactly (``nn.distributed.reduce_weighted``, the core of
-``DistributedGradReducer``): the update is the gradient of the global mean loss and its bits
-never depend on which rank computed what. Dropout inside is sample-indexed
-(``ops.dropout.sample_indexed``): one reservation per layer and step, masks indexed by global
-row.
+r, unit=M)`` and passes only those rows. The step's result is defined as if each micro-batch's
+gradient were computed alone (so BLAS sees the same shapes on every rank, DESIGN.md section 7),
+weighted by ``its rows / global rows``, and all of them summed exactly
+(``nn.distributed.reduce_weighted``, the core of ``DistributedGradReducer``): the update is the
+gradient of the global mean loss and its bits never depend on which rank computed what.
 
-BLAS threads: OpenBLAS gives different bits for some shapes with 1 and 2 threads (measured here:
-a (64, 784) @ (784, 1024) float32 product), and ranks run with fewer BLAS threads than a single
-process. So micro-batches always run with single-threaded BLAS, and a process with several
-threads (``minicell.set_num_threads``) runs its micro-batches concurrently instead, one per
-thread: the work of every micro-batch is the same computation on every rank and at any thread
-count. The first micro-batch makes the step's dropout reservations in order; the others, running
-beside it, wait for each one they need (``_StepReservations``).
+It is computed in ONE forward and backward over the rank's rows (``nn._one_pass``, DESIGN.md
+section 8): ops that mix rows work per micro-batch ("segment") with a lone micro-batch's shapes,
+so the pass gives every micro-batch's gradient bit for bit, at the cost of one pass. Dropout is
+sample-indexed (one reservation per layer and step, masks indexed by global row). Training
+BatchNorm normalizes each micro-batch by its own statistics (ghost batch normalization) and its
+moving statistics are updated once per step from the exact mean over all micro-batches
+(``nn._ghost_batch_norm``). The pass runs with single-threaded BLAS and spreads large per-segment
+work over minicell's thread pool, so its bits do not depend on the thread count either.
 """
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._runtime.world as _world
 import minicell.generator as _generator
 from minicell._checks import Shown, check_int, fail_type, fail_value
-from minicell._runtime.memory import keep_freed_memory
-from minicell._runtime.parallel import get_num_threads
-from minicell._runtime.sharding import shard_bounds, unit_bounds
+from minicell._runtime.sharding import shard_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
+from minicell.nn._ghost_batch_norm import update_moving_statistics
+from minicell.nn._one_pass import one_pass, rows_of
 from minicell.nn.distributed import reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
-from minicell.ops._dropout import sample_indexed
 from minicell.tensor import Tensor
 
 
@@ -64,74 +56,6 @@ class WithLossCell(Cell):
 
     def construct(self, data: Any, label: Any) -> Tensor:
         return self.loss_fn(self.backbone(data), label)
-
-
-def _rows_of(inputs: tuple) -> int:
-    lengths = {np.shape(getattr(x, "_data", x))[0] for x in inputs if np.ndim(getattr(x, "_data", x)) >= 1}
-    if len(lengths) != 1:
-        raise fail_value("TrainOneStepCell", "inputs", "batched along axis 0 with the same number of rows (micro-batches)",
-                         Shown(f"row counts {sorted(lengths)}"))
-    return lengths.pop()
-
-
-def _rows(x: Any, lo: int, hi: int) -> Any:
-    return x[lo:hi] if np.ndim(getattr(x, "_data", x)) >= 1 else x
-
-
-_runtime: dict[str, Any] = {"controller": None, "pool": None, "pid": None}
-
-
-@contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """BLAS limited to one thread inside (a micro-batch's bits must not depend on thread counts)."""
-    if _runtime["controller"] is None:
-        keep_freed_memory()  # with the first micro-batched step
-        _runtime["controller"] = ThreadpoolController()
-    with _runtime["controller"].limit(limits=1, user_api="blas"):
-        yield
-
-
-class _StepReservations(list):
-    """The step's dropout reservations, made by the first micro-batch while the others run beside it.
-
-    A micro-batch other than the first that needs reservation ``k`` waits until the first made it
-    (or finished), so the reservations are made in the first micro-batch's call order, as if it
-    had run alone.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._ready = threading.Condition()
-        self._owner: int | None = None
-        self._closed = False
-
-    def open(self) -> None:
-        with self._ready:
-            self._owner = threading.get_ident()
-
-    def close(self) -> None:
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
-
-    def wait_for(self, k: int) -> None:
-        with self._ready:
-            if threading.get_ident() != self._owner:
-                self._ready.wait_for(lambda: self._closed or len(self) > k)
-
-    def append(self, item: Any) -> None:
-        with self._ready:
-            super().append(item)
-            self._ready.notify_all()
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A pool of ``threads`` workers for micro-batches, made anew after a fork or a resize."""
-    pool = _runtime["pool"]
-    if pool is None or _runtime["pid"] != os.getpid() or pool._max_workers != threads:
-        _runtime["pool"] = pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="minicell-micro")
-        _runtime["pid"] = os.getpid()
-    return pool
 
 
 class TrainOneStepCell(Cell):
@@ -184,63 +108,55 @@ class TrainOneStepCell(Cell):
         unit = self.micro_batch_size or max(1, -(-total // world.size))
         expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
         if counts != expected:
-            raise fail_value("TrainOneStepCell", "inputs", f"each rank's rows shard_bounds({total}, {world.size}, rank, "
+            raise fail_value("TrainOneStepCell", "inputs",
+                             f"each rank's rows shard_bounds({total}, {world.size}, rank, "
                              f"{unit}), {expected} rows, for micro-batches of {unit} rows",
                              Shown(f"ranks holding {counts} rows of a global batch of {total}"))
         return total, unit, sum(counts[:world.rank]), counts
 
     def _micro_batched(self, world: Any, inputs: tuple) -> Tensor:
-        rows = _rows_of(inputs)
+        rows = rows_of(inputs)
         total, unit, first, counts = self._global_rows(world, rows)
         if total == 0:
             raise fail_value("TrainOneStepCell", "inputs", "a non-empty global batch", Shown("0 rows"))
-        reservations = _StepReservations()
-        pieces = unit_bounds(0, rows, unit)
-
-        def run(piece: tuple[int, int]) -> tuple[Any, Any]:
-            lo, hi = piece
-            if lo == 0:
-                reservations.open()
-            try:
-                with sample_indexed(reservations, first + lo):
-                    return self._grad_fn(*(_rows(x, lo, hi) for x in inputs))
-            finally:
-                if lo == 0:
-                    reservations.close()
-
-        before = [(p, p._data.copy()) for p in self.network.untrainable_params()]
-        with _single_threaded_blas():
-            threads = min(get_num_threads(), len(pieces))
-            if threads > 1:  # the first micro-batch is handed out first: it never waits for another
-                results = list(_pool(threads).map(run, pieces))
-            else:
-                results = [run(piece) for piece in pieces]
+        params = self._parameters()
+        untrainable = list(self.network.untrainable_params())
+        before = [(p, p._data.copy()) for p in untrainable]
+        try:  # a refused op (or any error) leaves the network and its generators as they were
+            contributions, stats = one_pass(self.network, params, inputs, first, unit) if rows else ([], [])
+        except BaseException:
+            self._restore(before)
+            raise
         self._refuse_state_changes(before)
-        contributions = [[g._data for g in grads] + [loss._data] for loss, grads in results]
-        weights = [(hi - lo) / total for lo, hi in pieces]
-        shapes = [tuple(p.shape) for p in self._parameters()] + [()]
+        weights = [(min(lo + unit, rows) - lo) / total for lo in range(0, rows, unit)]
+        shapes = [tuple(p.shape) for p in params] + [()]
         # the loss travels with the first parameter's gradients (one exchange per dtype, and a
         # rank without micro-batches knows its dtype)
-        dtypes = [p.dtype for p in self._parameters()] + [self._parameters()[0].dtype]
+        dtypes = [p.dtype for p in params] + [params[0].dtype]
         per_rank = [-(-c // unit) for c in counts]
         sums = reduce_weighted(contributions, weights, shapes, dtypes, world, per_rank)
+        update_moving_statistics(stats, world, untrainable, counts, per_rank)
         if 0 in counts:
             self._sync_generators(world)
         self.optimizer(tuple(Tensor(s) for s in sums[:-1]))
         return Tensor(sums[-1])
 
     def _refuse_state_changes(self, before: list) -> None:
-        """Micro-batches run concurrently and on other ranks: a forward that changes state other
-        than generator offsets (BatchNorm's moving statistics in training mode) would make the
+        """A forward that changes state other than generator offsets (and training BatchNorm's
+        moving statistics, which the step updates once from all micro-batches) would make the
         result depend on the split, so it is refused, and everything is put back as it was."""
         changed = [p.name for p, saved in before
                    if p.dtype.kind == "f" and not np.array_equal(p._data, saved, equal_nan=True)]
         if changed:
-            for p, saved in before:
-                np.copyto(p._data, saved)
+            self._restore(before)
             raise fail_value("TrainOneStepCell", "network", "a network whose forward changes no state other than "
-                             "generator offsets when micro-batched (put BatchNorm in eval mode, or use "
+                             "generator offsets and training BatchNorm's statistics when micro-batched (or use "
                              "micro_batch_size=None in a world of one)", Shown(f"one that changes {changed[:3]}"))
+
+    @staticmethod
+    def _restore(before: list) -> None:
+        for p, saved in before:
+            np.copyto(p._data, saved)
 
     def _sync_generators(self, world: Any) -> None:
         """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets."""

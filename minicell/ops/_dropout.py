@@ -5,90 +5,37 @@ Forward: ``out = x * keep * 65536 / (65536 - t)`` with the keep-mask of DESIGN.m
 that one step of the generator reserves. Between forward and backward the graph node holds four
 integers, not an input-sized mask; the backward applies the same mask to the gradient.
 
-Sample-indexed draws (DESIGN.md section 6): inside ``sample_indexed(reservations, first_row)``,
-which the micro-batching ``TrainOneStepCell`` opens around each micro-batch, the k-th dropout
-call of a forward pass reuses the k-th reservation of the step (made by the first micro-batch),
-so each layer reserves one offset per global step however the batch is split, and an input whose
-first row is global row ``a`` of the batch draws from element ``a * (elements per row)`` on
-(axis 0 is the batch axis). Cells that call Dropout or ``ops.dropout`` need no change.
+Sample-indexed draws (DESIGN.md section 6): inside ``sample_indexed(reservations, first_row)``
+(``minicell._runtime.reservations``), which the micro-batching ``TrainOneStepCell`` opens around
+its forward pass, the k-th dropout call of a forward pass reuses the k-th reservation of the
+step, so each layer reserves one offset per global step however the batch is split, and an input
+whose first row is global row ``a`` of the batch draws from element ``a * (elements per row)``
+on (axis 0 is the batch axis). Dropout is row-wise, so the one pass over a rank's rows draws
+exactly the masks of its micro-batches. Cells that call Dropout or ``ops.dropout`` need no change.
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from minicell._autograd.recompute import note, replayed
 from minicell._checks import Shown, check_bool, fail_type, fail_value
+from minicell._runtime.reservations import first_row, indexing, reserve_step, sample_indexed
 from minicell.generator import resolve
 from minicell.random.discrete import check_probability, masked_scale_into, prepare_keep_mask, scale_kept
 from minicell.random.distributions import check_extent
 from minicell.tensor import Tensor, record, unwrap
 
-
-class _StepDraws(threading.local):
-    reservations: list | None = None  # this step's (generator, seed, offset), by call order
-    calls = 0
-    first_row = 0
-
-
-_draws = _StepDraws()
-
-
-@contextmanager
-def sample_indexed(reservations: list, first_row: int) -> Iterator[None]:
-    """Dropout calls inside share the step's ``reservations`` and index rows from ``first_row``."""
-    saved = (_draws.reservations, _draws.calls, _draws.first_row)
-    _draws.reservations, _draws.calls, _draws.first_row = reservations, 0, int(first_row)
-    try:
-        yield
-    finally:
-        _draws.reservations, _draws.calls, _draws.first_row = saved
-
-
-def first_row() -> int:
-    """Inside ``sample_indexed``: the global index of this micro-batch's first row (0 outside).
-
-    Layers with their own dropout (``nn.MultiheadAttention``) index their masks by global row
-    with it, and reserve through ``reserve_step``, exactly as Dropout does.
-    """
-    return _draws.first_row if _draws.reservations is not None else 0
+# first_row, reserve_step and sample_indexed live in minicell._runtime.reservations; re-exported
+__all__ = ["channel_dropout", "check_p", "dropout", "dropout_with_state", "first_row", "reserve_step",
+           "sample_indexed"]
 
 
 def _row_shift(shape: tuple, batched: bool) -> int:
     """Inside ``sample_indexed``: ``first_row * (elements per row)`` (0 outside, or unbatched)."""
-    if _draws.reservations is None or not batched or not shape:
+    if not indexing() or not batched or not shape:
         return 0
-    return _draws.first_row * int(np.prod(shape[1:], dtype=np.int64))
-
-
-def reserve_step(gen: Any, who: str) -> tuple[int, int]:
-    """One step of ``gen``, or inside ``sample_indexed`` this call's shared reservation of the step."""
-    reservations = _draws.reservations
-    if reservations is None:
-        return gen(1)
-    logged = replayed(gen, 1)
-    if logged is not None:  # a recomputing cell (Cell.recompute) replays its forward's offsets
-        return logged
-    k = _draws.calls
-    wait_for = getattr(reservations, "wait_for", None)
-    if wait_for is not None:  # micro-batches running beside the first: it makes the reservations
-        wait_for(k)
-    if k < len(reservations):
-        owner, seed, offset = reservations[k]
-        if owner is not gen:
-            raise RuntimeError(*fail_value(who, "generator", f"the Generator of dropout call {k} in the step's first "
-                                           "micro-batch (the forward pass must be the same for every micro-batch)",
-                                           Shown("another Generator")).args)
-        note(gen, 1, seed, offset)  # so that a recompute of this forward replays it
-    else:
-        seed, offset = gen(1)
-        reservations.append((gen, seed, offset))
-    _draws.calls = k + 1
-    return seed, offset
+    return first_row() * int(np.prod(shape[1:], dtype=np.int64))
 
 
 def check_p(who: str, p: Any) -> float:

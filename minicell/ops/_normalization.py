@@ -6,7 +6,15 @@
 ``momentum=0.9`` weighs the OLD value, and pass ``1 - momentum`` here. The batch is normalized
 with its biased variance; ``running_var`` is updated with the unbiased one (``var * M / (M - 1)``
 over the ``M`` values per channel), as PyTorch and cuDNN (MindSpore's GPU backend) do.
-Running statistics are updated in place, outside the graph.
+Running statistics are updated in place, outside the graph, as
+``running_var = (1 - momentum) * running_var + momentum * (var * M / (M - 1))``.
+
+Inside a micro-batched training step (``TrainOneStepCell(..., micro_batch_size=M)``) training
+BatchNorm is ghost batch normalization (Hoffer et al. 2017): each micro-batch (a segment of the
+one pass, ``minicell._runtime.segments``) is normalized by its own statistics, exactly as if it
+ran alone, and the running statistics are not touched here: each segment's mean and unbiased
+variance are reported to the step (``GhostStats``), which updates the running statistics once,
+from their exact mean over all micro-batches of the global batch (``nn._one_pass``).
 """
 from __future__ import annotations
 
@@ -15,13 +23,16 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import Shown, check_bool, check_real, fail_type, fail_value, is_integer
+from minicell._runtime import segments
+from minicell._runtime.reservations import replaying
 from minicell.primitives import norm as P
 from minicell.tensor import Tensor, record, unwrap
 
 
 def _float_tensor(who: str, arg: str, x: Any) -> Tensor:
     if not isinstance(x, Tensor) or x.dtype.kind != "f":
-        raise fail_type(who, arg, "a floating-point Tensor", x if not isinstance(x, Tensor) else Shown(f"dtype {x.dtype}"))
+        raise fail_type(who, arg, "a floating-point Tensor",
+                        x if not isinstance(x, Tensor) else Shown(f"dtype {x.dtype}"))
     return x
 
 
@@ -32,6 +43,31 @@ def _channel_vector(who: str, arg: str, value: Any, channels: int, optional: boo
         what = Shown(f"shape {list(value.shape)}") if isinstance(value, Tensor) else value
         raise fail_value(who, arg, f"a Tensor of shape [{channels}]", what)
     return value
+
+
+class GhostStats:
+    """One training BatchNorm call's per-segment statistics in a micro-batched step: ``means`` and
+    ``variances`` (unbiased) of shape ``(segments, C)``, for the step's one update of
+    ``running_mean``/``running_var`` with ``momentum`` (the weight of the new statistics)."""
+
+    def __init__(self, running_mean: Tensor, running_var: Tensor, momentum: float, means: np.ndarray,
+                 variances: np.ndarray) -> None:
+        self.running_mean, self.running_var, self.momentum = running_mean, running_var, momentum
+        self.means, self.variances = means, variances
+
+
+def _segment_values(x: Tensor, step: Any) -> list[int]:
+    """Values per channel in each segment of a micro-batched step (one segment when the pass is
+    not cut: a lone micro-batch on this rank)."""
+    per_row = int(np.prod(x.shape[2:], dtype=np.int64))
+    plan = segments.rows_plan(x._data)
+    bounds = plan.bounds if plan is not None else [(0, x.shape[0])]
+    return [(hi - lo) * per_row for lo, hi in bounds] if step is not None else [x.size // max(x.shape[1], 1)]
+
+
+def _flat(d: np.ndarray, channels: int) -> np.ndarray:
+    """A (C,)-shaped parameter gradient flattened, keeping a leading segment axis if stacked."""
+    return d.reshape(-1) if d.size == channels else d.reshape(d.shape[0], channels)
 
 
 def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor, weight: Tensor, bias: Tensor,
@@ -45,17 +81,23 @@ def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor,
                        ("weight", weight), ("bias", bias)):
         _channel_vector(who, name, value, channels)
     axes = (0,) + tuple(range(2, x.ndim))
-    per_channel = x.size // max(channels, 1)
-    if use_batch and per_channel < 2:
-        raise fail_value(who, arg, "a Tensor with more than 1 value per channel to train on",
-                         Shown(f"shape {list(x.shape)}"))
+    step = segments.step_plan() if use_batch else None
+    counts = _segment_values(x, step)
+    if use_batch and min(counts) < 2:
+        raise fail_value(who, arg, "a Tensor with more than 1 value per channel to train on" +
+                         (" in every micro-batch" if len(counts) > 1 else ""), Shown(f"shape {list(x.shape)}"))
     shape = (1, channels) + (1,) * (x.ndim - 2)
     gamma, beta = unwrap(weight).reshape(shape), unwrap(bias).reshape(shape)
     if use_batch:
         out, mean, var, backward = P.normalize(unwrap(x), gamma, beta, axes, axes, eps)
-        rm, rv = unwrap(running_mean), unwrap(running_var)
-        rm[...] = (1 - momentum) * rm + momentum * mean.reshape(-1)
-        rv[...] = (1 - momentum) * rv + momentum * var.reshape(-1) * (per_channel / (per_channel - 1))
+        means, variances = mean.reshape(len(counts), channels), var.reshape(len(counts), channels)
+        unbiased = np.stack([v * (m / (m - 1)) for v, m in zip(variances, counts)])
+        if step is None:
+            rm, rv = unwrap(running_mean), unwrap(running_var)
+            rm[...] = (1 - momentum) * rm + momentum * means[0]
+            rv[...] = (1 - momentum) * rv + momentum * unbiased[0]
+        elif not replaying():  # a recompute re-runs the forward: the statistics were reported once
+            step.stats.append(GhostStats(running_mean, running_var, momentum, means, unbiased))
     else:
         mean = unwrap(running_mean).reshape(shape)
         var = unwrap(running_var).reshape(shape)
@@ -63,7 +105,7 @@ def batch_norm_impl(who: str, x: Any, running_mean: Tensor, running_var: Tensor,
 
     def flat_backward(g: np.ndarray) -> tuple:
         dx, dgamma, dbeta = backward(g)
-        return dx, dgamma.reshape(-1), dbeta.reshape(-1)
+        return dx, _flat(dgamma, channels), _flat(dbeta, channels)
     return record(out, (x, weight, bias), flat_backward)
 
 

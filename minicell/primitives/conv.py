@@ -17,6 +17,10 @@ Backward (the adjoints of the same product), with ``g`` laid out as ``(G, O/G, N
 
 where col2im adds every kernel offset's slice back into a zero array (``_window.scatter_add``).
 The forward keeps ``cols`` for ``dW``; nothing else is stored.
+
+Inside a one-pass micro-batched step (``minicell._runtime.segments``) both run per segment, with
+the shapes of a lone micro-batch (one product over all pixels would round differently), and
+``dW``, ``db`` come per segment (stacked).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from minicell._runtime import segments
 from minicell.primitives._window import Pads, gather, output_size, pad2d, scatter_add
 
 Backward = Callable[[np.ndarray], tuple[Any, ...]]
@@ -48,6 +53,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
     and that the output is not empty. ``needs`` says which of ``(dx, dw, db)`` the backward
     computes (None for the others).
     """
+    plan = segments.rows_plan(x)
+    if plan is not None:
+        def call(i: int) -> tuple:
+            lo, hi = plan.bounds[i]
+            return conv2d(x[lo:hi], w, b, stride, pads, dilation, group, needs)
+        return segments.per_segment(plan, call, (True, False, False), plan.size * x[0].size * w.shape[0])
     dtype = np.result_type(x, w)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     n, c, h, wd = x.shape
@@ -82,6 +93,12 @@ def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pads
            dilation: int, group: int,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> tuple[np.ndarray, Backward]:
     """``conv2d`` on ``(N, C, 1, L)`` with a ``(O, C/group, 1, k)`` kernel: ``x`` ``(N, C, L)``."""
+    plan = segments.rows_plan(x)
+    if plan is not None:
+        def call(i: int) -> tuple:
+            lo, hi = plan.bounds[i]
+            return conv1d(x[lo:hi], w, b, stride, pads, dilation, group, needs)
+        return segments.per_segment(plan, call, (True, False, False), plan.size * x[0].size * w.shape[0])
     out, backward2d = conv2d(x[:, :, None, :], w[:, :, None, :], b, (1, stride), ((0, 0), pads),
                              (1, dilation), group, needs)
 

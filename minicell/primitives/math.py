@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import Shown, fail_type, fail_value
+from minicell._runtime import segments
 
 Backward = Callable[[np.ndarray], tuple[Any, ...]]
 Result = tuple[np.ndarray, Backward]
@@ -23,7 +24,25 @@ BOTH = (True, True)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    Inside a one-pass micro-batched step (``minicell._runtime.segments``), a sum over the batch
+    axis is taken per segment (each segment's rows, or each per-segment value, alone), giving one
+    gradient per segment stacked along a new axis 0.
+    """
+    if grad.shape == shape:
+        return grad
+    if grad.ndim >= 1 and (grad.ndim > len(shape) or (shape[0] == 1 and grad.shape[0] != 1)):
+        plan = segments.rows_plan(grad)
+        if plan is not None:
+            return segments.per_segment_rows(plan, grad, lambda part: _unbroadcast(part, shape))
+        plan = segments.stacked_plan(grad)
+        if plan is not None:
+            return segments.per_segment_values(plan, grad, lambda value: _unbroadcast(value, shape))
+    return _unbroadcast(grad, shape)
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
@@ -227,10 +246,37 @@ def clip(x: np.ndarray, low: Any = None, high: Any = None) -> Result:
     return out, lambda g: (g * (out == x),)
 
 
+def _segment_matmul(x: np.ndarray, y: np.ndarray, needs: tuple[bool, bool]) -> Result | None:
+    """Inside a one-pass step: a product whose rows are the batch's, computed per segment (the
+    shapes of a lone micro-batch fix BLAS's bits); a contraction over the batch axis is refused."""
+    plan = segments.current()
+    if plan is None:
+        return None
+    x_batched, y_batched = segments.rows_plan(x) is not None, segments.rows_plan(y) is not None
+    x_rows = np.ndim(x) >= 2 and x_batched
+    y_rows = np.ndim(y) >= 3 and y_batched
+    contracts = (np.ndim(x) == 1 and x_batched) or (np.ndim(y) in (1, 2) and y_batched)
+    if contracts or (x_rows and y_rows and np.ndim(x) == 2):
+        raise segments.refuse("matmul", "shapes", "a product that keeps the batch axis 0 apart (not one that "
+                              "sums over it)", Shown(f"{list(np.shape(x))} and {list(np.shape(y))}"))
+    if x_rows == y_rows:
+        return None  # no batch axis, or both stacked along it: row-wise
+    x, y = np.asarray(x), np.asarray(y)
+    work = int(np.prod(np.shape(x if x_rows else y)[1:])) * plan.size * int(np.shape(y if x_rows else x)[-1])
+
+    def call(i: int) -> Result:
+        lo, hi = plan.bounds[i]
+        return matmul(x[lo:hi] if x_rows else x, y[lo:hi] if y_rows else y, needs)
+    return segments.per_segment(plan, call, (x_rows, y_rows), work)
+
+
 def matmul(x: np.ndarray, y: np.ndarray, needs: tuple[bool, bool] = BOTH) -> Result:
     """Matrix product with NumPy's rules (1-D vectors, 2-D, batched with broadcasting)."""
     check_operand("matmul", "input", x)
     check_operand("matmul", "other", y)
+    segmented = _segment_matmul(x, y, needs) if np.ndim(x) and np.ndim(y) else None
+    if segmented is not None:
+        return segmented
     if np.ndim(x) == 0 or np.ndim(y) == 0:
         raise fail_value("matmul", "shapes", "at least 1-D each (use mul for scalars)",
                          Shown(f"{list(np.shape(x))} and {list(np.shape(y))}"))

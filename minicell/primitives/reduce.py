@@ -1,4 +1,11 @@
-"""Reductions over an axis (or all axes), with keepdims: sum, mean, max, min."""
+"""Reductions over an axis (or all axes), with keepdims: sum, mean, max, min.
+
+Inside a one-pass micro-batched step (``minicell._runtime.segments``), a reduction over the
+batch axis 0 (of the batch's rows, or of per-segment values) is taken per segment: over all
+axes it gives one value per segment (a loss's mean over each micro-batch, exactly as the lone
+micro-batch computes it); over the batch axis and not all axes (or with ``keepdims``) it has no
+per-micro-batch meaning of the same shape and is refused.
+"""
 from __future__ import annotations
 
 import builtins
@@ -7,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checks import Shown, fail_type, fail_value, is_integer
+from minicell._runtime import segments
 from minicell.primitives.math import Result, check_integer_result
 
 Axis = Any  # None, an int or a tuple of ints
@@ -44,9 +52,33 @@ def _check_keepdims(op: str, keepdims: Any) -> bool:
     return bool(keepdims)
 
 
+def _per_segment(op: str, lone: Any, x: np.ndarray, axes: tuple[int, ...], keepdims: bool, **params: Any) -> Any:
+    """The reduction per segment when it crosses the batch axis of a one-pass step, else None."""
+    if x.ndim == 0 or 0 not in axes:
+        return None
+    plan = segments.rows_plan(x)
+    by_rows = plan is not None
+    plan = plan or segments.stacked_plan(x)
+    if plan is None:
+        return None
+    if keepdims or len(axes) != x.ndim:
+        raise segments.refuse(op, "axis", "all axes without keepdims (one value per micro-batch) or axes other "
+                              "than the batch axis 0", Shown(f"axes {axes} (keepdims={keepdims}) of shape "
+                                                             f"{list(x.shape)}"))
+
+    def call(i: int) -> Any:
+        lo, hi = plan.bounds[i]
+        part = x[lo:hi] if by_rows else x[i:i + 1].reshape(x.shape[1:])
+        return lone(part, None, False, **params)
+    return segments.per_segment(plan, call, (by_rows,), out_per_segment=True)
+
+
 def sum(x: np.ndarray, axis: Axis = None, keepdims: bool = False) -> Result:  # noqa: A001
     axes = normalize_axes("sum", axis, x.ndim)
     keepdims = _check_keepdims("sum", keepdims)
+    segmented = _per_segment("sum", sum, x, axes, keepdims)
+    if segmented is not None:
+        return segmented
     out = np.sum(x, axis=axes, keepdims=keepdims)
     check_integer_result("sum", out, lambda a: np.sum(a, axis=axes, keepdims=keepdims), x, magnitude=True)
     return out, lambda g: (np.broadcast_to(_expand(g, axes, keepdims), x.shape),)
@@ -55,6 +87,9 @@ def sum(x: np.ndarray, axis: Axis = None, keepdims: bool = False) -> Result:  # 
 def mean(x: np.ndarray, axis: Axis = None, keepdims: bool = False) -> Result:
     axes = normalize_axes("mean", axis, x.ndim)
     keepdims = _check_keepdims("mean", keepdims)
+    segmented = _per_segment("mean", mean, x, axes, keepdims)
+    if segmented is not None:
+        return segmented
     count = builtins.max(1, int(np.prod([x.shape[i] for i in axes]))) if axes else 1  # empty: empty gradient
     out = np.mean(x, axis=axes, keepdims=keepdims)
     return out, lambda g: (np.broadcast_to(_expand(g, axes, keepdims) / count, x.shape),)
@@ -66,6 +101,9 @@ def _extreme(op: str, reducer: Any, x: np.ndarray, axis: Axis, keepdims: bool) -
     keepdims = _check_keepdims(op, keepdims)
     if x.size == 0:
         raise fail_value(op, "input", "a non-empty tensor", Shown(f"shape {list(x.shape)}"))
+    segmented = _per_segment(op, lambda part, axis, keep: _extreme(op, reducer, part, axis, keep), x, axes, keepdims)
+    if segmented is not None:
+        return segmented
     out = reducer(x, axis=axes, keepdims=keepdims)
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:

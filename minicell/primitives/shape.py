@@ -1,4 +1,10 @@
-"""Shape ops, indexing, concat/stack and where; each backward routes the gradient back."""
+"""Shape ops, indexing, concat/stack and where; each backward routes the gradient back.
+
+Inside a one-pass micro-batched step (``minicell._runtime.segments``) the batch axis 0 of the
+batch's rows must stay axis 0 and keep its rows apart: an op that would move it, merge it with
+another axis or pick, reorder or join rows across it is refused (a lone micro-batch would see
+other rows), naming the op.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,6 +13,7 @@ from typing import Any, cast
 import numpy as np
 
 from minicell._checks import Shown, fail_type, fail_value, is_integer
+from minicell._runtime import segments
 from minicell.primitives.math import Result, unbroadcast
 from minicell.primitives.reduce import normalize_axes
 
@@ -21,6 +28,12 @@ def shape_arguments(op: str, arg: str, dims: tuple[Any, ...]) -> tuple[int, ...]
     return tuple(int(d) for d in dims)
 
 
+def _keep_batch_axis(op: str, x: np.ndarray, kept: bool, arg: str, got: Any) -> None:
+    """Refuse an op on the batch's rows that does not keep axis 0 as the rows' axis."""
+    if not kept and segments.rows_plan(x) is not None:
+        raise segments.refuse(op, arg, "one that keeps the batch axis 0 in place and its rows apart", got)
+
+
 def reshape(x: np.ndarray, shape: tuple[int, ...]) -> Result:
     if any(d < -1 for d in shape) or sum(d == -1 for d in shape) > 1:
         raise fail_value("reshape", "shape", "non-negative ints with at most one -1", Shown(str(list(shape))))
@@ -29,6 +42,8 @@ def reshape(x: np.ndarray, shape: tuple[int, ...]) -> Result:
     except ValueError:
         raise fail_value("reshape", "shape", f"compatible with {x.size} elements of shape {list(x.shape)}",
                          Shown(str(list(shape)))) from None
+    kept = out.ndim >= 1 and x.ndim >= 1 and np.shape(out)[0] == np.shape(x)[0]
+    _keep_batch_axis("reshape", x, kept, "shape", Shown(str(list(shape))))
     return out, lambda g: (g.reshape(x.shape),)
 
 
@@ -37,6 +52,7 @@ def transpose(x: np.ndarray, perm: tuple[int, ...]) -> Result:
     if len(perm) != x.ndim or sorted(normalize_axes("transpose", perm, x.ndim, "axes")) != list(range(x.ndim)):
         raise fail_value("transpose", "axes", f"a permutation of {list(range(x.ndim))}", Shown(str(list(perm))))
     perm = normalize_axes("transpose", perm, x.ndim, "axes")
+    _keep_batch_axis("transpose", x, perm[0] == 0, "axes", Shown(str(list(perm))))
     inverse = tuple(int(i) for i in np.argsort(perm))
     return np.transpose(x, perm), lambda g: (np.transpose(g, inverse),)
 
@@ -44,6 +60,7 @@ def transpose(x: np.ndarray, perm: tuple[int, ...]) -> Result:
 def swapaxes(x: np.ndarray, axis1: int, axis2: int) -> Result:
     a, b = (normalize_axes("swapaxes", axis1, x.ndim, "axis1", single=True)
             + normalize_axes("swapaxes", axis2, x.ndim, "axis2", single=True))
+    _keep_batch_axis("swapaxes", x, a == b or 0 not in (a, b), "axis1", Shown(f"axes {a} and {b}"))
     return np.swapaxes(x, a, b), lambda g: (np.swapaxes(g, a, b),)
 
 
@@ -71,6 +88,7 @@ def unsqueeze(x: np.ndarray, axis: int) -> Result:
         raise fail_type("unsqueeze", "axis", "an int", axis)
     if not -x.ndim - 1 <= int(axis) <= x.ndim:
         raise fail_value("unsqueeze", "axis", f"in [{-x.ndim - 1}, {x.ndim}]", axis)
+    _keep_batch_axis("unsqueeze", x, int(axis) % (x.ndim + 1) != 0, "axis", axis)
     return np.expand_dims(x, int(axis)), lambda g: (g.reshape(x.shape),)
 
 
@@ -107,6 +125,10 @@ def getitem(x: np.ndarray, index: Any) -> Result:
     except (IndexError, TypeError, ValueError) as error:
         raise fail_value("Tensor.__getitem__", "index", f"valid for shape {list(x.shape)} ({error})",
                          Shown(repr(index) if len(repr(index)) < 80 else type(index).__name__)) from None
+    first = index[0] if isinstance(index, tuple) and index else index
+    _keep_batch_axis("Tensor.__getitem__", x, first is Ellipsis or (isinstance(first, slice) and first == slice(None))
+                     or (isinstance(index, tuple) and not index), "index",
+                     Shown(repr(index) if len(repr(index)) < 80 else type(index).__name__))
     basic = _is_basic_index(index)
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
@@ -135,6 +157,8 @@ def concat(arrays: Sequence[np.ndarray], axis: int = 0) -> Result:
     """Join along an existing axis; the gradient is split back into the pieces."""
     out = _join("concat", arrays, np.concatenate, axis)
     axis = int(axis) % out.ndim
+    for x in arrays:
+        _keep_batch_axis("concat", x, axis != 0, "axis", axis)
     bounds = np.cumsum([x.shape[axis] for x in arrays])[:-1]
     return out, lambda g: tuple(np.split(g, bounds, axis=axis))
 
@@ -143,6 +167,8 @@ def stack(arrays: Sequence[np.ndarray], axis: int = 0) -> Result:
     """Join along a new axis; the gradient is unstacked back."""
     out = _join("stack", arrays, np.stack, axis)
     axis = int(axis) % out.ndim
+    for x in arrays:
+        _keep_batch_axis("stack", x, axis != 0, "axis", axis)
     return out, lambda g: tuple(np.moveaxis(g, axis, 0))
 
 
