@@ -72,7 +72,8 @@ def problems(draw, dtype=None):
     length = draw(st.integers(1, 4))
     count = draw(st.integers(1, 7))
     finite = st.floats(width=width, allow_nan=False, allow_infinity=False)
-    wide = st.builds(lambda m, e, s: s * m * 2.0 ** e, st.floats(1, 2), st.integers(-149, 127), st.sampled_from([1, -1]))
+    wide = st.builds(lambda m, e, s: s * m * 2.0 ** e, st.floats(1, 2), st.integers(-149, 127),
+                     st.sampled_from([1, -1]))
     values = st.one_of(finite, wide.filter(lambda v: abs(v) < 3.4e38), st.just(0.0), st.just(1e-45), st.just(3e38))
     contributions = [np.array(draw(st.lists(values, min_size=length, max_size=length)), dtype) for _ in range(count)]
     if draw(st.booleans()):  # catastrophic cancellation: the last contributions undo the first ones
@@ -153,7 +154,7 @@ def test_empty_ranks_and_empty_arrays():
 @pytest.mark.parametrize("args,kwargs,error,match", [
     ((np.ones(3),), {}, TypeError, "'contributions' must be a list of arrays"),
     (([],), {}, ValueError, "non-empty unless 'shape' and 'dtype' are given"),
-    (([np.ones(3, np.int32)],), {}, TypeError, "must be float32 or float64, but got dtype int32"),
+    (([np.ones(3, np.int32)],), {}, TypeError, "must be float32 or float64 arrays, but got dtype int32"),
     (([np.ones(3, np.float32), np.ones(4, np.float32)],), {}, ValueError, r"contributions\[1\] has shape \[4\]"),
     (([np.ones(3, np.float32), np.ones(3, np.float64)],), {}, ValueError, "and dtype float64"),
 ])
@@ -187,7 +188,8 @@ def test_narrow_span_columns_are_summed_exactly_by_float64_and_the_bound_is_tigh
     column = [np.float32(s * (top if i % 2 == 0 else bottom)) for i, s in enumerate(signs)]
     rows = [np.array([v, v * 0, random.choice([top, bottom])], np.float32) for v in column]
     mask = _exact_sum.narrow_span(rows)
-    field = lambda v: max(int(np.float32(abs(v)).view(np.uint32)) >> 23, 1)
+    def field(v):
+        return max(int(np.float32(abs(v)).view(np.uint32)) >> 23, 1)
     fields = [field(v) for v in column if v != 0]
     assert bool(mask[0]) == (max(fields) - min(fields) <= limit)
     assert mask[1]  # all zeros
@@ -231,8 +233,10 @@ def test_a_sum_of_negative_zeros_is_negative_zero_on_every_path(dtype, count):
     rows[0, _exact_sum.CHUNK + 2] = 1e-30
     rows[-1, -1] = 0.0                         # one +0.0: the sum is +0.0
     want = np.full(rows.shape[1], -0.0, dtype)
-    want[_exact_sum.CHUNK + 1], want[_exact_sum.CHUNK + 2] = rows[0, _exact_sum.CHUNK + 1], rows[0, _exact_sum.CHUNK + 2]
+    edge = _exact_sum.CHUNK
+    want[edge + 1], want[edge + 2] = rows[0, edge + 1], rows[0, edge + 2]
     want[-1] = 0.0
     weighted = _exact_sum.WeightedRows([[r] for r in rows], [1.0] * count, dtype, [rows.shape[1]])
-    for got in (_exact_sum.exact_sum_rows(rows), _exact_sum.exact_sum_rows(list(rows)), _exact_sum.exact_sum_rows(weighted)):
+    for got in (_exact_sum.exact_sum_rows(rows), _exact_sum.exact_sum_rows(list(rows)),
+                _exact_sum.exact_sum_rows(weighted)):
         assert same_bits(got, want)
