@@ -33,7 +33,7 @@ from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 import minicell._runtime.world as _world
 import minicell.generator as _generator
-from minicell._checks import Shown, check_int, fail_type, fail_value
+from minicell._checks import Shown, check_bool, check_int, check_real, fail_type, fail_value
 from minicell._runtime.memory import keep_freed_memory
 from minicell._runtime.parallel import get_num_threads
 from minicell._runtime.sharding import shard_bounds, unit_bounds
@@ -42,6 +42,7 @@ from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.nn.distributed import reduce_weighted
 from minicell.nn.optim.optimizer import Optimizer
+from minicell.nn.parallel_optimizer import ShardedOptimizer, apply_update
 from minicell.ops._dropout import sample_indexed
 from minicell.tensor import Tensor
 
@@ -146,12 +147,19 @@ class TrainOneStepCell(Cell):
         micro_batch_size: rows per micro-batch, or None: one pass over the whole batch in a world
             of one, one micro-batch per rank (``ceil(rows / W)`` rows) on W > 1 ranks. Fix it to
             get the same bits at every world size. On W ranks each rank passes its own rows.
+        parallel_optimizer: shard the optimizer (ZeRO stage 1, ``nn.parallel_optimizer``): each
+            rank updates its slice of the parameters and state; the same bits as without.
+        clip_norm: None, or clip the reduced gradients to this global norm (> 0) before the
+            update, as ``ops.clip_by_global_norm`` (the norm exact, also across slices).
     """
 
     micro_batch_size: int | None
+    clip_norm: float | None
+    _sharded: ShardedOptimizer | None
     _grad_fn: Any
 
-    def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None) -> None:
+    def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None,
+                 parallel_optimizer: bool = False, clip_norm: float | None = None) -> None:
         super().__init__(auto_prefix=False)
         if not isinstance(network, Cell):
             raise fail_type("TrainOneStepCell", "network", "a Cell", network)
@@ -159,6 +167,13 @@ class TrainOneStepCell(Cell):
             raise fail_type("TrainOneStepCell", "optimizer", "an Optimizer", optimizer)
         if micro_batch_size is not None:
             micro_batch_size = check_int("TrainOneStepCell", "micro_batch_size", micro_batch_size, 1)
+        # --- parallel optimizer hook (issue 20; the logic is in nn/parallel_optimizer.py) ---
+        parallel_optimizer = check_bool("TrainOneStepCell", "parallel_optimizer", parallel_optimizer)
+        if clip_norm is not None and check_real("TrainOneStepCell", "clip_norm", clip_norm, 0.0) <= 0:
+            raise fail_value("TrainOneStepCell", "clip_norm", "None or a float > 0", clip_norm)
+        object.__setattr__(self, "clip_norm", None if clip_norm is None else float(clip_norm))
+        object.__setattr__(self, "_sharded", ShardedOptimizer(optimizer) if parallel_optimizer else None)
+        # --- end of the hook ---
         self.network = network
         self.optimizer = optimizer
         object.__setattr__(self, "micro_batch_size", micro_batch_size)
@@ -171,7 +186,7 @@ class TrainOneStepCell(Cell):
         world = _world.current()
         if self.micro_batch_size is None and world.size == 1:
             loss, grads = self._grad_fn(*inputs)
-            self.optimizer(grads)
+            apply_update(self, grads, world)  # parallel optimizer hook (issue 20)
             return loss.detach()
         return self._micro_batched(world, inputs)
 
@@ -226,7 +241,7 @@ class TrainOneStepCell(Cell):
         sums = reduce_weighted(contributions, weights, shapes, dtypes, world, per_rank)
         if 0 in counts:
             self._sync_generators(world)
-        self.optimizer(tuple(Tensor(s) for s in sums[:-1]))
+        apply_update(self, tuple(Tensor(s) for s in sums[:-1]), world)  # parallel optimizer hook (issue 20)
         return Tensor(sums[-1])
 
     def _refuse_state_changes(self, before: list) -> None:
