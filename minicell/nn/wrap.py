@@ -40,7 +40,7 @@ from minicell._runtime.sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
-from minicell.nn.distributed import reduce_weighted
+from minicell.nn.distributed import reduce_weighted, step_header
 from minicell.nn.optim.optimizer import Optimizer
 from minicell.nn.parallel_optimizer import ShardedOptimizer, apply_update
 from minicell.ops._dropout import sample_indexed
@@ -156,6 +156,7 @@ class TrainOneStepCell(Cell):
     micro_batch_size: int | None
     clip_norm: float | None
     _sharded: ShardedOptimizer | None
+    _checked_replicas: bool
     _grad_fn: Any
 
     def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None,
@@ -173,6 +174,7 @@ class TrainOneStepCell(Cell):
             raise fail_value("TrainOneStepCell", "clip_norm", "None or a float > 0", clip_norm)
         object.__setattr__(self, "clip_norm", None if clip_norm is None else float(clip_norm))
         object.__setattr__(self, "_sharded", ShardedOptimizer(optimizer) if parallel_optimizer else None)
+        object.__setattr__(self, "_checked_replicas", False)  # step header: parameters compared once
         # --- end of the hook ---
         self.network = network
         self.optimizer = optimizer
@@ -194,7 +196,11 @@ class TrainOneStepCell(Cell):
         """``(global rows, micro-batch size, this rank's first global row, rows per rank)``."""
         if world.size == 1:
             return rows, self.micro_batch_size or max(rows, 1), 0, [rows]
-        counts = [int(c) for c in world.allgather_array(np.array([rows], np.int64))[:, 0]]
+        # step header (issue 20): step, parameter count and layout checked with the row counts;
+        # the parameters themselves compared on this cell's first step
+        counts = step_header(world, rows, self._parameters(), int(self.optimizer.global_step._data),
+                             not self._checked_replicas)
+        object.__setattr__(self, "_checked_replicas", True)
         total = sum(counts)
         unit = self.micro_batch_size or max(1, -(-total // world.size))
         expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
