@@ -84,8 +84,7 @@ def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None
             return np.zeros(shape, dtype)
         return exact_sum_rows(flat).reshape(shape)
     counts = agree_on_counts(world, len(flat), size, dtype) if counts is None else list(counts)
-    rows = np.stack(flat) if flat else np.empty((0, size), dtype)
-    return _exchange(world, rows, len(flat), size, dtype, counts).reshape(shape)
+    return _exchange(world, flat, len(flat), size, dtype, counts).reshape(shape)
 
 
 def reproducible_weighted_sum(rows: WeightedRows, world: Any, counts: Sequence[int] | None = None) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 
 import minicell._exact.columns as _columns
 import minicell._exact.superaccumulator as sa
-from minicell._exact.rows import Partials
+from minicell._exact.rows import Partials, exact_sum_rows
 
 
 def tiers(partials: Partials, lo: int, hi: int) -> np.ndarray:
@@ -48,6 +48,10 @@ def encode(partials: Partials, lo: int, hi: int, raw_start: int) -> np.ndarray:
     tier-3 column at or after ``lo``."""
     tier = tiers(partials, lo, hi)
     h, low = partials.hi[lo:hi], partials.lo[lo:hi]
+    if tier.size and tier.min() == tier.max() and tier[0] < 2:  # the usual case: one tier, no masks
+        bits = [np.packbits(tier & 1), np.packbits(tier >> 1)]
+        values = h.astype(np.float32) if tier[0] == 0 else h
+        return np.concatenate([*bits, values.view(np.uint8)])
     nraw = int(np.count_nonzero(tier == 3))
     raw = partials.raw[:, raw_start:raw_start + nraw]
     parts = [np.packbits(tier & 1), np.packbits(tier >> 1),
@@ -70,8 +74,13 @@ def decode(data: np.ndarray, width: int, count: int, dtype: Any) -> tuple[np.nda
         position += size
         return out
 
-    hi = np.full(width, -0.0)
     lo = np.full(width, -0.0)
+    if tier.size and tier.min() == tier.max() and tier[0] < 2:  # one tier: the values in order
+        hi = take(width, np.float32 if tier[0] == 0 else np.float64).astype(np.float64)
+        if position != data.size:
+            raise ValueError(f"a partial sum of {data.size} bytes does not hold {width} columns")
+        return hi, lo, np.empty(0, np.int64), np.empty((count, 0), dtype)
+    hi = np.full(width, -0.0)
     hi[tier == 0] = take(int(np.count_nonzero(tier == 0)), np.float32)
     hi[tier == 1] = take(int(np.count_nonzero(tier == 1)), np.float64)
     pairs = int(np.count_nonzero(tier == 2))
@@ -92,7 +101,7 @@ def owner_sum(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     raw_any = np.zeros(width, bool)
     for _, _, columns, _ in pieces:
         raw_any[columns] = True
-    out = _columns.sum_block(stacked, target) if width else np.empty(0, target)
+    out = exact_sum_rows(stacked, target) if width else np.empty(0, target)
     where = np.flatnonzero(raw_any)
     if where.size:
         extra = sum(raw.shape[0] for _, _, _, raw in pieces)

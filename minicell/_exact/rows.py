@@ -113,11 +113,9 @@ class Partials:
 def exact_partials(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows, count: int, width: int,
                    dtype: Any) -> Partials:
     """The exact column sums of ``count`` rows (``count`` may be 0: all -0.0) as ``Partials``."""
-    hi = np.full(width, -0.0)
-    lo = np.full(width, -0.0)
-    ok = np.ones(width, bool)
     if count == 0:
-        return Partials(hi, lo, ok, np.empty((0, 0), dtype))
+        return Partials(np.full(width, -0.0), np.full(width, -0.0), np.ones(width, bool), np.empty((0, 0), dtype))
+    hi, lo, ok = np.empty(width), np.empty(width), np.empty(width, bool)
     _, _, block_of = _blocks(rows)
     raws: dict[int, np.ndarray] = {}
 
@@ -125,7 +123,7 @@ def exact_partials(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows, count
         for a in range(first, last, CHUNK):
             b = min(a + CHUNK, last)
             block = block_of(a, b)
-            hi[a:b], lo[a:b], ok[a:b] = _columns.partial_block(block)
+            _columns.partial_block(block, hi[a:b], lo[a:b], ok[a:b])
             if not ok[a:b].all():
                 raws[a] = block[:, ~ok[a:b]].copy()
 
