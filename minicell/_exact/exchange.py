@@ -4,18 +4,20 @@
 on every rank, the correctly rounded exact sum of all rows of all ranks ("owner computes", no
 floating-point reduction inside MPI at all):
 
-1. Each rank sums its own rows exactly (``rows.exact_partials``), so what it sends no longer
-   depends on how many rows (micro-batches) it holds; exact sums can be grouped freely.
+1. Each rank sums its own rows exactly (``columns.partial_block``, chunk by chunk), so what it
+   sends no longer depends on how many rows (micro-batches) it holds; exact sums can be grouped
+   freely. A rank holding one float32 row sends the row itself.
 2. The columns are cut into ``W`` contiguous slices (``_sharding.shard_bounds``); one
-   ``Alltoallv`` sends slice ``s`` of every rank's partial to rank ``s``, in the cheapest exact
-   form (``partials``: float32 where a cheap check proves it exact, else float64, a float64 pair,
-   or rarely the raw values), after one small ``Allgather`` of the byte counts.
+   ``Alltoallv`` sends slice ``s`` of every rank's partial to rank ``s``, chunk by chunk in the
+   cheapest exact form (``partials``: float32 where a cheap check proves it exact, else float64,
+   else per column a float64 pair or rarely the raw values), after one small ``Allgather`` of
+   the byte counts and the chunks' forms.
 3. Rank ``s`` sums the partials of its slice exactly and rounds once (``partials.owner_sum``),
    and one ``Allgatherv`` hands the slices to everybody.
 
-Off-rank bytes per rank: at most ``(W-1)/W`` of the encoded partial (4 to 8.25 bytes per float32
-element, 16.25 at worst with pairs) plus ``(W-1)/W`` of the result: 1.03x to 1.53x a ring
-allreduce's ``2 * 4P (W-1)/W`` for float32 gradients, whatever the number of micro-batches.
+Off-rank bytes per rank: ``(W-1)/W`` of the encoded partial (4 or 8 bytes per float32 element,
+16.25 at worst with pairs) plus ``(W-1)/W`` of the result: 1x to 1.5x a ring allreduce's
+``2 * 4P (W-1)/W`` for float32 gradients, whatever the number of micro-batches.
 ``last_exchange`` keeps the byte counts of the latest exchange, for the benchmark.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 import minicell._exact.partials as _partials
 import minicell._exact.superaccumulator as sa
 from minicell._checks import Shown, fail_type, fail_value
-from minicell._exact.rows import WeightedRows, exact_partials, exact_sum_rows
+from minicell._exact.rows import WeightedRows, exact_sum_rows
 from minicell._runtime.sharding import shard_bounds
 
 last_exchange: dict[str, int] = {"alltoallv_bytes_off_rank": 0, "allgatherv_bytes_off_rank": 0}
@@ -98,19 +100,11 @@ def reproducible_weighted_sum(rows: WeightedRows, world: Any, counts: Sequence[i
 
 def _exchange(world: Any, rows: Any, count: int, width: int, dtype: np.dtype, counts: list[int]) -> np.ndarray:
     """Steps 1-3 of the module docstring."""
-    partials = exact_partials(rows, count, width, dtype)
     bounds = [shard_bounds(width, world.size, s) for s in range(world.size)]
-    raw_before = np.concatenate([[0], np.cumsum(~partials.ok)])
-    pieces = [_partials.encode(partials, lo, hi, int(raw_before[lo])) for lo, hi in bounds]
-    sizes = np.array([p.size for p in pieces], np.int64)
-    table = world.allgather_array(sizes)  # table[source, destination]: bytes
-    received = world.alltoallv(np.concatenate(pieces), [int(v) for v in sizes],
-                               [int(v) for v in table[:, world.rank]])
-    lo, hi = bounds[world.rank]
-    offsets = np.concatenate([[0], np.cumsum(table[:, world.rank])])
-    decoded = [_partials.decode(received[offsets[s]:offsets[s + 1]], hi - lo, counts[s], dtype)
-               for s in range(world.size)]
-    part = _partials.owner_sum(decoded, hi - lo, dtype)
-    last_exchange["alltoallv_bytes_off_rank"] = int(sizes.sum() - sizes[world.rank])
+    send, sizes, codes = _partials.encode(rows, count, width, dtype, bounds)
+    table = world.allgather_array(np.concatenate([np.array(sizes, np.int64), codes]))
+    received = world.alltoallv(send, sizes, [int(v) for v in table[:, world.rank]])
+    part = _partials.owner_sum(received, table, world.rank, bounds, counts, dtype)
+    last_exchange["alltoallv_bytes_off_rank"] = int(sum(sizes) - sizes[world.rank])
     last_exchange["allgatherv_bytes_off_rank"] = int(part.nbytes * (world.size - 1))
     return world.allgatherv(part, [b - a for a, b in bounds])

@@ -1,11 +1,9 @@
 """Rows to sum, made chunk by chunk (``WeightedRows``), and the threaded column loops over them.
 
-``exact_sum_rows(rows)`` is the correctly rounded exact column sum (a world of one, and every
-owner's final step); ``exact_partials(rows)`` is the exact sum kept exact, as float64 pairs
-``hi + lo`` (with the raw values of the rare columns no pair holds), which is what a rank sends
-to the others (``minicell._exact.partials``). The columns are cut into chunks of ``CHUNK`` on
-minicell's thread pool: each column's sum depends on that column alone, so the result is the
-same for any thread count.
+``exact_sum_rows(rows)`` is the correctly rounded exact column sum (a world of one). The columns
+are cut into chunks of ``CHUNK`` on minicell's thread pool: each column's sum depends on that
+column alone, so the result is the same for any thread count. (What a rank sends to the others,
+its exact partial sums chunk by chunk, is ``minicell._exact.partials``.)
 """
 from __future__ import annotations
 
@@ -100,33 +98,3 @@ def exact_sum_rows(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows, targe
 
     run_parallel(width, body, align=CHUNK)
     return out
-
-
-class Partials:
-    """A rank's exact column sums: ``hi + lo`` where ``ok``, else the column's raw values ``raw``
-    (rows, columns ``flatnonzero(~ok)``)."""
-
-    def __init__(self, hi: np.ndarray, lo: np.ndarray, ok: np.ndarray, raw: np.ndarray) -> None:
-        self.hi, self.lo, self.ok, self.raw = hi, lo, ok, raw
-
-
-def exact_partials(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows, count: int, width: int,
-                   dtype: Any) -> Partials:
-    """The exact column sums of ``count`` rows (``count`` may be 0: all -0.0) as ``Partials``."""
-    if count == 0:
-        return Partials(np.full(width, -0.0), np.full(width, -0.0), np.ones(width, bool), np.empty((0, 0), dtype))
-    hi, lo, ok = np.empty(width), np.empty(width), np.empty(width, bool)
-    _, _, block_of = _blocks(rows)
-    raws: dict[int, np.ndarray] = {}
-
-    def body(first: int, last: int) -> None:
-        for a in range(first, last, CHUNK):
-            b = min(a + CHUNK, last)
-            block = block_of(a, b)
-            _columns.partial_block(block, hi[a:b], lo[a:b], ok[a:b])
-            if not ok[a:b].all():
-                raws[a] = block[:, ~ok[a:b]].copy()
-
-    run_parallel(width, body, align=CHUNK)
-    raw = np.concatenate([raws[a] for a in sorted(raws)], axis=1) if raws else np.empty((count, 0), dtype)
-    return Partials(hi, lo, ok, raw)

@@ -37,42 +37,39 @@ def _displacements(counts: list[int]) -> list[int]:
 
 
 class Watchdog:
-    """A daemon thread that aborts the job when an armed wait outlives its deadline."""
+    """A daemon thread that aborts the job when an armed wait outlives its deadline.
+
+    Arming and disarming only assign an attribute (no lock, no wake-up: a collective costs
+    nothing more); the thread looks every ``min(1 s, timeout / 10)``, so it acts within that
+    much of the deadline."""
 
     def __init__(self, rank: int, size: int, timeout: float, abort: Callable[[int], None]) -> None:
         self.rank, self.size, self.timeout, self._abort = rank, size, timeout, abort
-        self._ready = threading.Condition()
         self._armed: tuple[str, float, int | None] | None = None
+        self._interval = min(1.0, timeout / 10)
         thread = threading.Thread(target=self._run, name="minicell-collective-watchdog", daemon=True)
         thread.start()
 
     def arm(self, what: str) -> None:
-        with self._ready:
-            self._armed = (what, time.monotonic() + self.timeout, _world.current_step())
-            self._ready.notify()
+        self._armed = (what, time.monotonic() + self.timeout, _world.current_step())
 
     def disarm(self) -> None:
-        with self._ready:
-            self._armed = None
+        self._armed = None
 
     def _run(self) -> None:
-        with self._ready:
-            while True:
-                if self._armed is None:
-                    self._ready.wait()
-                    continue
-                what, deadline, step = self._armed
-                left = deadline - time.monotonic()
-                if left > 0:
-                    self._ready.wait(left)
-                    continue
-                at = "" if step is None else f" at training step {step}"
-                sys.stderr.write(f"minicell: rank {self.rank} of {self.size} waited {self.timeout:g} s in {what}{at} "
-                                 f"(the limit: init(timeout=...) or MINICELL_COLLECTIVE_TIMEOUT): another rank is "
-                                 f"stuck, dead or out of step; aborting the job\n")
-                sys.stderr.flush()
-                self._abort(1)
-                return
+        while True:
+            time.sleep(self._interval)
+            armed = self._armed
+            if armed is None or time.monotonic() < armed[1]:
+                continue
+            what, _, step = armed
+            at = "" if step is None else f" at training step {step}"
+            sys.stderr.write(f"minicell: rank {self.rank} of {self.size} waited {self.timeout:g} s in {what}{at} "
+                             f"(the limit: init(timeout=...) or MINICELL_COLLECTIVE_TIMEOUT): another rank is "
+                             f"stuck, dead or out of step; aborting the job\n")
+            sys.stderr.flush()
+            self._abort(1)
+            return
 
 
 class MPIWorld:
