@@ -191,9 +191,11 @@ def sum_block(block: np.ndarray, target: Any = None) -> np.ndarray:
         out[where] = _checked(block[:, where], target)
         return out
     total, inexact = checked_sum64(block)
+    where = np.flatnonzero(inexact)
+    if 2 * where.size > inexact.size:  # mostly inexact (float64 data): the pair path for all, no gathering
+        return _checked(block, target)
     with np.errstate(over="ignore"):
         out = total.astype(target)  # where every addition was exact: one rounding of the exact sum
-    where = np.flatnonzero(inexact)
     if where.size:
         out[where] = _checked(block[:, where], target)
     return out
