@@ -21,6 +21,8 @@ def test_each_chunk_code_and_column_tier_is_chosen_by_its_check_and_decodes_to_t
     assert _partials.encode_chunk(np.array([[1.0, 3.0], [2.0, -0.0]], np.float32))[0] == 0
     code, data = _partials.encode_chunk(np.array([[1.0, 3.0], [2.0 ** -30, -0.0]], np.float32))
     assert code == 1 and data.view(np.float64).tolist() == [1 + 2.0 ** -30, 3.0]
+    code, data = _partials.encode_chunk(np.array([[1.0, 3.0], [2.0 ** -60, 1.0]], np.float32))
+    assert code == 3 and data.view(np.float64).tolist() == [1.0, 4.0, 2.0 ** -60, -0.0]
     rows = np.array([[1.0, 1.0, 1.0, np.inf, 3.0],
                      [2.0 ** -20, 2.0 ** -30, 2.0 ** -60, 1.0, -0.0]], np.float32)
     code, data = _partials.encode_chunk(rows)

@@ -10,6 +10,7 @@ code  when (for every column of the chunk)                  bytes per column
 ====  ====================================================  =========================
 0     ``lo == 0`` and ``float32(hi) == hi``                 4 (float32)
 1     ``lo == 0`` (finite)                                  8 (float64)
+3     a float64 pair ``hi + lo`` is exact (his, then los)   16
 2     otherwise: a tier per column, as below                2 bits + the tier's bytes
 ====  ====================================================  =========================
 
@@ -62,7 +63,9 @@ def encode_chunk(block: np.ndarray) -> tuple[int, np.ndarray]:
     m = block.shape[1]
     hi, lo, ok = np.empty(m), np.empty(m), np.empty(m, bool)
     _columns.partial_block(block, hi, lo, ok)
-    if ok.all() and not lo.any():
+    if ok.all():
+        if lo.any():
+            return 3, np.concatenate([hi, lo]).view(np.uint8)
         with np.errstate(over="ignore", invalid="ignore"):
             single = hi.astype(np.float32)
         if (single == hi).all():
@@ -152,6 +155,11 @@ def sum_chunk(pieces: Sequence[tuple[int, np.ndarray]], m: int, counts: Sequence
         if code < 2:
             his.append(data.view(np.float32 if code == 0 else np.float64))
             continue
+        if code == 3:
+            pair = data.view(np.float64)
+            his.append(pair[:m])
+            los.append(pair[m:])
+            continue
         hi, lo, columns, raw = _decode_columns(data, m, count, target)
         his.append(hi)
         if lo.any():
@@ -207,8 +215,8 @@ def owner_sum(received: np.ndarray, table: np.ndarray, rank: int, bounds: Sequen
 
 def _chunk_bytes(code: int, m: int, received: np.ndarray, position: int, count: int, itemsize: int) -> int:
     """The length of a chunk's bytes: fixed for codes 0 and 1, counted from the tiers for code 2."""
-    if code < 2:
-        return m * (4 if code == 0 else 8)
+    if code != 2:
+        return m * {0: 4, 1: 8, 3: 16}[code]
     nbytes = (m + 7) // 8
     low = np.unpackbits(received[position:position + nbytes], count=m)
     high = np.unpackbits(received[position + nbytes:position + 2 * nbytes], count=m)
