@@ -69,15 +69,17 @@ def two_hosts(tmp_path):
             ip("netns", "del", ns, check=False)
 
 
-def test_the_main_job_on_two_hosts_over_tcp_prints_the_plain_fingerprint(two_hosts, tmp_path):
+@pytest.mark.parametrize("naming", ["--hostfile", "--host"])
+def test_the_main_job_on_two_hosts_over_tcp_prints_the_plain_fingerprint(two_hosts, tmp_path, naming):
     hosts, agent = two_hosts
     code, plain, err = finish(jobs.start([sys.executable, str(EXAMPLE), *SMALL]))
     assert code == 0, err
     hostfile = tmp_path / "hosts"
     hostfile.write_text("".join(f"{address} slots=1\n" for _, address, _ in hosts))
+    where = str(hostfile) if naming == "--hostfile" else ",".join(f"{address}:1" for _, address, _ in hosts)
     (ns, _, name) = hosts[0]
     job = jobs.start(["ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name,
-                      sys.executable, "-m", "minicell.run", "-n", "2", "--hostfile", str(hostfile),
+                      sys.executable, "-m", "minicell.run", "-n", "2", naming, where,
                       "--mca", "plm_rsh_agent", str(agent), "--", str(EXAMPLE), *SMALL])
     code, out, err = finish(job, 120)
     assert code == 0, err

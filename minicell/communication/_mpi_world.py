@@ -17,6 +17,7 @@ Failures end the job instead of hanging it (``torchrun``'s and NCCL's timeouts, 
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 import time
@@ -155,8 +156,10 @@ def install_exit_hook(world: MPIWorld) -> None:
     """At interpreter exit (after mpi4py's own hook was registered, so before MPI_Finalize runs):
     the exit barrier, unless the world was released."""
 
+    pid = os.getpid()
+
     def at_exit() -> None:
-        if _world.installed() is world:
+        if _world.installed() is world and os.getpid() == pid:  # not in a forked child
             world.wait_for_everyone_at_exit()
 
     atexit.register(at_exit)
