@@ -101,3 +101,76 @@ def test_bad_arguments(kwargs, error, match):
     net = model()
     with pytest.raises(error, match=match.replace(".", r"\.").replace("(", r"\(").replace(")", r"\)")):
         nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.Adam(net.trainable_params()), **kwargs)
+
+
+def contributions_of(step, count=5):
+    """``count`` micro-batch contributions (gradients and a loss) and their weights."""
+    rng = np.random.default_rng(100 + step)
+    grads = [list(gradients(step * 10 + k)) + [np.float32(rng.random())] for k in range(count)]
+    return grads, [1.0 / count] * count
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw"])
+def test_reduce_scattered_updates_are_bit_equal_to_the_replicated_step(kind):
+    """``reduce_and_update`` on W ranks (a reduce-scatter, slice updates, a gather of parameters)
+    against the replicated reduction and update in one process, with clipping."""
+    from minicell._runtime import world as _world
+    from minicell.nn.distributed import reduce_weighted
+    from minicell.nn.parallel_optimizer import reduce_and_update
+
+    shapes = [g.shape for g in gradients(0)] + [()]
+    dtypes = [np.float32] * len(shapes)
+
+    class Step:  # what reduce_and_update reads of a training cell
+        def __init__(self, sharded):
+            self.net = model()
+            self.optimizer = OPTIMIZERS[kind](self.net.trainable_params())
+            self._sharded = ShardedOptimizer(self.optimizer) if sharded else None
+            self.clip_norm = 0.05
+
+    want = Step(False)
+    losses = []
+    for step in range(3):
+        grads, weights = contributions_of(step)
+        losses.append(reduce_and_update(want, grads, weights, shapes, dtypes, _world.SingleProcess()))
+    for size in (2, 3, 4):
+        def body(world):
+            cell = Step(True)
+            got = []
+            for step in range(3):
+                grads, weights = contributions_of(step)
+                mine = [k for k in range(len(grads)) if k % size == world.rank]
+                got.append(reduce_and_update(cell, [grads[k] for k in mine], [weights[k] for k in mine], shapes,
+                                             dtypes, world))
+            cell._sharded.consolidate(world)
+            return state_of(cell.net), state_of(cell.optimizer), got
+        for params, state, got in run_ranks(size, body):
+            assert params == state_of(want.net) and state == state_of(want.optimizer)
+            assert [g.tobytes() for g in got] == [g.tobytes() for g in losses]
+    alone = reduce_weighted(*contributions_of(0), shapes, dtypes, _world.SingleProcess())
+    assert alone[-1].tobytes() == losses[0].tobytes()
+
+
+def test_a_non_finite_slice_is_the_same_error_on_every_rank():
+    from minicell.nn.parallel_optimizer import reduce_and_update
+    shapes = [g.shape for g in gradients(0)] + [()]
+
+    class Step:
+        def __init__(self):
+            self.net = model()
+            self.optimizer = nn.Adam(self.net.trainable_params())
+            self._sharded = ShardedOptimizer(self.optimizer)
+            self.clip_norm = None
+
+    def body(world):
+        grads, weights = contributions_of(0, 2)
+        grads[0][2] = grads[0][2].copy()
+        grads[0][2][-1, -1] = np.nan  # the last elements: owned by the last rank only
+        cell = Step()
+        try:
+            reduce_and_update(cell, [grads[world.rank]], [weights[world.rank]], shapes, [np.float32] * 5, world)
+        except ValueError as error:
+            return str(error)
+    messages = run_ranks(2, body)
+    assert messages[0] == messages[1] == ("For 'Adam', 'grads' must be finite gradients (the one of '2.weight' too), "
+                                          "but got NaN or inf in the gradient of '2.weight'.")

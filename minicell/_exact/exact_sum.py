@@ -30,6 +30,7 @@ from minicell._exact.exchange import (
     check_contributions,
     last_exchange,
     reproducible_sum,
+    reproducible_weighted_slice,
     reproducible_weighted_sum,
 )
 from minicell._exact.rows import CHUNK, WeightedRows, exact_sum_rows
@@ -41,4 +42,5 @@ def _fallback(rows: np.ndarray, fmt: sa.Format, target: Any = None) -> np.ndarra
 
 
 __all__ = ["CHUNK", "WeightedRows", "agree_on_counts", "check_contributions", "exact_sum_rows", "last_exchange",
-           "narrow_span", "reproducible_sum", "reproducible_weighted_sum"]
+           "narrow_span", "reproducible_sum", "reproducible_weighted_slice",
+           "reproducible_weighted_sum"]

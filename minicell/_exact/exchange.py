@@ -98,13 +98,27 @@ def reproducible_weighted_sum(rows: WeightedRows, world: Any, counts: Sequence[i
     return _exchange(world, rows, len(rows), rows.width, rows.dtype, counts)
 
 
-def _exchange(world: Any, rows: Any, count: int, width: int, dtype: np.dtype, counts: list[int]) -> np.ndarray:
-    """Steps 1-3 of the module docstring."""
+def reproducible_weighted_slice(rows: WeightedRows, world: Any,
+                                counts: Sequence[int] | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Steps 1-2 only (a reduce-scatter): ``(this rank's slice of the sum, every rank's bounds)``."""
+    bounds = [shard_bounds(rows.width, world.size, s) for s in range(world.size)]
+    if world.size == 1:
+        return (exact_sum_rows(rows) if len(rows) else np.zeros(rows.width, rows.dtype)), bounds
+    counts = agree_on_counts(world, len(rows), rows.width, rows.dtype) if counts is None else list(counts)
+    return _exchange(world, rows, len(rows), rows.width, rows.dtype, counts, gather=False), bounds
+
+
+def _exchange(world: Any, rows: Any, count: int, width: int, dtype: np.dtype, counts: list[int],
+              gather: bool = True) -> np.ndarray:
+    """Steps 1-3 of the module docstring (without 3's ``Allgatherv`` unless ``gather``)."""
     bounds = [shard_bounds(width, world.size, s) for s in range(world.size)]
     send, sizes, codes = _partials.encode(rows, count, width, dtype, bounds)
     table = world.allgather_array(np.concatenate([np.array(sizes, np.int64), codes]))
     received = world.alltoallv(send, sizes, [int(v) for v in table[:, world.rank]])
     part = _partials.owner_sum(received, table, world.rank, bounds, counts, dtype)
     last_exchange["alltoallv_bytes_off_rank"] = int(sum(sizes) - sizes[world.rank])
+    if not gather:
+        last_exchange["allgatherv_bytes_off_rank"] = 0
+        return part
     last_exchange["allgatherv_bytes_off_rank"] = int(part.nbytes * (world.size - 1))
     return world.allgatherv(part, [b - a for a, b in bounds])

@@ -150,7 +150,9 @@ def sum_chunk(pieces: Sequence[tuple[int, np.ndarray]], m: int, counts: Sequence
     """The correctly rounded exact sum of every source's ``(code, bytes)`` for ``m`` columns."""
     if all(code == 0 for code, _ in pieces):
         return _columns.sum_block(np.stack([data.view(np.float32) for _, data in pieces]), target)
-    his, los, raws = [], [], []
+    his: list[np.ndarray] = []
+    los: list[np.ndarray] = []
+    raws: list[tuple[np.ndarray, np.ndarray]] = []
     for (code, data), count in zip(pieces, counts):
         if code < 2:
             his.append(data.view(np.float32 if code == 0 else np.float64))

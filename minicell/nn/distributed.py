@@ -55,6 +55,67 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
     return out
 
 
+class SlicedSums:
+    """This rank's slices of ``reduce_weighted``'s sums (a reduce-scatter: no final gather).
+
+    Per dtype, in ``sorted(dtypes, key=str)`` order: the positions ``j`` of that dtype, their
+    flat offsets, every rank's bounds in their concatenation, and this rank's values there.
+    ``replicated[j]``: the whole sum of a position every rank asked for (the loss);
+    ``nonfinite``: the positions whose sum has NaN or inf on some rank's slice.
+    """
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[list[int], list[int], list[tuple[int, int]], np.ndarray]] = []
+        self.replicated: dict[int, np.ndarray] = {}
+        self.nonfinite: list[int] = []
+
+    def piece(self, j: int, rank: int) -> tuple[int, int, np.ndarray]:
+        """``(a, b, values)``: this rank's elements ``[a, b)`` of position ``j``'s flat sum."""
+        for positions, starts, bounds, part in self.groups:
+            if j in positions:
+                k = positions.index(j)
+                lo, hi = bounds[rank]
+                a, b = max(lo, starts[k]), min(hi, starts[k + 1])
+                if a >= b:
+                    return 0, 0, part[:0]
+                return a - starts[k], b - starts[k], part[a - lo:b - lo]
+        raise KeyError(j)
+
+
+def reduce_weighted_sliced(contributions: Sequence[Sequence[np.ndarray]], weights: Sequence[float],
+                           shapes: Sequence[tuple], dtypes: Sequence[np.dtype], world: Any,
+                           counts: Sequence[int] | None = None, replicate: Sequence[int] = ()) -> SlicedSums:
+    """``reduce_weighted`` without the final gather: each rank keeps its slice of every dtype's
+    flat sum, and only the positions in ``replicate`` (small: the loss) reach every rank, with the
+    non-finite flags, in one small Allgather."""
+    out = SlicedSums()
+    for dtype in sorted(set(np.dtype(d) for d in dtypes), key=str):
+        positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
+        sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
+        rows = _exact_sum.WeightedRows([[contribution[j] for j in positions] for contribution in contributions],
+                                       weights, dtype, sizes)
+        part, bounds = _exact_sum.reproducible_weighted_slice(rows, world, counts)
+        out.groups.append((positions, [int(v) for v in np.cumsum([0, *sizes])], bounds, part))
+    small = []
+    for j in replicate:
+        a, b, values = out.piece(j, world.rank)
+        whole = np.zeros(int(np.prod(shapes[j], dtype=np.int64)))
+        owned = np.zeros(whole.size)
+        whole[a:b], owned[a:b] = values, 1.0
+        small += [whole, owned]
+    flags = [float(not np.isfinite(out.piece(j, world.rank)[2]).all()) for j in range(len(shapes))]
+    table = world.allgather_array(np.concatenate([*small, np.array(flags)]))
+    position = 0
+    for j in replicate:
+        n = int(np.prod(shapes[j], dtype=np.int64))
+        values, owned = table[:, position:position + n], table[:, position + n:position + 2 * n]
+        owner = owned.argmax(axis=0)  # every element has exactly one owner
+        out.replicated[j] = values[owner, np.arange(n)].astype(dtypes[j]).reshape(shapes[j])
+        position += 2 * n
+    out.nonfinite = [j for j in range(len(shapes)) if table[:, position + j].any()]
+    return out
+
+
 _HEADER = ("rows", "step", "parameters", "elements", "layout")
 
 

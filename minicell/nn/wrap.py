@@ -40,9 +40,9 @@ from minicell._runtime.sharding import shard_bounds, unit_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
-from minicell.nn.distributed import reduce_weighted, step_header
+from minicell.nn.distributed import step_header
 from minicell.nn.optim.optimizer import Optimizer
-from minicell.nn.parallel_optimizer import ShardedOptimizer, apply_update
+from minicell.nn.parallel_optimizer import ShardedOptimizer, apply_update, reduce_and_update
 from minicell.ops._dropout import sample_indexed
 from minicell.tensor import Tensor
 
@@ -244,11 +244,11 @@ class TrainOneStepCell(Cell):
         # rank without micro-batches knows its dtype)
         dtypes = [p.dtype for p in self._parameters()] + [self._parameters()[0].dtype]
         per_rank = [-(-c // unit) for c in counts]
-        sums = reduce_weighted(contributions, weights, shapes, dtypes, world, per_rank)
+        # reduce and update (issue 20 hook: reduce_weighted, then the update, sharded or not)
+        loss = reduce_and_update(self, contributions, weights, shapes, dtypes, world, per_rank)
         if 0 in counts:
             self._sync_generators(world)
-        apply_update(self, tuple(Tensor(s) for s in sums[:-1]), world)  # parallel optimizer hook (issue 20)
-        return Tensor(sums[-1])
+        return Tensor(loss)
 
     def _refuse_state_changes(self, before: list) -> None:
         """Micro-batches run concurrently and on other ranks: a forward that changes state other
