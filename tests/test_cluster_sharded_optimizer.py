@@ -134,7 +134,7 @@ def test_reduce_scattered_updates_are_bit_equal_to_the_replicated_step(kind):
         grads, weights = contributions_of(step)
         losses.append(reduce_and_update(want, grads, weights, shapes, dtypes, _world.SingleProcess()))
     for size in (2, 3, 4):
-        def body(world):
+        def body(world, size=size):
             cell = Step(True)
             got = []
             for step in range(3):
