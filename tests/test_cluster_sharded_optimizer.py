@@ -3,6 +3,8 @@ SGD with momentum and global-norm clipping (ranks simulated by threads); state ~
 consolidated state equal to the replicated state; TrainOneStepCell's new arguments validated."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minicell as mc
 from minicell import nn, ops
@@ -174,3 +176,27 @@ def test_a_non_finite_slice_is_the_same_error_on_every_rank():
     messages = run_ranks(2, body)
     assert messages[0] == messages[1] == ("For 'Adam', 'grads' must be finite gradients (the one of '2.weight' too), "
                                           "but got NaN or inf in the gradient of '2.weight'.")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 9), st.sampled_from([np.float32, np.float64])), min_size=1, max_size=5),
+       st.integers(1, 6), st.integers(0, 2))
+def test_slices_cover_every_parameter_once_and_match_the_exchange(params, size, extra):
+    """Every element of every parameter is owned by exactly one rank, and each rank's slices are the
+    exchange's owner slices of the dtype's flat sum (parameters, then ``extra`` more elements)."""
+    from minicell._runtime.sharding import shard_bounds
+    from minicell.nn.parallel_optimizer import _Layout
+    tensors = [mc.Parameter(np.zeros(n, dt), name=f"p{i}") for i, (n, dt) in enumerate(params)]
+    first = tensors[0].dtype
+    owned = [np.zeros(t.size, int) for t in tensors]
+    for rank in range(size):
+        layout = _Layout(tuple(tensors), size, rank, {first: extra})
+        for i, (a, b) in enumerate(layout.spans):
+            owned[i][a:b] += 1
+        for members, widths in layout.groups:
+            total = sum(tensors[i].size for i in members)
+            grown = total + (extra if tensors[members[0]].dtype == first else 0)
+            lo, hi = shard_bounds(grown, size, rank)
+            assert sum(b - a for a, b in (layout.spans[i] for i in members)) == widths[rank] == max(0, min(hi, total)
+                                                                                                   - min(lo, total))
+    assert all((o == 1).all() for o in owned)
