@@ -142,7 +142,8 @@ def rounding_format(source: Any, target: Any) -> sa.Format:
     fmt = sa.FORMATS[np.dtype(source)]
     if np.dtype(target) == fmt.dtype:
         return fmt
-    out = sa.Format(target, sa.FORMATS[np.dtype(target)].mantissa, 8, fmt.limbs)
+    wanted = sa.FORMATS[np.dtype(target)]
+    out = sa.Format(target, wanted.mantissa, wanted.field_max.bit_length(), fmt.limbs)
     out.shift = fmt.shift  # units of the source's limbs, precision and range of the target
     return out
 

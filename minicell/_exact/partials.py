@@ -8,7 +8,7 @@ form that a cheap check proves enough (its *code*, exchanged beforehand with the
 ====  ====================================================  =========================
 code  when (for every column of the chunk)                  bytes per column
 ====  ====================================================  =========================
-0     ``lo == 0`` and ``float32(hi) == hi``                 4 (float32)
+0     ``lo == 0`` and ``float32(hi) == hi``, or one row     4 (float32)
 1     ``lo == 0`` (finite)                                  8 (float64)
 3     a float64 pair ``hi + lo`` is exact (his, then los)   16
 2     otherwise: a tier per column, as below                2 bits + the tier's bytes
@@ -34,7 +34,7 @@ import numpy as np
 
 import minicell._exact.columns as _columns
 import minicell._exact.superaccumulator as sa
-from minicell._exact.rows import CHUNK, WeightedRows
+from minicell._exact.rows import CHUNK, WeightedRows, exact_sum_rows
 from minicell._runtime.parallel import run_parallel
 
 
@@ -83,8 +83,8 @@ def encode(rows: Any, count: int, width: int, dtype: np.dtype,
     codes = np.zeros(len(cuts), np.int64)
     widths = [hi - lo for lo, hi in bounds]
     single = _single_row(rows, count, dtype, bounds)
-    if single is not None and np.isfinite(single).all():  # one float32 row: it is its own partial
-        return single.view(np.uint8), [4 * w for w in widths], codes
+    if single is not None:  # one float32 row is its own exact partial (inf and NaN too: the owner
+        return single.view(np.uint8), [4 * w for w in widths], codes  # sums float32 values exactly)
     if count == 0:
         return np.full(width, -0.0, np.float32).view(np.uint8), [4 * w for w in widths], codes
     block_of = _block_source(rows if single is None else [single])
@@ -191,6 +191,9 @@ def owner_sum(received: np.ndarray, table: np.ndarray, rank: int, bounds: Sequen
     cuts = chunks(bounds)
     mine = [k for k, (a, _) in enumerate(cuts) if bounds[rank][0] <= a < bounds[rank][1]]
     first = bounds[rank][0]
+    if not table[:, [size + k for k in mine]].any():  # float32 values from everybody: no copy
+        width = bounds[rank][1] - first
+        return exact_sum_rows(received.view(np.float32).reshape(size, width), target)
     out = np.empty(bounds[rank][1] - first, target)
     # where each source's piece of each of my chunks starts in ``received``
     starts = np.concatenate([[0], np.cumsum(table[:, rank])])
