@@ -191,9 +191,11 @@ def sum_block(block: np.ndarray, target: Any = None) -> np.ndarray:
         where = np.flatnonzero(~direct)
         out[where] = _checked(block[:, where], target)
         return out
-    total, inexact = checked_sum64(block)
+    if target != np.float32:  # float64 data: plain additions mostly round, take the pair path at once
+        return _checked(block, target)
+    total, inexact = checked_sum64(block)  # float64 partials of float32 data: mostly exact as they are
     where = np.flatnonzero(inexact)
-    if 2 * where.size > inexact.size:  # mostly inexact (float64 data): the pair path for all, no gathering
+    if 2 * where.size > inexact.size:  # mostly inexact: the pair path for all, no gathering
         return _checked(block, target)
     with np.errstate(over="ignore"):
         out = total.astype(target)  # where every addition was exact: one rounding of the exact sum
