@@ -58,18 +58,21 @@ def _encode_columns(block: np.ndarray, hi: np.ndarray, lo: np.ndarray, ok: np.nd
     return np.concatenate([np.ascontiguousarray(p).reshape(-1).view(np.uint8) for p in parts])
 
 
-def encode_chunk(block: np.ndarray) -> tuple[int, np.ndarray]:
-    """``(code, bytes)`` of the exact column sums of ``block`` (n >= 1 rows)."""
+def encode_chunk(block: np.ndarray, hi: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+    """``(code, bytes)`` of the exact column sums of ``block`` (n >= 1 rows). ``hi``: where to put
+    the float64 sums (a view of a whole-width array, so that code-1 chunks need no copy)."""
     m = block.shape[1]
-    hi, lo, ok = np.empty(m), np.empty(m), np.empty(m, bool)
+    hi = np.empty(m) if hi is None else hi
+    lo, ok = np.empty(m), np.empty(m, bool)
     _columns.partial_block(block, hi, lo, ok)
     if ok.all():
         if lo.any():
             return 3, np.concatenate([hi, lo]).view(np.uint8)
         with np.errstate(over="ignore", invalid="ignore"):
-            single = hi.astype(np.float32)
-        if (single == hi).all():
-            return 0, single.view(np.uint8)
+            if (hi[:64].astype(np.float32) == hi[:64]).all():  # cheap rejection first: sums rarely fit
+                single = hi.astype(np.float32)
+                if (single == hi).all():
+                    return 0, single.view(np.uint8)
         return 1, hi.view(np.uint8)
     return 2, _encode_columns(block, hi, lo, ok)
 
@@ -78,7 +81,9 @@ def encode(rows: Any, count: int, width: int, dtype: np.dtype,
            bounds: Sequence[tuple[int, int]]) -> tuple[np.ndarray, list[int], np.ndarray]:
     """``(send buffer, bytes per destination, code per chunk)`` of this rank's ``count`` rows.
 
-    ``rows``: a ``WeightedRows``, or a list of 1-D arrays (may be empty: all -0.0, code 0)."""
+    ``rows``: a ``WeightedRows``, or a list of 1-D arrays (may be empty: all -0.0, code 0). When
+    every chunk is float64 (code 1, the usual case for several micro-batches), the send buffer is
+    the whole-width float64 sums themselves, written in place."""
     cuts = chunks(bounds)
     codes = np.zeros(len(cuts), np.int64)
     widths = [hi - lo for lo, hi in bounds]
@@ -87,16 +92,19 @@ def encode(rows: Any, count: int, width: int, dtype: np.dtype,
         return single.view(np.uint8), [4 * w for w in widths], codes  # sums float32 values exactly)
     if count == 0:
         return np.full(width, -0.0, np.float32).view(np.uint8), [4 * w for w in widths], codes
-    block_of = _block_source(rows if single is None else [single])
+    block_of = _block_source(rows)
     encoded: list[np.ndarray] = [np.empty(0, np.uint8)] * len(cuts)
     starts = [a for a, _ in cuts]
+    sums = np.empty(width)
 
     def body(lo: int, hi: int) -> None:
         for k in range(int(np.searchsorted(starts, lo)), int(np.searchsorted(starts, hi))):
             a, b = cuts[k]
-            codes[k], encoded[k] = encode_chunk(block_of(a, b))
+            codes[k], encoded[k] = encode_chunk(block_of(a, b), sums[a:b])
 
     run_parallel(width, body, align=CHUNK)
+    if (codes == 1).all():
+        return sums.view(np.uint8), [8 * w for w in widths], codes
     sizes = [0] * len(bounds)
     for k, (a, _) in enumerate(cuts):
         sizes[next(s for s, (lo, hi) in enumerate(bounds) if lo <= a < hi)] += encoded[k].size
@@ -191,9 +199,12 @@ def owner_sum(received: np.ndarray, table: np.ndarray, rank: int, bounds: Sequen
     cuts = chunks(bounds)
     mine = [k for k, (a, _) in enumerate(cuts) if bounds[rank][0] <= a < bounds[rank][1]]
     first = bounds[rank][0]
-    if not table[:, [size + k for k in mine]].any():  # float32 values from everybody: no copy
-        width = bounds[rank][1] - first
+    width = bounds[rank][1] - first
+    mine_codes = table[:, [size + k for k in mine]]
+    if not mine_codes.any():  # float32 values from everybody: summed where they arrived
         return exact_sum_rows(received.view(np.float32).reshape(size, width), target)
+    if (mine_codes == 1).all():  # float64 values from everybody: the same
+        return exact_sum_rows(received.view(np.float64).reshape(size, width), target)
     out = np.empty(bounds[rank][1] - first, target)
     # where each source's piece of each of my chunks starts in ``received``
     starts = np.concatenate([[0], np.cumsum(table[:, rank])])
