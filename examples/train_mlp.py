@@ -73,7 +73,7 @@ class TrainingState(mc.Cell):
     """Everything a resumed run needs, as Parameters: model, optimizer, generators, the data
     iterator's position (``data.epoch``, ``data.batch``) and the config."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: dict, parallel_optimizer: bool = False) -> None:
         super().__init__()
         self.config = mc.Parameter(np.array([config[k] for k in CONFIG_FIELDS], np.int64), requires_grad=False)
         x_train, y_train, self.x_test, self.y_test = split(*make_spirals(config["points"], config["seed"]),
@@ -88,7 +88,8 @@ class TrainingState(mc.Cell):
             nn.Dense(h, 3, generator=init_gen))
         optimizer = nn.Adam(self.model.trainable_params(), learning_rate=5e-3)
         self.train_step = nn.TrainOneStepCell(nn.WithLossCell(self.model, nn.CrossEntropyLoss()), optimizer,
-                                              micro_batch_size=config["micro_batch"])
+                                              micro_batch_size=config["micro_batch"],
+                                              parallel_optimizer=parallel_optimizer)
         self.x_train, self.y_train = x_train, y_train
         self.data = (NumpySlicesDataset((x_train, y_train), ["x", "y"], shuffle=True, generator=self.shuffle_generator)
                      .map(RandomNoise(JITTER), "x")
@@ -105,7 +106,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return common.parse_args(PROG, "Train an MLP with Dropout on three spirals (minicell).", DEFAULTS, 40, argv, {
         "save_every": "save the checkpoint every N steps, in the middle of epochs too, instead of at the "
                       "end of every epoch (default 0: at epoch ends)",
-        "check_every": "compare all ranks' parameters every N steps (default 0: only at the end)"})
+        "check_every": "compare all ranks' parameters every N steps (default 0: only at the end)",
+        "parallel_optimizer": "1: shard Adam's state over the ranks (ZeRO stage 1; the same bits), default 0"})
 
 
 def upgrade(values: list[int]) -> list[int]:
@@ -117,7 +119,10 @@ def upgrade(values: list[int]) -> list[int]:
 
 def load_state(args: argparse.Namespace) -> TrainingState:
     """A fresh state from the flags, or the one in ``--resume`` (flags must agree with it)."""
-    return common.load_state(args, DEFAULTS, TrainingState, PROG, upgrade)
+    if args.parallel_optimizer not in (0, 1):
+        raise ValueError(f"--parallel-optimizer must be 0 or 1, got {args.parallel_optimizer}")
+    return common.load_state(args, DEFAULTS, lambda config: TrainingState(config, args.parallel_optimizer == 1),
+                             PROG, upgrade)
 
 
 def check_world(config: dict, world_size: int) -> None:
@@ -160,9 +165,14 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
             losses.append(float(state.train_step(x, y)))
             steps += 1
             if args.check_every and steps % args.check_every == 0:
+                nn.parallel_optimizer.consolidate(state.train_step)  # the whole state (collective)
                 comm.check_replicas(state)
-            if args.save_every and steps % args.save_every == 0 and rank == 0 and args.checkpoint:
-                mc.save_checkpoint(state, args.checkpoint)
+            if args.save_every and steps % args.save_every == 0 and args.checkpoint:
+                nn.parallel_optimizer.consolidate(state.train_step)
+                if rank == 0:
+                    mc.save_checkpoint(state, args.checkpoint)
+        if args.checkpoint and not args.save_every:
+            nn.parallel_optimizer.consolidate(state.train_step)
         if rank != 0:
             continue
         if args.checkpoint and not args.save_every:
@@ -171,6 +181,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
         test_acc = accuracy(state.model, state.x_test, state.y_test)
         print(f"epoch {epoch + 1}/{args.epochs}  loss {np.mean(losses):.4f}  train_acc {100 * train_acc:.1f}%  "
               f"test_acc {100 * test_acc:.1f}%  {time.perf_counter() - t0:.1f}s", flush=True)
+    nn.parallel_optimizer.consolidate(state.train_step)
     if world_size > 1:
         comm.check_replicas(state)  # every rank holds the same bits, or the job fails loudly
     digest = fingerprint_of(state)
@@ -180,7 +191,11 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    comm.init()
+    try:
+        comm.init()
+    except (RuntimeError, ValueError, TypeError) as error:  # a launcher without MPI, a bad timeout
+        print(f"train_mlp.py: error: {error}", file=sys.stderr, flush=True)
+        return 2
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         state = prepare(args)

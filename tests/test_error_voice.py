@@ -37,24 +37,6 @@ INTERNAL_INVARIANTS: dict[tuple[str, str], str] = {
                                           "in the house wording naming the file",
 }
 
-# ---- TEMPORARY: owned elsewhere, migrated on merge -------------------------------------------
-# These files belong to other helpers of issue 18, who migrate their own raises on their branches.
-# The lead removes this block once those branches are merged; the test must then pass without it.
-OWNED_ELSEWHERE = (
-    "minicell/_checkpoint/",
-    "minicell/serialization.py",
-    "minicell/communication/",
-    "minicell/_exact/",
-    "minicell/_runtime/world.py",
-    "minicell/nn/distributed.py",
-    "minicell/run.py",
-    "minicell/nn/wrap.py",
-    "minicell/ops/_dropout.py",
-    "minicell/ops/_normalization.py",
-    "minicell/nn/normalization.py",
-    "minicell/primitives/norm.py",
-)
-# ---- end of TEMPORARY ----------------------------------------------------------------------
 
 
 def exception_names() -> set[str]:
@@ -119,7 +101,7 @@ def package_files() -> list[Path]:
     files = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
-        if relative != VOICE and not relative.startswith(OWNED_ELSEWHERE):
+        if relative != VOICE:
             files.append(path)
     return files
 

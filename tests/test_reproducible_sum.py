@@ -154,7 +154,7 @@ def test_empty_ranks_and_empty_arrays():
 @pytest.mark.parametrize("args,kwargs,error,match", [
     ((np.ones(3),), {}, TypeError, "'contributions' must be a list of arrays"),
     (([],), {}, ValueError, "non-empty unless 'shape' and 'dtype' are given"),
-    (([np.ones(3, np.int32)],), {}, TypeError, "must be float32 or float64, but got dtype int32"),
+    (([np.ones(3, np.int32)],), {}, TypeError, "must be float32 or float64 arrays, but got dtype int32"),
     (([np.ones(3, np.float32), np.ones(4, np.float32)],), {}, ValueError, r"contributions\[1\] has shape \[4\]"),
     (([np.ones(3, np.float32), np.ones(3, np.float64)],), {}, ValueError, "and dtype float64"),
 ])

@@ -4,10 +4,18 @@ MindSpore's ``nn.DistributedGradReducer(parameters, mean=True)``, on top of the 
 ``minicell._exact.exact_sum`` (``communication.reproducible_sum``): the reduced gradients are the
 correctly rounded exact sums of the contributions, so they are bit-identical whatever the world
 size and whichever rank computed which contribution. The gradients of all parameters of one
-dtype travel in one flat array, so a step costs one exchange per dtype.
+dtype travel in one flat array, so a step costs one exchange per dtype; each rank sums its own
+contributions (micro-batches, segments) exactly first, so what it sends does not grow with them
+(``reduce_weighted``, the interface the training cells use).
+
+``step_header`` is a training step's first collective: step number, parameter count and layout
+travel with the row counts, so ranks out of step or with different models fail clearly, and
+on the first step the parameters' digests are compared (``check_same_parameters``).
 """
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,7 +23,7 @@ import numpy as np
 
 import minicell._exact.exact_sum as _exact_sum
 import minicell._runtime.world as _world
-from minicell._checks import fail_type
+from minicell._checks import Shown, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.tensor import Tensor
 
@@ -47,6 +55,110 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
     return out
 
 
+class SlicedSums:
+    """This rank's slices of ``reduce_weighted``'s sums (a reduce-scatter: no final gather).
+
+    Per dtype, in ``sorted(dtypes, key=str)`` order: the positions ``j`` of that dtype, their
+    flat offsets, every rank's bounds in their concatenation, and this rank's values there.
+    ``replicated[j]``: the whole sum of a position every rank asked for (the loss);
+    ``nonfinite``: the positions whose sum has NaN or inf on some rank's slice.
+    """
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[list[int], list[int], list[tuple[int, int]], np.ndarray]] = []
+        self.replicated: dict[int, np.ndarray] = {}
+        self.nonfinite: list[int] = []
+
+    def piece(self, j: int, rank: int) -> tuple[int, int, np.ndarray]:
+        """``(a, b, values)``: this rank's elements ``[a, b)`` of position ``j``'s flat sum."""
+        for positions, starts, bounds, part in self.groups:
+            if j in positions:
+                k = positions.index(j)
+                lo, hi = bounds[rank]
+                a, b = max(lo, starts[k]), min(hi, starts[k + 1])
+                if a >= b:
+                    return 0, 0, part[:0]
+                return a - starts[k], b - starts[k], part[a - lo:b - lo]
+        raise KeyError(j)
+
+
+def reduce_weighted_sliced(contributions: Sequence[Sequence[np.ndarray]], weights: Sequence[float],
+                           shapes: Sequence[tuple], dtypes: Sequence[np.dtype], world: Any,
+                           counts: Sequence[int] | None = None, replicate: Sequence[int] = ()) -> SlicedSums:
+    """``reduce_weighted`` without the final gather: each rank keeps its slice of every dtype's
+    flat sum, and only the positions in ``replicate`` (small: the loss) reach every rank, with the
+    non-finite flags, in one small Allgather."""
+    out = SlicedSums()
+    for dtype in sorted(set(np.dtype(d) for d in dtypes), key=str):
+        positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
+        sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
+        rows = _exact_sum.WeightedRows([[contribution[j] for j in positions] for contribution in contributions],
+                                       weights, dtype, sizes)
+        part, bounds = _exact_sum.reproducible_weighted_slice(rows, world, counts)
+        out.groups.append((positions, [int(v) for v in np.cumsum([0, *sizes])], bounds, part))
+    small = []
+    for j in replicate:
+        a, b, values = out.piece(j, world.rank)
+        whole = np.zeros(int(np.prod(shapes[j], dtype=np.int64)))
+        owned = np.zeros(whole.size)
+        whole[a:b], owned[a:b] = values, 1.0
+        small += [whole, owned]
+    flags = [float(not np.isfinite(out.piece(j, world.rank)[2]).all()) for j in range(len(shapes))]
+    table = world.allgather_array(np.concatenate([*small, np.array(flags)]))
+    position = 0
+    for j in replicate:
+        n = int(np.prod(shapes[j], dtype=np.int64))
+        values, owned = table[:, position:position + n], table[:, position + n:position + 2 * n]
+        owner = owned.argmax(axis=0)  # every element has exactly one owner
+        out.replicated[j] = values[owner, np.arange(n)].astype(dtypes[j]).reshape(shapes[j])
+        position += 2 * n
+    out.nonfinite = [j for j in range(len(shapes)) if table[:, position + j].any()]
+    return out
+
+
+_HEADER = ("rows", "step", "parameters", "elements", "layout")
+
+
+def _layout_code(params: Sequence[Any]) -> int:
+    """CRC-32 of every parameter's name, shape and dtype, in order."""
+    text = ";".join(f"{p.name}:{list(p.shape)}:{p.dtype}" for p in params)
+    return zlib.crc32(text.encode())
+
+
+def step_header(world: Any, rows: int, params: Sequence[Any], step: int, first: bool) -> list[int]:
+    """The first collective of a training step: every rank's row count, after checking that all
+    ranks are at the same step with the same model (else the same clear RuntimeError on every
+    rank, instead of a collective that mismatches: ``MPI_ERR_TRUNCATE`` or a hang). On this
+    process's ``first`` step the parameters themselves are compared too (``check_same_parameters``).
+    """
+    _world.set_step(step)
+    if world.size == 1:
+        return [rows]
+    mine = [rows, step, len(params), sum(int(p.size) for p in params), _layout_code(params)]
+    table = world.allgather_array(np.array(mine, np.int64))
+    odd = [r for r in range(world.size) if (table[r, 1:] != table[0, 1:]).any()]
+    if odd:
+        def describe(r: int) -> str:
+            _, at, count, elements, layout = (int(v) for v in table[r])
+            return f"rank {r} is at step {at} with {count} parameters of {elements} elements (layout {layout:08x})"
+        raise RuntimeError(f"ranks are out of step or train different models: {describe(0)}, {describe(odd[0])}; "
+                           f"every rank must build the same model and call the training step as often")
+    if first:
+        check_same_parameters(world, params)
+    return [int(v) for v in table[:, 0]]
+
+
+def check_same_parameters(world: Any, params: Sequence[Any]) -> None:
+    """RuntimeError on every rank, naming the first parameter whose bits differ between ranks."""
+    mine = b"".join(hashlib.blake2b(np.ascontiguousarray(p._data).tobytes(), digest_size=8).digest() for p in params)
+    table = world.allgather_bytes(mine)
+    for r in range(1, world.size):
+        if table[r] != table[0]:
+            first = next(i for i in range(len(params)) if table[r][8 * i:8 * i + 8] != table[0][8 * i:8 * i + 8])
+            raise RuntimeError(f"replicas differ before training: parameter '{params[first].name}' has other values "
+                               f"on rank {r} than on rank 0 (different seeds, initializers or checkpoints?)")
+
+
 class DistributedGradReducer(Cell):
     """Sum (or average) gradients over all contributions of all ranks, reproducibly.
 
@@ -71,8 +183,8 @@ class DistributedGradReducer(Cell):
         params = tuple(parameters)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor) or p.dtype.kind != "f":
-                raise TypeError(f"For 'DistributedGradReducer', parameters[{i}] must be a float Parameter, "
-                                f"but got {type(p).__name__}.")
+                raise fail_type("DistributedGradReducer", "parameters", "float Parameters",
+                                Shown(f"{type(p).__name__} at index {i}"))
         if not isinstance(mean, bool):
             raise fail_type("DistributedGradReducer", "mean", "a bool", mean)
         self.mean = mean
@@ -86,9 +198,9 @@ class DistributedGradReducer(Cell):
         for i, item in enumerate(items):
             arrays = [_as_array(g) for g in item]
             if len(arrays) != len(self._shapes) or any(a.shape != s for a, s in zip(arrays, self._shapes)):
-                raise ValueError(f"For 'DistributedGradReducer', contribution {i} must hold one gradient per "
-                                 f"parameter with shapes {[list(s) for s in self._shapes]}, but got "
-                                 f"{[list(a.shape) for a in arrays]}.")
+                raise fail_value("DistributedGradReducer", "grads", f"one gradient per parameter with shapes "
+                                 f"{[list(s) for s in self._shapes]}",
+                                 Shown(f"{[list(a.shape) for a in arrays]} in contribution {i}"))
             out.append(arrays)
         return out
 
@@ -98,8 +210,8 @@ class DistributedGradReducer(Cell):
         if weights is None:
             weights = [1.0] * len(contributions)
         elif len(weights) != len(contributions):
-            raise ValueError(f"For 'DistributedGradReducer', 'weights' must hold one float per contribution "
-                             f"({len(contributions)}), but got {len(weights)}.")
+            raise fail_value("DistributedGradReducer", "weights", f"one float per contribution ({len(contributions)})",
+                             Shown(f"{len(weights)}"))
         world = _world.current()
         sums = reduce_weighted(contributions, [float(w) for w in weights], self._shapes, self._dtypes, world)
         if self.mean and not weighted:

@@ -2,7 +2,7 @@
 
 ``TrainOneStepCell(network, optimizer, micro_batch_size=None)`` with a micro-batch size, or on
 more than one rank, splits the global batch into micro-batches of that fixed size (the last of
-an epoch may be shorter); rank ``r`` holds the micro-batches ``_sharding.shard_bounds(rows, W,
+an epoch may be shorter); rank ``r`` holds the micro-batches ``communication.shard_bounds(rows, W,
 r, unit=M)`` and passes only those rows. The step's result is defined as if each micro-batch's
 gradient were computed alone (so BLAS sees the same shapes on every rank, DESIGN.md section 7),
 weighted by ``its rows / global rows``, and all of them summed exactly
@@ -17,6 +17,9 @@ BatchNorm normalizes each micro-batch by its own statistics (ghost batch normali
 moving statistics are updated once per step from the exact mean over all micro-batches
 (``nn._ghost_batch_norm``). The pass runs with single-threaded BLAS and spreads large per-segment
 work over minicell's thread pool, so its bits do not depend on the thread count either.
+
+``parallel_optimizer=True`` shards the update (ZeRO stage 1) and ``clip_norm`` clips the reduced
+gradients to a global norm: both in ``nn.parallel_optimizer``, with the same bits as without.
 """
 from __future__ import annotations
 
@@ -26,15 +29,16 @@ import numpy as np
 
 import minicell._runtime.world as _world
 import minicell.generator as _generator
-from minicell._checks import Shown, check_int, fail_type, fail_value
+from minicell._checks import Shown, check_bool, check_int, check_real, fail_type, fail_value
 from minicell._runtime.sharding import shard_bounds
 from minicell.autograd import value_and_grad
 from minicell.cell import Cell
 from minicell.generator import Generator
 from minicell.nn._ghost_batch_norm import update_moving_statistics
 from minicell.nn._one_pass import one_pass, rows_of
-from minicell.nn.distributed import reduce_weighted
+from minicell.nn.distributed import step_header
 from minicell.nn.optim.optimizer import Optimizer
+from minicell.nn.parallel_optimizer import ShardedOptimizer, apply_update, reduce_and_update
 from minicell.tensor import Tensor
 
 
@@ -70,12 +74,20 @@ class TrainOneStepCell(Cell):
         micro_batch_size: rows per micro-batch, or None: one pass over the whole batch in a world
             of one, one micro-batch per rank (``ceil(rows / W)`` rows) on W > 1 ranks. Fix it to
             get the same bits at every world size. On W ranks each rank passes its own rows.
+        parallel_optimizer: shard the optimizer (ZeRO stage 1, ``nn.parallel_optimizer``): each
+            rank updates its slice of the parameters and state; the same bits as without.
+        clip_norm: None, or clip the reduced gradients to this global norm (> 0) before the
+            update, as ``ops.clip_by_global_norm`` (the norm exact, also across slices).
     """
 
     micro_batch_size: int | None
+    clip_norm: float | None
+    _sharded: ShardedOptimizer | None
+    _checked_replicas: bool
     _grad_fn: Any
 
-    def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None) -> None:
+    def __init__(self, network: Cell, optimizer: Optimizer, micro_batch_size: int | None = None,
+                 parallel_optimizer: bool = False, clip_norm: float | None = None) -> None:
         super().__init__(auto_prefix=False)
         if not isinstance(network, Cell):
             raise fail_type("TrainOneStepCell", "network", "a Cell", network)
@@ -83,6 +95,13 @@ class TrainOneStepCell(Cell):
             raise fail_type("TrainOneStepCell", "optimizer", "an Optimizer", optimizer)
         if micro_batch_size is not None:
             micro_batch_size = check_int("TrainOneStepCell", "micro_batch_size", micro_batch_size, 1)
+        # the parallel optimizer and clipping: the logic is in nn/parallel_optimizer.py
+        parallel_optimizer = check_bool("TrainOneStepCell", "parallel_optimizer", parallel_optimizer)
+        if clip_norm is not None and check_real("TrainOneStepCell", "clip_norm", clip_norm, 0.0) <= 0:
+            raise fail_value("TrainOneStepCell", "clip_norm", "None or a float > 0", clip_norm)
+        object.__setattr__(self, "clip_norm", None if clip_norm is None else float(clip_norm))
+        object.__setattr__(self, "_sharded", ShardedOptimizer(optimizer) if parallel_optimizer else None)
+        object.__setattr__(self, "_checked_replicas", False)  # step header: parameters compared once
         self.network = network
         self.optimizer = optimizer
         object.__setattr__(self, "micro_batch_size", micro_batch_size)
@@ -95,7 +114,7 @@ class TrainOneStepCell(Cell):
         world = _world.current()
         if self.micro_batch_size is None and world.size == 1:
             loss, grads = self._grad_fn(*inputs)
-            self.optimizer(grads)
+            apply_update(self, grads, world)  # clipped, sharded or not (nn.parallel_optimizer)
             return loss.detach()
         return self._micro_batched(world, inputs)
 
@@ -103,7 +122,11 @@ class TrainOneStepCell(Cell):
         """``(global rows, micro-batch size, this rank's first global row, rows per rank)``."""
         if world.size == 1:
             return rows, self.micro_batch_size or max(rows, 1), 0, [rows]
-        counts = [int(c) for c in world.allgather_array(np.array([rows], np.int64))[:, 0]]
+        # step header: step, parameter count and layout checked with the row counts;
+        # the parameters themselves compared on this cell's first step
+        counts = step_header(world, rows, self._parameters(), int(self.optimizer.global_step._data),
+                             not self._checked_replicas)
+        object.__setattr__(self, "_checked_replicas", True)
         total = sum(counts)
         unit = self.micro_batch_size or max(1, -(-total // world.size))
         expected = [hi - lo for lo, hi in (shard_bounds(total, world.size, r, unit) for r in range(world.size))]
@@ -134,12 +157,12 @@ class TrainOneStepCell(Cell):
         # rank without micro-batches knows its dtype)
         dtypes = [p.dtype for p in params] + [params[0].dtype]
         per_rank = [-(-c // unit) for c in counts]
-        sums = reduce_weighted(contributions, weights, shapes, dtypes, world, per_rank)
+        # reduce_weighted, then the update, sharded or not (nn.parallel_optimizer)
+        loss = reduce_and_update(self, contributions, weights, shapes, dtypes, world, per_rank)
         update_moving_statistics(stats, world, untrainable, counts, per_rank)
         if 0 in counts:
             self._sync_generators(world)
-        self.optimizer(tuple(Tensor(s) for s in sums[:-1]))
-        return Tensor(sums[-1])
+        return Tensor(loss)
 
     def _refuse_state_changes(self, before: list) -> None:
         """A forward that changes state other than generator offsets (and training BatchNorm's

@@ -1,8 +1,9 @@
 """Clipping by the global norm of several arrays (array level; ``ops.clip_by_global_norm``).
 
-``global_norm = sqrt(sum_i sum(x_i ** 2))``, accumulated in float64 in a fixed order (arrays in
-the order given, each by NumPy's pairwise sum of its float64 squares), so the same inputs give
-the same norm bit for bit whatever produced them. Each output is
+``global_norm = sqrt(sum_i sum(x_i ** 2))``, the square root of the correctly rounded exact sum
+of squares (``minicell._exact.norms``), so the same inputs give the same norm bit for bit
+whatever produced them, and the norm of slices held by several ranks merges to the same bits
+(the sharded optimizer's clipping). Each output is
 ``y_i = x_i * clip_norm / max(global_norm, clip_norm)`` (TensorFlow's and MindSpore's
 ``clip_by_global_norm``): unchanged when the norm is at most ``clip_norm``.
 
@@ -15,14 +16,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+import minicell._exact.norms as _norms
+
 
 def global_norm(arrays: Sequence[np.ndarray]) -> float:
     """The Euclidean norm of all elements of ``arrays`` together, in float64, in a fixed order."""
-    total = 0.0
-    for a in arrays:
-        flat = np.asarray(a, dtype=np.float64).reshape(-1)
-        total += float(np.sum(flat * flat))
-    return float(np.sqrt(total))
+    limbs, flags = _norms.square_limbs(arrays)
+    return float(np.sqrt(_norms.round_square_limbs(limbs, flags)))
 
 
 def clip_by_global_norm(arrays: Sequence[np.ndarray], clip_norm: float, use_norm: float | None

@@ -1,0 +1,114 @@
+"""The exact sum of squares of many arrays, mergeable across ranks: the global norm of clipping.
+
+``square_limbs(arrays)`` holds ``sum x**2`` over every element of every array *exactly*, as the
+limbs of a float64 superaccumulator (``superaccumulator``; integer addition, so the limbs of a
+whole are the sum of the limbs of its parts, in any grouping). ``round_square_limbs`` rounds
+that once to float64. So the norm of all gradients computed in one place, and the norm of
+their slices computed on W ranks and merged (``global_square_sum``: one Allgather of 67 int64 per
+rank), are the same correctly rounded float64, bit for bit.
+
+Squares: a float32 ``x`` squared in float64 is exact (48 bits). A float64 ``x`` is squared as
+Dekker's exact product ``x*x = p + e`` (Veltkamp's split, Dekker 1971), exact unless ``x*x``
+leaves float64's normal range (above 2**1023 the sum is inf; below 2**-1022 ``e`` may round).
+The squares are summed by exact extraction levels (``_add_levels``), each level's exact float64
+sum going into the limbs.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import minicell._exact.superaccumulator as sa
+
+COLUMNS = 1 << 12  # values per limb block when extraction cannot be used
+_F64 = sa.FORMATS[np.dtype(np.float64)]
+_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for float64
+
+
+def _squares(a: np.ndarray) -> list[np.ndarray]:
+    x = np.asarray(a).reshape(-1)
+    if x.dtype != np.float64:
+        x64 = x.astype(np.float64)
+        return [x64 * x64]
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = x * x
+        c = _SPLIT * x
+        high = c - (c - x)
+        low = x - high
+        e = ((high * high - p) + 2 * high * low) + low * low
+    e[~np.isfinite(p)] = 0.0
+    return [p, e]
+
+
+def _add_levels(acc: np.ndarray, values: np.ndarray, flags: np.ndarray) -> None:
+    """Add every value of ``values`` (1-D float64, finite or inf/NaN) exactly into the limb row ``acc``.
+
+    Rump, Ogita and Oishi's error-free extraction ("Accurate floating-point summation part I",
+    SIAM J. Sci. Comput. 31, 2008, algorithm 3.2): with ``sigma = 2**(k + L)`` above ``n`` times
+    the largest ``|v| < 2**k`` (``L = bit_length(n)``), ``q = (sigma + v) - sigma`` is ``v`` cut to a
+    multiple of ``ulp(sigma)``, exactly, ``v - q`` is exact, and the float64 sum of the ``q`` is exact
+    in any order (multiples of ``ulp(sigma)`` below ``sigma``). Each level takes ``53 - L`` bits
+    off the remainders, which reach zero after a few levels; each level's exact sum goes into the limbs.
+    """
+    flags[0] |= bool(np.isnan(values).any())
+    flags[1] |= bool(np.isposinf(values).any())
+    v = np.where(np.isfinite(values), values, 0.0)
+    spare = (v.size + 1).bit_length()
+    while v.size:
+        top = float(np.abs(v).max())
+        if top == 0.0:
+            return
+        k = int(np.frexp(top)[1])  # top < 2**k
+        if k + spare > 1023:  # sigma would overflow: these go into the limbs one by one
+            for chunk in range(0, v.size, COLUMNS):
+                part = np.ascontiguousarray(v[chunk:chunk + COLUMNS])
+                limbs = sa.new_accumulator(part.size, _F64)
+                sa.accumulate(limbs, part, _F64)
+                acc += limbs.sum(axis=0)
+                _normalize(acc)
+            return
+        sigma = np.ldexp(1.0, k + spare)
+        q = (sigma + v) - sigma
+        v = v - q
+        sa.accumulate(acc[None], np.array([float(np.sum(q))]), _F64)
+        _normalize(acc)
+
+
+def square_limbs(arrays: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(limbs, flags)``: the exact ``sum x**2`` as 67 int64 limbs, and ``[any NaN, any inf]``."""
+    acc = sa.new_accumulator(1, _F64)[0]
+    flags = np.zeros(2, bool)
+    for a in arrays:
+        for values in _squares(np.asarray(getattr(a, "_data", a))):
+            _add_levels(acc, values, flags)
+    return acc, flags
+
+
+def _normalize(acc: np.ndarray) -> None:
+    """Carries, so that the limbs can take 2**30 more additions (squares are >= 0: no sign)."""
+    row = acc[None]
+    for k in range(row.shape[1] - 1):
+        carry = row[:, k] >> 32
+        row[:, k] -= carry << 32
+        row[:, k + 1] += carry
+
+
+def round_square_limbs(limbs: np.ndarray, flags: np.ndarray) -> float:
+    """The correctly rounded float64 of the exact sum (NaN, inf as flagged)."""
+    if flags[0]:
+        return float("nan")
+    if flags[1]:
+        return float("inf")
+    return float(sa.round_limbs(limbs[None].copy(), _F64)[0])
+
+
+def global_square_sum(arrays: Sequence[Any], world: Any) -> float:
+    """``sum x**2`` over this rank's ``arrays`` and every other rank's, correctly rounded, on every rank."""
+    limbs, flags = square_limbs(arrays)
+    if world.size == 1:
+        return round_square_limbs(limbs, flags)
+    table = world.allgather_array(np.concatenate([limbs, flags.astype(np.int64)]))
+    total = table[:, :-2].sum(axis=0)
+    return round_square_limbs(total, table[:, -2:].any(axis=0))
