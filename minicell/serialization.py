@@ -35,7 +35,7 @@ from minicell._checkpoint.npz import MAX_DIMS, MalformedArchive
 from minicell._checkpoint.npz_checkpoint import NAME_RULE, name_problem, quoted
 from minicell._checkpoint.safetensors_format import METADATA_KEY
 from minicell._checkpoint.torch_names import NameClash, from_torch, to_torch
-from minicell._checks import Shown, check_option, describe, fail_type, fail_value, shorten
+from minicell._checks import Shown, check_option, describe, fail, fail_type, fail_value, shorten
 from minicell.cell import Cell
 from minicell.parameter import Parameter, array_of
 from minicell.tensor import DTYPE_NAMES
@@ -136,8 +136,8 @@ def _check_format(who: str, format: Any, allow_none: bool) -> str | None:
 def _check_save_target(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(*fail_value("save_checkpoint", "ckpt_file_name", "a file in an existing folder",
-                                            Shown(f"'{path}', whose folder '{folder}' does not exist")).args)
+        raise fail(FileNotFoundError, "save_checkpoint", "ckpt_file_name", "a file in an existing folder",
+                   Shown(f"'{path}', whose folder '{folder}' does not exist"))
     if os.path.isdir(path):
         raise fail_value("save_checkpoint", "ckpt_file_name", "a file path", Shown(f"'{path}', which is a folder"))
 
@@ -206,8 +206,8 @@ def load_checkpoint(ckpt_file_name: Any, net: Cell | None = None, strict_load: b
         raise fail_value("load_checkpoint", "ckpt_file_name", "a checkpoint file",
                          Shown(f"'{path}', which is a folder"))
     if not os.path.isfile(path):
-        raise FileNotFoundError(*fail_value("load_checkpoint", "ckpt_file_name", "an existing checkpoint file",
-                                            Shown(f"'{path}', which does not exist")).args)
+        raise fail(FileNotFoundError, "load_checkpoint", "ckpt_file_name", "an existing checkpoint file",
+                   Shown(f"'{path}', which does not exist"))
     try:
         _, entries = read_checkpoint(path, format)
     except MalformedArchive as error:

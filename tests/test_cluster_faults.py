@@ -85,8 +85,10 @@ def test_the_step_header_names_ranks_out_of_step_or_with_other_models():
         except RuntimeError as error:
             return str(error)
     models = run_ranks(2, lambda w: outcome(w, 2 + w.rank, 0))
-    assert models[0] == models[1] and models[0].startswith("ranks are out of step or train different models: "
-                                                           "rank 0 is at step 0 with 2 parameters of 8 elements")
+    assert models[0] == models[1] and models[0].startswith(
+        "For 'TrainOneStepCell', 'ranks' must be at the same step with the same model (every rank must build the same "
+        "model and call the training step as often), but got ranks out of step or with different models: "
+        "rank 0 is at step 0 with 2 parameters of 8 elements")
     steps = run_ranks(3, lambda w: outcome(w, 2, 5 if w.rank == 2 else 4))
     assert steps[0] == steps[2] and "rank 2 is at step 5" in steps[0]
     assert run_ranks(2, lambda w: outcome(w, 2, 1)) == [[4, 4], [4, 4]]
@@ -110,7 +112,9 @@ def test_ranks_with_different_initial_parameters_fail_naming_the_first_one(tmp_p
     script.write_text(DIVERGE)
     code, out, err = finish(start([sys.executable, "-m", "minicell.run", "-n", "2", str(script)], env=DEADLINE), 90)
     assert code != 0 and "trained" not in out
-    assert "replicas differ before training: parameter '1.weight' has other values on rank 1 than on rank 0" in err
+    assert ("For 'TrainOneStepCell', 'parameters' must be the same on every rank before training (the same seeds, "
+            "initializers and checkpoints), but got parameter '1.weight' with other values on rank 1 than on rank 0."
+            ) in err
 
 
 def test_a_launcher_without_mpi_or_without_mpi4py_is_a_clear_error():
@@ -120,14 +124,14 @@ def test_a_launcher_without_mpi_or_without_mpi4py_is_a_clear_error():
                          capture_output=True, text=True, timeout=120, env=slurm)
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "train_mlp.py: error: For 'init', Slurm started 2 ranks (SLURM_NTASKS=2) but MPI's world has 1: this MPI "
-        "does not speak that launcher's protocol (use its mpirun, or srun --mpi=pmix with an MPI built with PMIx), "
-        "or the variable is stale.")
+        "train_mlp.py: error: For 'init', 'MPI's world' must be the 2 ranks Slurm started (SLURM_NTASKS=2); "
+        "otherwise this MPI does not speak that launcher's protocol (use its mpirun, or srun --mpi=pmix with an MPI "
+        "built with PMIx), or the variable is stale, but got a world of 1.")
     code = "import sys; sys.modules['mpi4py'] = None; import minicell.communication as c; c.init()"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=slurm)
     assert out.returncode != 0
-    assert "For 'init', this process was started by Slurm (SLURM_NTASKS is set) but mpi4py cannot be imported" \
-        in out.stderr
+    assert ("For 'init', 'mpi4py' must be importable in a process that Slurm started (SLURM_NTASKS is set): "
+            "pip install mpi4py, built against the MPI of the launcher, but got ModuleNotFoundError: ") in out.stderr
 
 
 def test_launchers_are_recognised_by_their_variables(monkeypatch):

@@ -38,7 +38,9 @@ def test_import_and_init_outside_mpirun_never_touch_mpi():
 def test_a_launched_rank_that_did_not_call_init_is_told_to(monkeypatch):
     monkeypatch.setattr(_world, "_state", {"world": None})
     monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "3")
-    with pytest.raises(RuntimeError, match="one of 3 ranks: call minicell.communication.init()"):
+    with pytest.raises(RuntimeError, match=r"^For 'minicell.communication', 'init\(\)' must be called before training "
+                                           r"in a process that an MPI launcher started, but got one of 3 ranks that "
+                                           r"has not called it\.$"):
         comm.get_rank()
 
 
@@ -66,7 +68,8 @@ def test_agree_gives_every_rank_the_same_error():
             return str(failure)
         return "ok"
     differ = run_ranks(3, lambda w: outcome(w, f"--batch {16 + 16 * (w.rank == 2)}", None))
-    assert differ == ["ranks started with different settings: rank 0 has --batch 16, rank 2 has --batch 32"] * 3
+    assert differ == ["For 'agree', 'settings' must be the same on every rank (ranks started with the same flags), "
+                      "but got rank 0 with --batch 16 and rank 2 with --batch 32."] * 3
     failing = run_ranks(3, lambda w: outcome(w, "--batch 16", "bad checkpoint" if w.rank == 1 else None))
     assert failing == ["bad checkpoint"] * 3
     assert run_ranks(2, lambda w: outcome(w, "--batch 16", None)) == ["ok", "ok"]
@@ -82,7 +85,9 @@ def test_check_replicas_fails_on_every_rank_when_parameters_diverge():
         except RuntimeError as failure:
             return str(failure)
     results = run_ranks(2, outcome)
-    assert results[0] == results[1] and results[0].startswith("replicas diverged: rank 0 has parameters")
+    assert results[0] == results[1]
+    assert results[0].startswith("For 'check_replicas', 'cell' must be a Cell whose parameters are the same on every "
+                                 "rank, but got diverged replicas: parameters ")
 
 
 def test_reduce_weighted_is_the_same_for_any_spread_of_micro_batches():
@@ -150,9 +155,10 @@ def test_reproducible_sum_over_real_mpi_ranks_and_divergence_check(tmp_path):
     code, out, err, _ = launch(3, script)
     assert code == 0, err
     assert "same True True 3" in out and out.count("replicas ok") == 3
-    assert out.count("after release: For 'init', communication was released") == 3
+    assert out.count("after release: For 'init', 'communication' must be never released in this process (it cannot "
+                     "start again), but got communication that release() ended.") == 3
     code, out, err, _ = launch(2, script, "--diverge")
-    assert code != 0 and "replicas diverged" in err  # ended, not hung (the timeout is a safety net)
+    assert code != 0 and "but got diverged replicas" in err  # ended, not hung (the timeout is a safety net)
 
 
 FAULT_SCRIPT = """

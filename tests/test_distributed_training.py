@@ -139,7 +139,8 @@ def test_ranks_started_with_different_settings_fail_the_same_way():
     base = run.command(run.find_mpirun(), 1, str(EXAMPLE), ["--epochs", "1", *SMALL], {**env, "PYTHONPATH": ENV["PYTHONPATH"]})
     other = [sys.executable, str(EXAMPLE), "--epochs", "1", *SMALL[:-1], "8"]
     code, _, err = finish(jobs.start(base + [":", "-n", "1", *other], {**env, "PYTHONPATH": ENV["PYTHONPATH"]}))
-    _all_ranks_fail_alike(code, err, 2, "ranks started with different settings: rank 0 has")
+    _all_ranks_fail_alike(code, err, 2, "For 'agree', 'settings' must be the same on every rank (ranks started "
+                                        "with the same flags), but got rank 0 with")
 
 
 def test_dropout_masks_are_indexed_by_global_row_and_reserve_once_per_step():

@@ -13,6 +13,11 @@ Not checked, on purpose:
 - ``minicell/_checks.py`` itself: the one place that writes the wording.
 - ``AssertionError``: the verdict of a check in ``minicell.testing`` (``Not bitwise equal ...``),
   reporting a difference between two runs, not a user's mistake; its text is the report.
+- ``REASON_CLASSES`` below: private exceptions whose text is only the ``<what came>`` part (why a
+  checkpoint file is malformed, which package is missing, which two names clash). They never
+  reach a user: the public function catches them and raises ``fail(...)`` with their text naming
+  the file (``For 'load_checkpoint', 'ckpt_file_name' must be ..., but got '<path>': <reason>.``);
+  a test below holds that each is caught somewhere in the package.
 - ``INTERNAL_INVARIANTS`` below: errors that report a broken invariant of minicell itself (a bug
   in minicell, not a user's mistake), each listed with its reason.
 """
@@ -31,10 +36,16 @@ VOICE = "minicell/_checks.py"
 # Exception classes whose text is a report, not a complaint about an argument (see the docstring).
 REPORT_CLASSES = frozenset({"AssertionError"})
 
+# Private carriers of the <what came> part, re-raised through fail(...) by the public function.
+REASON_CLASSES = frozenset({"MalformedArchive", "MissingPackage", "NameClash"})
+
 # (file, enclosing function) -> why the message is not a user's mistake. Keep this list short.
 INTERNAL_INVARIANTS: dict[tuple[str, str], str] = {
-    ("minicell/_checkpoint/npz.py", "*"): "MalformedArchive is caught inside the reader and re-raised "
-                                          "in the house wording naming the file",
+    ("minicell/nn/distributed.py", "piece"): "a position the exchange never held: a bug in the caller",
+    ("minicell/nn/parallel_optimizer.py", "step_sliced"): "the exchange and the optimizer cut the slices alike "
+                                                          "by construction; a difference is a bug",
+    ("minicell/communication/agreement.py", "agree_in"): "relays to every rank the message a rank's own check "
+                                                         "made (the caller's fail(...) text), unchanged",
 }
 
 
@@ -84,7 +95,7 @@ def hand_written_messages(path: Path, exceptions: set[str], root: Path = ROOT) -
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or called_name(node) not in exceptions:
             continue
-        if called_name(node) in REPORT_CLASSES or not (node.args or node.keywords):
+        if called_name(node) in REPORT_CLASSES | REASON_CLASSES or not (node.args or node.keywords):
             continue
         if (relative, owner[node]) in INTERNAL_INVARIANTS or (relative, "*") in INTERNAL_INVARIANTS:
             continue
@@ -112,6 +123,17 @@ def test_no_module_writes_its_own_error_message():
     assert not offenders, ("These exceptions are given a message written by hand; make them with "
                            "minicell._checks.fail(cls, who, arg, expected, got) instead:\n  "
                            + "\n  ".join(offenders))
+
+
+def test_every_reason_carrier_is_caught_in_the_package():
+    """A reason carrier that nothing catches would reach the user without the house wording."""
+    caught: set[str] = set()
+    for path in package_files():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ExceptHandler) and node.type is not None:
+                kinds = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+                caught.update(called_name(ast.Call(func=kind, args=[], keywords=[])) or "" for kind in kinds)
+    assert caught >= REASON_CLASSES, f"never caught: {sorted(REASON_CLASSES - caught)}"
 
 
 def test_the_check_sees_every_kind_of_hand_written_message(tmp_path):

@@ -25,7 +25,7 @@ from minicell._checkpoint.mindspore_ckpt import CIPHER_MAGICS, read_ckpt, write_
 from minicell._checkpoint.npz import MalformedArchive, MissingPackage, read_npz, write_npz
 from minicell._checkpoint.npz_checkpoint import FORMAT_KEY, FORMAT_VERSION, META_KEY, metadata_bytes, split_entries
 from minicell._checkpoint.safetensors_format import read_safetensors, write_safetensors
-from minicell._checks import fail_value
+from minicell._checks import fail
 
 FORMATS = ("npz", "safetensors", "ckpt")
 SUFFIXES = {"npz": ".ckpt", "safetensors": ".safetensors", "ckpt": ".ckpt"}
@@ -49,7 +49,7 @@ def detect(head: bytes, size: int) -> str:
 
 def missing_package(who: str, format: str, package: str) -> ModuleNotFoundError:
     expected = f"a format whose package is installed ('{format}' needs '{package}': pip install 'minicell[interop]')"
-    return ModuleNotFoundError(*fail_value(who, "format", expected, format).args)
+    return fail(ModuleNotFoundError, who, "format", expected, format)
 
 
 def write_checkpoint(path: str, entries: Sequence[Entry], format: str) -> None:

@@ -71,7 +71,7 @@ def _format_version(arrays: dict[str, np.ndarray]) -> None:
 
 
 def _refuse_constant(text: str) -> None:
-    raise ValueError(f"{text} is not JSON")
+    raise MalformedArchive(f"its metadata is not UTF-8 JSON (it holds {text})")
 
 
 def _metadata(arrays: dict[str, np.ndarray]) -> tuple[list[str], list[bool]]:

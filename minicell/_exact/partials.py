@@ -34,6 +34,7 @@ import numpy as np
 
 import minicell._exact.columns as _columns
 import minicell._exact.superaccumulator as sa
+from minicell._checks import Shown, fail
 from minicell._exact.rows import CHUNK, WeightedRows, exact_sum_rows
 from minicell._runtime.parallel import run_parallel
 
@@ -150,7 +151,8 @@ def _decode_columns(data: np.ndarray, m: int, count: int, dtype: Any) -> tuple[n
     raw_columns = np.flatnonzero(tier == 3)
     raw = take(raw_columns.size * count, dtype).reshape(raw_columns.size, count).T
     if position != data.size:
-        raise ValueError(f"a partial sum of {data.size} bytes does not hold {m} columns")
+        raise fail(ValueError, "reproducible_sum", "partial", f"a partial sum that holds {m} columns exactly",
+                   Shown(f"{data.size} bytes, read up to byte {position}"))
     return hi, lo, raw_columns, raw
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from minicell._checks import Shown, fail
+
 # every variable by which a launcher is recognised (a test strips them all for a plain process)
 LAUNCH_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMIX_SIZE", "PMI_SIZE", "SLURM_PROCID",
                          "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS")
@@ -107,8 +109,8 @@ def current() -> Any:
         return world
     size = launched_size()
     if size > 1:
-        raise RuntimeError(f"This process was started by an MPI launcher as one of {size} ranks: call "
-                           f"minicell.communication.init() before training.")
+        raise fail(RuntimeError, "minicell.communication", "init()", "called before training in a process that "
+                   "an MPI launcher started", Shown(f"one of {size} ranks that has not called it"))
     return _SINGLE
 
 

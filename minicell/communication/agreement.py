@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 import minicell._runtime.world as _world
+from minicell._checks import Shown, fail, fail_value
 from minicell.cell import Cell
 
 
@@ -31,8 +32,8 @@ def agree_in(world: Any, settings: str, error: str | None) -> None:
     table = [entry.decode().split("\0", 1) for entry in world.allgather_bytes(mine)]
     differ = [rank for rank, (text, _) in enumerate(table) if text != table[0][0]]
     if differ:
-        raise ValueError(f"ranks started with different settings: rank 0 has {table[0][0]}, "
-                         f"rank {differ[0]} has {table[differ[0]][0]}")
+        raise fail_value("agree", "settings", "the same on every rank (ranks started with the same flags)",
+                         Shown(f"rank 0 with {table[0][0]} and rank {differ[0]} with {table[differ[0]][0]}"))
     for _, message in table:
         if message:
             raise ValueError(message)
@@ -61,6 +62,7 @@ def check_replicas_in(world: Any, cell: Cell) -> str:
     digests = [d.decode() for d in world.allgather_bytes(mine.encode())]
     differ = [rank for rank, d in enumerate(digests) if d != digests[0]]
     if differ:
-        raise RuntimeError(f"replicas diverged: rank 0 has parameters {digests[0][:16]}..., "
-                           f"rank {differ[0]} has {digests[differ[0]][:16]}...")
+        raise fail(RuntimeError, "check_replicas", "cell", "a Cell whose parameters are the same on every rank",
+                   Shown(f"diverged replicas: parameters {digests[0][:16]}... on rank 0 and "
+                         f"{digests[differ[0]][:16]}... on rank {differ[0]}"))
     return mine

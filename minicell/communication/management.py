@@ -17,7 +17,7 @@ import os
 from typing import Any
 
 import minicell._runtime.world as _world
-from minicell._checks import Shown, check_real, fail_value
+from minicell._checks import Shown, check_real, fail, fail_value
 from minicell._runtime.memory import keep_freed_memory
 from minicell._runtime.parallel import set_num_threads
 
@@ -83,7 +83,8 @@ def init(backend_name: str | None = None, timeout: float | None = None) -> None:
     if _world.installed() is not None:
         return
     if _state["released"]:
-        raise RuntimeError("For 'init', communication was released in this process and cannot start again.")
+        raise fail(RuntimeError, "init", "communication", "never released in this process (it cannot start again)",
+                   Shown("communication that release() ended"))
     found = _world.launcher()
     if found is None:
         _world.install(_world.SingleProcess())
@@ -92,14 +93,14 @@ def init(backend_name: str | None = None, timeout: float | None = None) -> None:
     try:
         from minicell.communication._mpi_world import MPIWorld, install_abort_hook, install_exit_hook
     except ImportError as error:
-        raise RuntimeError(f"For 'init', this process was started by {name} ({variable} is set) but mpi4py cannot "
-                           f"be imported ({error}): pip install mpi4py, built against the MPI of the launcher."
-                           ) from None
+        raise fail(RuntimeError, "init", "mpi4py", f"importable in a process that {name} started ({variable} is "
+                   "set): pip install mpi4py, built against the MPI of the launcher",
+                   Shown(f"{type(error).__name__}: {error}")) from None
     world = MPIWorld(timeout=seconds)
     if size is not None and world.size != size:
-        raise RuntimeError(f"For 'init', {name} started {size} ranks ({variable}={size}) but MPI's world has "
-                           f"{world.size}: this MPI does not speak that launcher's protocol (use its mpirun, or "
-                           f"srun --mpi=pmix with an MPI built with PMIx), or the variable is stale.")
+        raise fail(RuntimeError, "init", "MPI's world", f"the {size} ranks {name} started ({variable}={size}); "
+                   "otherwise this MPI does not speak that launcher's protocol (use its mpirun, or srun --mpi=pmix "
+                   "with an MPI built with PMIx), or the variable is stale", Shown(f"a world of {world.size}"))
     install_abort_hook(world)
     install_exit_hook(world)
     set_num_threads(_threads_per_rank())

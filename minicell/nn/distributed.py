@@ -23,7 +23,7 @@ import numpy as np
 
 import minicell._exact.exact_sum as _exact_sum
 import minicell._runtime.world as _world
-from minicell._checks import Shown, fail_type, fail_value
+from minicell._checks import Shown, fail, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.tensor import Tensor
 
@@ -141,8 +141,9 @@ def step_header(world: Any, rows: int, params: Sequence[Any], step: int, first: 
         def describe(r: int) -> str:
             _, at, count, elements, layout = (int(v) for v in table[r])
             return f"rank {r} is at step {at} with {count} parameters of {elements} elements (layout {layout:08x})"
-        raise RuntimeError(f"ranks are out of step or train different models: {describe(0)}, {describe(odd[0])}; "
-                           f"every rank must build the same model and call the training step as often")
+        raise fail(RuntimeError, "TrainOneStepCell", "ranks", "at the same step with the same model (every rank "
+                   "must build the same model and call the training step as often)",
+                   Shown(f"ranks out of step or with different models: {describe(0)}, {describe(odd[0])}"))
     if first:
         check_same_parameters(world, params)
     return [int(v) for v in table[:, 0]]
@@ -155,8 +156,9 @@ def check_same_parameters(world: Any, params: Sequence[Any]) -> None:
     for r in range(1, world.size):
         if table[r] != table[0]:
             first = next(i for i in range(len(params)) if table[r][8 * i:8 * i + 8] != table[0][8 * i:8 * i + 8])
-            raise RuntimeError(f"replicas differ before training: parameter '{params[first].name}' has other values "
-                               f"on rank {r} than on rank 0 (different seeds, initializers or checkpoints?)")
+            raise fail(RuntimeError, "TrainOneStepCell", "parameters", "the same on every rank before training (the "
+                       "same seeds, initializers and checkpoints)", Shown(f"parameter '{params[first].name}' with "
+                                                                          f"other values on rank {r} than on rank 0"))
 
 
 class DistributedGradReducer(Cell):
