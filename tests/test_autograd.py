@@ -137,7 +137,8 @@ def test_size_zero_dimensions_flow_through():
 
 def test_two_layer_mlp_matches_hand_derived_gradients():
     rng = np.random.default_rng(3)
-    xv, w1v, b1v, w2v = rng.standard_normal((5, 4)), rng.standard_normal((4, 6)), rng.standard_normal(6), rng.standard_normal((6, 1))
+    xv, w1v = rng.standard_normal((5, 4)), rng.standard_normal((4, 6))
+    b1v, w2v = rng.standard_normal(6), rng.standard_normal((6, 1))
     x = mc.Tensor(xv)
     w1, b1, w2 = (mc.Tensor(v, requires_grad=True) for v in (w1v, b1v, w2v))
     loss = (ops.tanh(x @ w1 + b1) @ w2).sum()
@@ -220,18 +221,21 @@ def test_autograd_errors():
                                                "None for an output of shape [2]")):
         (mc.Tensor([1.0, 2.0], requires_grad=True) * 2).backward()
     with pytest.raises(ValueError, match=house("Tensor.backward", "self", "a tensor that requires grad (mark an input "
-                                               "with requires_grad=True before computing it)", "a tensor with no graph")):
+                                               "with requires_grad=True before computing it)",
+                                               "a tensor with no graph")):
         mc.Tensor([1.0]).sum().backward()
     with pytest.raises(ValueError, match=house("grad", "grad_position", "positions in [0, 1) for 1 positional input(s)",
                                                "3")):
         mc.grad(lambda a: a.sum(), 3)(mc.Tensor([1.0]))
-    with pytest.raises(TypeError, match=house("grad", "grad_position", "None, an int or a non-empty tuple of ints", "'0'")):
+    expected = house("grad", "grad_position", "None, an int or a non-empty tuple of ints", "'0'")
+    with pytest.raises(TypeError, match=expected):
         mc.grad(lambda a: a.sum(), "0")(mc.Tensor([1.0]))
     with pytest.raises(ValueError, match=house("grad", "weights", "Tensors with requires_grad=True",
                                                "a tensor with requires_grad=False at index 0")):
         mc.grad(lambda a: a.sum(), None, [mc.Tensor([1.0])])
     with pytest.raises(TypeError, match=house("grad", "fn", "a function returning one Tensor (pass has_aux=True to "
-                                              "differentiate the first element of a tuple)", "one returning a tuple of 2")):
+                                              "differentiate the first element of a tuple)",
+                                              "one returning a tuple of 2")):
         mc.grad(lambda a: (a.sum(), a))(mc.Tensor([1.0]))
 
 

@@ -97,7 +97,7 @@ def test_reduce_weighted_is_the_same_for_any_spread_of_micro_batches():
     shapes, dtypes = [(3, 2), (4,)], [np.float32, np.float64]
     alone = reduce_weighted(grads, weights, shapes, dtypes, _world.SingleProcess())
     for size, owners in ((2, [0, 1, 1, 0, 1]), (4, [3, 3, 3, 0, 2])):
-        results = run_ranks(size, lambda w: reduce_weighted(
+        results = run_ranks(size, lambda w, owners=owners: reduce_weighted(
             [g for g, o in zip(grads, owners) if o == w.rank], [x for x, o in zip(weights, owners) if o == w.rank],
             shapes, dtypes, w))
         for result in results:

@@ -55,7 +55,8 @@ def materialize(case):
     w = rng.standard_normal((o, case["cg"], case["kh"], case["kw"]))
     b = rng.standard_normal(o) if case["bias"] else None
     if case["mode"] == "same":
-        pads = (same_pads(case["h"], case["kh"], case["sh"], case["dh"]), same_pads(case["w"], case["kw"], case["sw"], case["dw"]))
+        pads = (same_pads(case["h"], case["kh"], case["sh"], case["dh"]),
+                same_pads(case["w"], case["kw"], case["sw"], case["dw"]))
     elif case["mode"] == "valid":
         pads = ((0, 0), (0, 0))
     else:
@@ -179,17 +180,21 @@ W = mc.Tensor(np.zeros((2, 2, 3, 3), np.float32))
     (lambda: nn.Conv2d(2, 2, 3, pad_mode="SAME"), ValueError, r"'pad_mode' must be one of \['same', 'valid', 'pad'\]"),
     (lambda: nn.Conv2d(2, 2, 3, padding=1), ValueError, r"'padding' must be 0 when 'pad_mode' is not 'pad'"),
     (lambda: nn.Conv2d(2, 2, 3, pad_mode="pad", padding=-1), ValueError, r"'padding' must be non-negative"),
-    (lambda: nn.Conv2d(2, 2, 3, pad_mode="pad", padding=(1, 2, 3)), TypeError, r"'padding' must be an int or a tuple of 2 or 4"),
+    (lambda: nn.Conv2d(2, 2, 3, pad_mode="pad", padding=(1, 2, 3)), TypeError,
+         r"'padding' must be an int or a tuple of 2 or 4"),
     (lambda: nn.Conv2d(3, 2, 3, group=2), ValueError, r"'in_channels' must be divisible by group \(2\), but got 3"),
     (lambda: nn.Conv2d(2, 3, 3, group=2), ValueError, r"'out_channels' must be divisible by group \(2\), but got 3"),
     (lambda: nn.Conv2d(2, 2, 3, has_bias=1), TypeError, r"'has_bias' must be a bool, but got 1"),
     (lambda: nn.Conv2d(2, 2, 3, generator=0), TypeError, r"'generator' must be a Generator or None"),
     (lambda: nn.Conv1d(2, 2, (3, 3)), TypeError, r"For 'Conv1d', 'kernel_size' must be an int, but got"),
-    (lambda: nn.Conv2d(3, 2, 3, generator=mc.Generator())(X4), ValueError, r"^For 'Conv2d', 'x' must be a Tensor with in_channels = weight.shape\[1\] \* groups = 3 channels, "
+    (lambda: nn.Conv2d(3, 2, 3, generator=mc.Generator())(X4), ValueError,
+         r"^For 'Conv2d', 'x' must be a Tensor with in_channels = weight.shape\[1\] \* groups = 3 channels, "
      r"but got shape \[1, 2, 4, 4\]\.$"),
-    (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(X4[0]), ValueError, r"'x' must be a Tensor of shape \(N, C_in, H, W\)"),
+    (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(X4[0]), ValueError,
+         r"'x' must be a Tensor of shape \(N, C_in, H, W\)"),
     (lambda: nn.Conv2d(2, 2, 3, generator=mc.Generator())(np.zeros((1, 2, 4, 4))), TypeError, r"'x' must be a Tensor"),
-    (lambda: nn.Conv2d(2, 2, 5, pad_mode="valid", generator=mc.Generator())(X4), ValueError, r"^For 'Conv2d', 'kernel_size' must be a \(dilated\) kernel that fits the input of spatial size \[4, 4\] "
+    (lambda: nn.Conv2d(2, 2, 5, pad_mode="valid", generator=mc.Generator())(X4), ValueError,
+         r"^For 'Conv2d', 'kernel_size' must be a \(dilated\) kernel that fits the input of spatial size \[4, 4\] "
      r"\(padding \[\[0, 0\], \[0, 0\]\]\), but got \[5, 5\], whose dilated size 5 does not fit\.$"),
     (lambda: ops.conv2d(X4.astype(np.int32), W), TypeError, r"For 'conv2d', 'input' must be a floating-point Tensor"),
     (lambda: ops.conv2d(X4, W, mc.Tensor(np.zeros(3))), ValueError, r"'bias' must be None or a Tensor of shape \[2\]"),
@@ -272,4 +277,5 @@ def test_im2col_and_col2im_split_across_threads_give_identical_bits():
     finally:
         set_num_threads(before)
     assert results[0][0].tobytes() == results[1][0].tobytes() and results[0][1].tobytes() == results[1][1].tobytes()
-    assert np.array_equal(results[0][0][:, 1, 2, 0], xp[0, :, 1:199, 2:200])  # cols[c, i, j, n] = xp[n, c, i + y, j + x]
+    # cols[c, i, j, n] = xp[n, c, i + y, j + x]
+    assert np.array_equal(results[0][0][:, 1, 2, 0], xp[0, :, 1:199, 2:200])

@@ -136,7 +136,8 @@ def test_a_checkpoint_that_disagrees_fails_on_every_rank(tmp_path):
 def test_ranks_started_with_different_settings_fail_the_same_way():
     from minicell import run
     env = run.environment(2)
-    base = run.command(run.find_mpirun(), 1, str(EXAMPLE), ["--epochs", "1", *SMALL], {**env, "PYTHONPATH": ENV["PYTHONPATH"]})
+    base = run.command(run.find_mpirun(), 1, str(EXAMPLE), ["--epochs", "1", *SMALL],
+                       {**env, "PYTHONPATH": ENV["PYTHONPATH"]})
     other = [sys.executable, str(EXAMPLE), "--epochs", "1", *SMALL[:-1], "8"]
     code, _, err = finish(jobs.start(base + [":", "-n", "1", *other], {**env, "PYTHONPATH": ENV["PYTHONPATH"]}))
     _all_ranks_fail_alike(code, err, 2, "For 'agree', 'settings' must be the same on every rank (ranks started "
@@ -159,7 +160,8 @@ def test_dropout_masks_are_indexed_by_global_row_and_reserve_once_per_step():
 def test_micro_batched_step_equals_the_plain_step_with_one_micro_batch():
     def trained(micro):
         gen = mc.Generator().manual_seed(0)
-        net = nn.SequentialCell(nn.Dense(3, 8, generator=gen), nn.Dropout(0.2, generator=gen), nn.Dense(8, 2, generator=gen))
+        net = nn.SequentialCell(nn.Dense(3, 8, generator=gen), nn.Dropout(0.2, generator=gen),
+                                nn.Dense(8, 2, generator=gen))
         step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.SGD(net.trainable_params(), 0.1),
                                    micro_batch_size=micro)
         step.set_train()
@@ -219,8 +221,8 @@ def test_micro_batches_running_beside_the_first_share_its_reservations_at_any_th
             net = nn.SequentialCell(nn.Dense(3, 16, generator=gen), nn.Dropout(0.3, generator=gen), nn.ReLU(),
                                     nn.Dense(16, 16, generator=gen), nn.Dropout(0.5, generator=other),
                                     nn.Dense(16, 2, generator=gen), nn.Dropout(0.1, generator=gen))
-            step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.Adam(net.trainable_params(), 0.01),
-                                       micro_batch_size=2)
+            step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()),
+                                       nn.Adam(net.trainable_params(), 0.01), micro_batch_size=2)
             step.set_train()
             rng = np.random.default_rng(0)
             for _ in range(3):

@@ -26,8 +26,8 @@ def test_batch_norm_training_forward_moving_update_and_gradients(shape, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape) * 3 + 1
     cls = nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d
-    bn = cls(shape[1], gamma_init=mc.Tensor(rng.standard_normal(shape[1])), beta_init=mc.Tensor(rng.standard_normal(shape[1])),
-             dtype=np.float64).set_train()
+    bn = cls(shape[1], gamma_init=mc.Tensor(rng.standard_normal(shape[1])),
+             beta_init=mc.Tensor(rng.standard_normal(shape[1])), dtype=np.float64).set_train()
     gamma, beta = bn.gamma.asnumpy(), bn.beta.asnumpy()
     y = bn(mc.Tensor(x)).asnumpy()
     want, mean, unbiased = reference_bn(x, gamma, beta, 1e-5)
@@ -49,7 +49,8 @@ def test_eval_mode_uses_the_moving_statistics_and_use_batch_statistics_overrides
     np.testing.assert_allclose(bn(x).asnumpy(), (x.asnumpy() - 1) / np.sqrt(4 + 1e-5), rtol=1e-6, atol=1e-6)
     assert bn.moving_mean.asnumpy().tolist() == [1, 1]  # eval: nothing tracked
     always = nn.BatchNorm2d(2, use_batch_statistics=True)
-    np.testing.assert_allclose(always(x).asnumpy(), reference_bn(x.asnumpy(), np.ones(2), np.zeros(2), 1e-5)[0], atol=1e-5)
+    reference = reference_bn(x.asnumpy(), np.ones(2), np.zeros(2), 1e-5)[0]
+    np.testing.assert_allclose(always(x).asnumpy(), reference, atol=1e-5)
     assert not np.array_equal(always.moving_mean.asnumpy(), [0, 0])
     never = nn.BatchNorm2d(2, use_batch_statistics=False, moving_mean_init=1.0).set_train()
     np.testing.assert_allclose(never(x).asnumpy(), (x.asnumpy() - 1) / np.sqrt(1 + 1e-5), rtol=1e-5, atol=1e-6)
@@ -99,9 +100,11 @@ def test_layer_norm_forward_and_gradients(shape, data, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     ln = nn.LayerNorm(shape[params_axis:], begin_norm_axis=norm_axis - rank, begin_params_axis=params_axis,
-                      gamma_init=mc.Tensor(rng.standard_normal(shape[params_axis:])), beta_init="normal", dtype=np.float64)
+                      gamma_init=mc.Tensor(rng.standard_normal(shape[params_axis:])), beta_init="normal",
+                      dtype=np.float64)
     gamma, beta = ln.gamma.asnumpy(), ln.beta.asnumpy()
-    np.testing.assert_allclose(ln(mc.Tensor(x)).asnumpy(), reference_ln(x, gamma, beta, norm_axis, 1e-7), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ln(mc.Tensor(x)).asnumpy(), reference_ln(x, gamma, beta, norm_axis, 1e-7),
+                               rtol=1e-9, atol=1e-12)
     assert_grads_match(lambda x_: ln(x_), x)
     from minicell.ops._normalization import layer_norm_impl
     assert_grads_match(lambda g_, b_: layer_norm_impl("LayerNorm", mc.Tensor(x), g_, b_, norm_axis, params_axis, 1e-7),
@@ -119,19 +122,26 @@ V = mc.Tensor(np.zeros(3, np.float32))
 
 
 @pytest.mark.parametrize("make,error,match", [
-    (lambda: nn.BatchNorm2d(0), ValueError, r"For 'BatchNorm2d', 'num_features' must be an int in \[1, inf\), but got 0"),
-    (lambda: nn.BatchNorm2d(2, momentum=1.5), ValueError, r"For 'BatchNorm2d', 'momentum' must be a float in \[0, 1\], but got 1.5"),
+    (lambda: nn.BatchNorm2d(0), ValueError,
+         r"For 'BatchNorm2d', 'num_features' must be an int in \[1, inf\), but got 0"),
+    (lambda: nn.BatchNorm2d(2, momentum=1.5), ValueError,
+         r"For 'BatchNorm2d', 'momentum' must be a float in \[0, 1\], but got 1.5"),
     (lambda: nn.BatchNorm1d(2, eps=0), ValueError, r"For 'BatchNorm1d', 'eps' must be a float > 0, but got 0"),
     (lambda: nn.BatchNorm2d(2, affine="yes"), TypeError, r"'affine' must be a bool, but got 'yes'"),
     (lambda: nn.BatchNorm2d(2, use_batch_statistics=1), TypeError, r"'use_batch_statistics' must be a bool or None"),
-    (lambda: nn.BatchNorm2d(2)(X), ValueError, r"'x' must be a Tensor of shape \(N, C, H, W\) with C = num_features = 2"),
-    (lambda: nn.BatchNorm1d(3)(X), ValueError, r"For 'BatchNorm1d', 'x' must be a Tensor of shape \(N, C\) or \(N, C, L\)"),
+    (lambda: nn.BatchNorm2d(2)(X), ValueError,
+         r"'x' must be a Tensor of shape \(N, C, H, W\) with C = num_features = 2"),
+    (lambda: nn.BatchNorm1d(3)(X), ValueError,
+         r"For 'BatchNorm1d', 'x' must be a Tensor of shape \(N, C\) or \(N, C, L\)"),
     (lambda: nn.BatchNorm1d(3).set_train()(mc.Tensor(np.zeros((1, 3)))), ValueError, r"more than 1 value per channel"),
-    (lambda: ops.batch_norm(X, V, V, V, mc.Tensor(np.zeros(2))), ValueError, r"For 'batch_norm', 'bias' must be a Tensor of shape \[3\]"),
+    (lambda: ops.batch_norm(X, V, V, V, mc.Tensor(np.zeros(2))), ValueError,
+         r"For 'batch_norm', 'bias' must be a Tensor of shape \[3\]"),
     (lambda: ops.batch_norm(X, V, V, V, V, training=1), TypeError, r"'training' must be a bool, but got 1"),
-    (lambda: nn.LayerNorm(4), TypeError, r"For 'LayerNorm', 'normalized_shape' must be a tuple or list of positive ints, but got 4"),
+    (lambda: nn.LayerNorm(4), TypeError,
+         r"For 'LayerNorm', 'normalized_shape' must be a tuple or list of positive ints, but got 4"),
     (lambda: nn.LayerNorm((2,), epsilon=-1.0), ValueError, r"For 'LayerNorm', 'epsilon' must be a float in \[0, inf\]"),
-    (lambda: nn.LayerNorm((3,))(X), ValueError, r"^For 'LayerNorm', 'x' must be a Tensor whose shape from axis -1 is the parameters' shape \[3\], "
+    (lambda: nn.LayerNorm((3,))(X), ValueError,
+         r"^For 'LayerNorm', 'x' must be a Tensor whose shape from axis -1 is the parameters' shape \[3\], "
      r"but got shape \[2, 3, 2, 2\]\.$"),
     (lambda: nn.LayerNorm((2,), begin_norm_axis=4)(X), ValueError, r"'begin_norm_axis' must be an int in \[-4, 4\)"),
     (lambda: ops.layer_norm(X, (3,)), ValueError, r"For 'layer_norm', 'normalized_shape' must be the trailing shape"),
@@ -202,19 +212,21 @@ def test_batch_norm_matches_torch_with_the_momentum_conventions_mapped():
     np.testing.assert_allclose(ours.moving_mean.asnumpy(), peer.running_mean.numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours.moving_variance.asnumpy(), peer.running_var.numpy(), rtol=1e-12)
     ln = ops.layer_norm(mc.Tensor(x), (5, 2)).asnumpy()
-    np.testing.assert_allclose(ln, torch.nn.functional.layer_norm(torch.tensor(x), (5, 2)).numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ln, torch.nn.functional.layer_norm(torch.tensor(x), (5, 2)).numpy(),
+                               rtol=1e-9, atol=1e-12)
 
 
 def test_recomputed_conv_batchnorm_block_gives_the_same_gradients_and_moving_statistics():
     def run(recompute):
-        block = nn.SequentialCell(nn.Conv2d(2, 3, 3, generator=mc.Generator().manual_seed(0)), nn.BatchNorm2d(3), nn.ReLU(),
-                                  nn.MaxPool2d(2, 2))
+        block = nn.SequentialCell(nn.Conv2d(2, 3, 3, generator=mc.Generator().manual_seed(0)), nn.BatchNorm2d(3),
+                                  nn.ReLU(), nn.MaxPool2d(2, 2))
         if recompute:
             block.recompute()
         block.set_train()
         x = mc.Tensor(np.random.default_rng(0).standard_normal((2, 2, 6, 6)).astype(np.float32))
         block(x).sum().backward()
-        return [(name, p.asnumpy(), None if p.grad is None else p.grad.asnumpy()) for name, p in block.parameters_and_names()]
+        return [(name, p.asnumpy(), None if p.grad is None else p.grad.asnumpy())
+                for name, p in block.parameters_and_names()]
     for (na, va, ga), (nb, vb, gb) in zip(run(False), run(True)):
         assert na == nb and va.tobytes() == vb.tobytes()
         assert (ga is None and gb is None) or ga.tobytes() == gb.tobytes()

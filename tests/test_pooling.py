@@ -75,13 +75,18 @@ def test_max_pool_gradient_goes_to_the_first_maximum_only():
 
 
 @pytest.mark.parametrize("make,error,match", [
-    (lambda: nn.MaxPool2d(0), ValueError, r"For 'MaxPool2d', 'kernel_size' must be an int or a tuple of 2 ints >= 1, but got 0"),
+    (lambda: nn.MaxPool2d(0), ValueError,
+         r"For 'MaxPool2d', 'kernel_size' must be an int or a tuple of 2 ints >= 1, but got 0"),
     (lambda: nn.AvgPool2d(2, (1, 2, 3)), TypeError, r"For 'AvgPool2d', 'stride' must be an int or a tuple of 2 ints"),
-    (lambda: nn.MaxPool2d(2, 2, "pad"), ValueError, r"'pad_mode' must be one of \['valid', 'same'\] \(case-insensitive\), but got 'pad'"),
+    (lambda: nn.MaxPool2d(2, 2, "pad"), ValueError,
+         r"'pad_mode' must be one of \['valid', 'same'\] \(case-insensitive\), but got 'pad'"),
     (lambda: nn.MaxPool2d(2, 2, None), TypeError, r"'pad_mode' must be one of \['valid', 'same'\], but got None"),
-    (lambda: nn.MaxPool2d(2)(mc.Tensor(np.zeros((2, 4, 4)))), ValueError, r"'x' must be a Tensor of shape \(N, C, H, W\)"),
-    (lambda: nn.AvgPool2d(2)(mc.Tensor(np.zeros((1, 1, 4, 4), np.int64))), TypeError, r"'x' must be a floating-point Tensor"),
-    (lambda: ops.max_pool2d(mc.Tensor(np.zeros((1, 1, 2, 2))), 3), ValueError, r"^For 'max_pool2d', 'kernel_size' must be a \(dilated\) kernel that fits the input of spatial size "
+    (lambda: nn.MaxPool2d(2)(mc.Tensor(np.zeros((2, 4, 4)))), ValueError,
+         r"'x' must be a Tensor of shape \(N, C, H, W\)"),
+    (lambda: nn.AvgPool2d(2)(mc.Tensor(np.zeros((1, 1, 4, 4), np.int64))), TypeError,
+         r"'x' must be a floating-point Tensor"),
+    (lambda: ops.max_pool2d(mc.Tensor(np.zeros((1, 1, 2, 2))), 3), ValueError,
+         r"^For 'max_pool2d', 'kernel_size' must be a \(dilated\) kernel that fits the input of spatial size "
      r"\[2, 2\] \(padding \[\[0, 0\], \[0, 0\]\]\), but got \[3, 3\], whose dilated size 3 does not fit\.$"),
 ])
 def test_bad_arguments_are_clear_errors(make, error, match):
