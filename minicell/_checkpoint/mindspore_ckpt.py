@@ -43,7 +43,7 @@ import binascii
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -203,7 +203,7 @@ def _array(tag: str, pieces: list[Any]) -> np.ndarray:
     array = flat.view(dtype.newbyteorder("<")).reshape(shape)
     if dtype == np.bool_ and array.size and flat.max() > 1:
         raise MalformedArchive(f"the bool value {quoted(tag)} holds bytes other than 0 and 1")
-    return array if array.dtype == dtype else array.astype(dtype)
+    return cast(np.ndarray, array if array.dtype == dtype else array.astype(dtype))
 
 
 def read_ckpt(handle: BinaryIO, *, allow_empty: bool = False) -> list[Entry]:

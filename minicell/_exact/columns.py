@@ -26,7 +26,7 @@ Zeros follow IEEE: the result is -0.0 only when every value is -0.0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def narrow_span(rows: Sequence[np.ndarray]) -> np.ndarray:
     step = max(span + 1, 0)
     np.minimum(low, np.uint32((_FIELD_MAX32 - step) << 24), out=low)  # the sum below stays <= 255 << 24
     np.add(low, np.uint32(step << 24), out=low)             # so inf and NaN (field 255) never pass
-    return high < low
+    return cast(np.ndarray, high < low)
 
 
 def narrow_block(block: np.ndarray) -> bool:
@@ -89,7 +89,7 @@ def plain_sum64(block: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
         for row in block[1:]:
             np.add(total, row, out=total)
-    return total
+    return cast(np.ndarray, total)
 
 
 def pair_sum(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ Off-rank bytes per rank: ``(W-1)/W`` of the encoded partial (4 or 8 bytes per fl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,7 +37,7 @@ last_exchange: dict[str, int] = {"alltoallv_bytes_off_rank": 0, "allgatherv_byte
 
 
 def check_contributions(who: str, contributions: Any, shape: Any,
-                        dtype: Any) -> tuple[list[np.ndarray], tuple, np.dtype]:
+                        dtype: Any) -> tuple[list[np.ndarray], tuple[Any, ...], np.dtype]:
     """Validate: a list of same-shape float32/float64 arrays (shape and dtype given when empty)."""
     if isinstance(contributions, np.ndarray) or not isinstance(contributions, (list, tuple)):
         raise fail_type(who, "contributions", "a list of arrays", contributions)
@@ -84,9 +84,9 @@ def reproducible_sum(contributions: Sequence[Any], world: Any, shape: Any = None
     if world.size == 1:
         if not flat:
             return np.zeros(shape, dtype)
-        return exact_sum_rows(flat).reshape(shape)
+        return cast(np.ndarray, exact_sum_rows(flat).reshape(shape))
     counts = agree_on_counts(world, len(flat), size, dtype) if counts is None else list(counts)
-    return _exchange(world, flat, len(flat), size, dtype, counts).reshape(shape)
+    return cast(np.ndarray, _exchange(world, flat, len(flat), size, dtype, counts).reshape(shape))
 
 
 def reproducible_weighted_sum(rows: WeightedRows, world: Any, counts: Sequence[int] | None = None) -> np.ndarray:
@@ -121,4 +121,4 @@ def _exchange(world: Any, rows: Any, count: int, width: int, dtype: np.dtype, co
         last_exchange["allgatherv_bytes_off_rank"] = 0
         return part
     last_exchange["allgatherv_bytes_off_rank"] = int(part.nbytes * (world.size - 1))
-    return world.allgatherv(part, [b - a for a, b in bounds])
+    return cast(np.ndarray, world.allgatherv(part, [b - a for a, b in bounds]))

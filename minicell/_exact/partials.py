@@ -28,7 +28,7 @@ the result is that of summing all the raw rows in one place.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def _tiers(hi: np.ndarray, lo: np.ndarray, ok: np.ndarray) -> np.ndarray:
         single = hi.astype(np.float32).astype(np.float64) == hi
     out = np.where(lo != 0, np.uint8(2), np.where(single, np.uint8(0), np.uint8(1)))
     out[~ok] = 3
-    return out
+    return cast(np.ndarray, out)
 
 
 def _encode_columns(block: np.ndarray, hi: np.ndarray, lo: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -140,7 +140,7 @@ def _decode_columns(data: np.ndarray, m: int, count: int, dtype: Any) -> tuple[n
         size = n * np.dtype(kind).itemsize
         out = data[position:position + size].view(kind)
         position += size
-        return out
+        return cast(np.ndarray, out)
 
     hi, lo = np.full(m, -0.0), np.full(m, -0.0)
     hi[tier == 0] = take(int(np.count_nonzero(tier == 0)), np.float32)

@@ -70,7 +70,7 @@ class WeightedRows:
         return send
 
 
-def _blocks(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows) -> tuple[np.dtype, int, Callable]:
+def _blocks(rows: np.ndarray | Sequence[np.ndarray] | WeightedRows) -> tuple[np.dtype, int, Callable[..., Any]]:
     """``(dtype, width, block_of(lo, hi))`` of any accepted form of rows."""
     if isinstance(rows, WeightedRows):
         return rows.dtype, rows.width, rows.chunk

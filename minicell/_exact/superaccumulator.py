@@ -20,7 +20,7 @@ rounded exact sum, within 0.5 ulp. An exact zero gives +0.0.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -120,4 +120,4 @@ def round_limbs(acc: np.ndarray, fmt: Format) -> np.ndarray:
         value = np.ldexp(kept.astype(np.float64), (lead - precision + 1).astype(np.int32))
         value[zero | underflow] = 0.0
         value = value.astype(fmt.dtype)
-    return np.where(negative, -value, value)
+    return cast(np.ndarray, np.where(negative, -value, value))

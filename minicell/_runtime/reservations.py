@@ -20,13 +20,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from minicell._checks import Shown, fail
 
 
 class _StepDraws(threading.local):
-    reservations: list | None = None  # this step's (generator, seed, offset), by call order
+    reservations: list[Any] | None = None  # this step's (generator, seed, offset), by call order
     calls = 0
     first_row = 0
 
@@ -37,7 +37,7 @@ _log = threading.local()
 
 
 @contextmanager
-def sample_indexed(reservations: list, first_row: int) -> Iterator[None]:
+def sample_indexed(reservations: list[Any], first_row: int) -> Iterator[None]:
     """Random calls inside share the step's ``reservations`` and index rows from ``first_row``."""
     saved = (_draws.reservations, _draws.calls, _draws.first_row)
     _draws.reservations, _draws.calls, _draws.first_row = reservations, 0, int(first_row)
@@ -71,7 +71,7 @@ class Replay:
         self.entries, self.position = entries, 0
 
 
-def frames() -> list:
+def frames() -> list[Any]:
     """This thread's stack of ``Recording`` and ``Replay`` frames (innermost last)."""
     stack = getattr(_log, "frames", None)
     if stack is None:
@@ -126,7 +126,7 @@ def reserve_step(gen: Any, who: str) -> tuple[int, int]:
     """One step of ``gen``, or inside ``sample_indexed`` this call's shared reservation of the step."""
     reservations = _draws.reservations
     if reservations is None:
-        return gen(1)
+        return cast("tuple[int, int]", gen(1))
     logged = replayed(gen, 1)
     if logged is not None:  # a recomputing cell (Cell.recompute) replays its forward's offsets
         return logged

@@ -35,7 +35,7 @@ import numpy as np
 from minicell._checks import Shown, fail_value
 from minicell._runtime.parallel import run_tasks
 
-Backward = Callable[[np.ndarray], tuple]
+Backward = Callable[[np.ndarray], tuple[Any, ...]]
 SPREAD_WORK = 1 << 21  # multiply-adds per segment from which segments go to the pool (about a millisecond)
 
 
@@ -168,7 +168,7 @@ def per_segment(plan: Plan, call: Callable[[int], tuple[np.ndarray, Backward]], 
                 outs[i], backs[i] = call(i)
     out = np.stack(outs) if out_per_segment else np.concatenate(outs)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         parts: list[Any] = [None] * n
 
         def piece(i: int) -> np.ndarray:

@@ -20,7 +20,7 @@ training step that the collectives belong to, for the messages of a collective t
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -77,7 +77,7 @@ class SingleProcess:
         return array
 
     def allgather_array(self, array: np.ndarray) -> np.ndarray:
-        return np.asarray(array)[None].copy()
+        return cast(np.ndarray, np.asarray(array)[None].copy())
 
     def allgather_bytes(self, data: bytes) -> list[bytes]:
         return [bytes(data)]

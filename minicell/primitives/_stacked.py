@@ -14,13 +14,14 @@ signature from then on only if the two agreed to the bit; otherwise the lone loo
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 
 _verdicts: dict[Hashable, bool] = {}
 
 
-def signature(name: str, *arrays: np.ndarray | None) -> tuple:
+def signature(name: str, *arrays: np.ndarray | None) -> tuple[Any, ...]:
     """What decides BLAS's code path: shapes, dtypes and strides of the operands."""
     return (name,) + tuple(None if a is None else (a.shape, a.dtype.str, a.strides) for a in arrays)
 

@@ -55,7 +55,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
     """
     plan = segments.rows_plan(x)
     if plan is not None:
-        def call(i: int) -> tuple:
+        def call(i: int) -> tuple[Any, ...]:
             lo, hi = plan.bounds[i]
             return conv2d(x[lo:hi], w, b, stride, pads, dilation, group, needs)
         return segments.per_segment(plan, call, (True, False, False), plan.size * x[0].size * w.shape[0])
@@ -95,7 +95,7 @@ def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pads
     """``conv2d`` on ``(N, C, 1, L)`` with a ``(O, C/group, 1, k)`` kernel: ``x`` ``(N, C, L)``."""
     plan = segments.rows_plan(x)
     if plan is not None:
-        def call(i: int) -> tuple:
+        def call(i: int) -> tuple[Any, ...]:
             lo, hi = plan.bounds[i]
             return conv1d(x[lo:hi], w, b, stride, pads, dilation, group, needs)
         return segments.per_segment(plan, call, (True, False, False), plan.size * x[0].size * w.shape[0])

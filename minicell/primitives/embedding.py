@@ -21,7 +21,7 @@ def embedding(ids: np.ndarray, table: np.ndarray, padding_idx: int | None) -> tu
     returns ``(None, dtable)``."""
     plan = segments.rows_plan(ids)
     if plan is not None:
-        def call(i: int) -> tuple:
+        def call(i: int) -> tuple[Any, ...]:
             lo, hi = plan.bounds[i]
             return embedding(ids[lo:hi], table, padding_idx)
         return segments.per_segment(plan, call, (False, False))

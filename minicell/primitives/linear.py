@@ -9,7 +9,7 @@ the shapes of a lone micro-batch, and ``dW``, ``db`` come per segment (stacked).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def stacked_linear(plan: segments.Plan, x: np.ndarray, w: np.ndarray, b: np.ndar
         out = xi @ wt
         if b is not None:
             out += b
-        return out
+        return cast(np.ndarray, out)
     head = verified(signature("linear", x3, w, b), lambda: lone_forward(x3),
                     lambda: np.stack([lone_forward(xi) for xi in x3]))
     tail = None
@@ -77,7 +77,7 @@ def stacked_linear(plan: segments.Plan, x: np.ndarray, w: np.ndarray, b: np.ndar
             tail = linear(x[full:], w, b, needs)
     out = head.reshape(full, m) if tail is None else np.concatenate([head.reshape(full, m), tail[0]])
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         g3 = g[:full].reshape(-1, size, m)
         dx = dw = db = None
         if needs[0]:
@@ -116,7 +116,7 @@ def spread_linear(plan: segments.Plan, x: np.ndarray, w: np.ndarray, b: np.ndarr
             out[lo:hi] += b
     segments.run_segments(n, forward)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         g = g.astype(w.dtype, copy=False)
         dx = np.empty((plan.rows, k), dtype=w.dtype) if needs[0] else None
         dw = np.empty((n, m, k), dtype=w.dtype) if needs[1] else None

@@ -22,12 +22,13 @@ al. 2017), returned stacked along a new axis 0, and ``dgamma``, ``dbeta`` come p
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from minicell._runtime import segments
 
-Backward = Callable[[np.ndarray], tuple]
+Backward = Callable[[np.ndarray], tuple[Any, ...]]
 
 
 def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tuple[int, ...],
@@ -36,9 +37,9 @@ def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tup
     ``var`` (biased) keep dims; ``backward(g)`` returns ``(dx, dgamma, dbeta)`` in their shapes."""
     plan = segments.rows_plan(x) if 0 in stat_axes or 0 in param_axes else None
     if plan is not None:
-        stats: list = [None] * plan.n
+        stats: list[Any] = [None] * plan.n
 
-        def call(i: int) -> tuple:
+        def call(i: int) -> tuple[Any, ...]:
             lo, hi = plan.bounds[i]
             y, mean, var, lone_backward = normalize(x[lo:hi], gamma, beta, stat_axes, param_axes, eps)
             stats[i] = (mean, var)
@@ -55,7 +56,7 @@ def normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, stat_axes: tup
     xhat = centered * inv
     y = xhat * gamma + beta
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         dxhat = g * gamma
         dx = inv * (dxhat - dxhat.mean(axis=stat_axes, keepdims=True)
                     - xhat * (dxhat * xhat).mean(axis=stat_axes, keepdims=True))
@@ -71,7 +72,7 @@ def affine_normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: n
     statistics (all broadcast against ``x``); ``backward(g)`` returns ``(dx, dgamma, dbeta)``."""
     plan = segments.rows_plan(x) if 0 in param_axes else None
     if plan is not None:
-        def call(i: int) -> tuple:
+        def call(i: int) -> tuple[Any, ...]:
             lo, hi = plan.bounds[i]
             return affine_normalize(x[lo:hi], gamma, beta, mean, var, param_axes, eps)
         return segments.per_segment(plan, call, (True, False, False), x[:plan.size].size)
@@ -80,7 +81,7 @@ def affine_normalize(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: n
     scale = gamma * inv
     y = x * scale + (beta - mean * scale)
 
-    def backward(g: np.ndarray) -> tuple:
+    def backward(g: np.ndarray) -> tuple[Any, ...]:
         dgamma = (g * (x - mean) * inv).sum(axis=param_axes).reshape(np.shape(gamma))
         return g * scale, dgamma, g.sum(axis=param_axes).reshape(np.shape(beta))
     return y.astype(dtype, copy=False), backward

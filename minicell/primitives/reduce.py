@@ -9,7 +9,7 @@ per-micro-batch meaning of the same shape and is refused.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def sum(x: np.ndarray, axis: Axis = None, keepdims: bool = False) -> Result:  # 
     keepdims = _check_keepdims("sum", keepdims)
     segmented = _per_segment("sum", sum, x, axes, keepdims)
     if segmented is not None:
-        return segmented
+        return cast("Result", segmented)
     out = np.sum(x, axis=axes, keepdims=keepdims)
     check_integer_result("sum", out, lambda a: np.sum(a, axis=axes, keepdims=keepdims), x, magnitude=True)
     return out, lambda g: (np.broadcast_to(_expand(g, axes, keepdims), x.shape),)
@@ -89,7 +89,7 @@ def mean(x: np.ndarray, axis: Axis = None, keepdims: bool = False) -> Result:
     keepdims = _check_keepdims("mean", keepdims)
     segmented = _per_segment("mean", mean, x, axes, keepdims)
     if segmented is not None:
-        return segmented
+        return cast("Result", segmented)
     count = builtins.max(1, int(np.prod([x.shape[i] for i in axes]))) if axes else 1  # empty: empty gradient
     out = np.mean(x, axis=axes, keepdims=keepdims)
     return out, lambda g: (np.broadcast_to(_expand(g, axes, keepdims) / count, x.shape),)
@@ -103,7 +103,7 @@ def _extreme(op: str, reducer: Any, x: np.ndarray, axis: Axis, keepdims: bool) -
         raise fail_value(op, "input", "a non-empty tensor", Shown(f"shape {list(x.shape)}"))
     segmented = _per_segment(op, lambda part, axis, keep: _extreme(op, reducer, part, axis, keep), x, axes, keepdims)
     if segmented is not None:
-        return segmented
+        return cast("Result", segmented)
     out = reducer(x, axis=axes, keepdims=keepdims)
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:

@@ -257,7 +257,7 @@ def scale_kept(x: np.ndarray, keep: np.ndarray, p: float) -> np.ndarray:
     scale = keep_scale(p, scale_dtype(x.dtype))
     with np.errstate(over="ignore"):  # float16 overflow to inf is the documented result
         scaled = np.multiply(x, scale, dtype=_product_dtype(x.dtype))
-        return np.where(keep, scaled, scaled.dtype.type(0)).astype(x.dtype, copy=False)
+        return cast(np.ndarray, np.where(keep, scaled, scaled.dtype.type(0)).astype(x.dtype, copy=False))
 
 
 def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p: float, start: int) -> None:

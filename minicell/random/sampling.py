@@ -37,7 +37,7 @@ sample 0 of row ``r`` above: ``categorical(...)[i] == multinomial(seed, offset, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -70,14 +70,15 @@ def row_uniforms(seed: int, offset: int, rows: np.ndarray, count: int) -> np.nda
     key = np.array([seed & 0xFFFFFFFF, seed >> 32], np.uint32)
     words = philox4x32(counter, key).reshape(rows.size, 2 * blocks, 2)[:, :count].astype(np.uint64)
     mantissa = ((words[..., 0] & _M20) << _S32) | words[..., 1]
-    return mantissa.astype(np.float64) * 2.0 ** -52  # exact: integers below 2**52 times a power of two
+    # exact: integers below 2**52 times a power of two
+    return cast(np.ndarray, mantissa.astype(np.float64) * 2.0 ** -52)
 
 
 # ----- inverse CDF ---------------------------------------------------------------------------------
 def _last_positive(weights: np.ndarray) -> np.ndarray:
     """Index of the last positive weight of each row (rows have one)."""
     k = weights.shape[1]
-    return k - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)
+    return cast(np.ndarray, k - 1 - np.argmax(weights[:, ::-1] > 0, axis=1))
 
 
 def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -219,11 +220,11 @@ def prepare_categorical(who: str, logits: Any, temperature: Any = 1.0, top_k: An
             kth = np.partition(z, z.shape[1] - k, axis=1)[:, z.shape[1] - k:z.shape[1] - k + 1]
             z[z < kth] = -np.inf
         if temperature == 0:
-            return np.argmax(z, axis=1).astype(np.int64).reshape(shape)
+            return cast(np.ndarray, np.argmax(z, axis=1).astype(np.int64).reshape(shape))
         with np.errstate(under="ignore"):
             w = np.exp((z - z.max(axis=1, keepdims=True)) / temperature)
         u = row_uniforms(seed, offset, np.arange(start, start + z.shape[0], dtype=np.uint64), 1)
-        return _inverse_cdf(w, u)[:, 0].reshape(shape)
+        return cast(np.ndarray, _inverse_cdf(w, u)[:, 0].reshape(shape))
     return compute
 
 
