@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 import minicell as mc
+from minicell import communication as comm
 from minicell.testing import fingerprint
 
 State = TypeVar("State", bound=mc.Cell)
@@ -134,4 +135,45 @@ def run_main(prog: str, train: Callable[[list[str]], str], argv: list[str] | Non
     except (OSError, ValueError, TypeError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def check_micro_batches(batch: int, micro: int, world_size: int) -> None:
+    """ValueError when a batch of ``batch`` rows cannot be cut into micro-batches of ``micro`` rows
+    for ``world_size`` ranks (each rank needs at least one micro-batch)."""
+    if batch % micro:
+        raise ValueError(f"--batch {batch} is not a multiple of --micro-batch {micro}")
+    if world_size > batch // micro:
+        raise ValueError(f"{world_size} ranks but a batch of {batch} has only {batch // micro} micro-batches of "
+                         f"{micro}: use at most {batch // micro} ranks or a smaller --micro-batch")
+
+
+def agreed_state(args: argparse.Namespace, load: Callable[[], State], check: Callable[[State], None]) -> State:
+    """``load()`` then ``check(state)`` on every rank, and one collective (``comm.agree``) in which
+    all ranks compare their flags and errors before training starts: a bad setting is the same
+    ValueError on every rank, never a hang."""
+    state, error = None, None
+    try:
+        state = load()
+        check(state)
+    except (OSError, ValueError, TypeError) as failure:
+        error = str(failure)
+    comm.agree(" ".join(f"{flag(k)} {v}" for k, v in sorted(vars(args).items())), error)
+    assert state is not None
+    return state
+
+
+def run_distributed(prog: str, parse: Callable[[list[str]], argparse.Namespace],
+                    prepare: Callable[[argparse.Namespace], Any], train: Callable[[argparse.Namespace, Any], str],
+                    argv: list[str] | None) -> int:
+    """``comm.init()``, parse the flags, ``prepare`` on every rank, train. A launcher without MPI, a
+    bad flag or a bad checkpoint is one line ``<prog>: error: ...`` on stderr and exit status 2."""
+    try:
+        comm.init()
+        args = parse(sys.argv[1:] if argv is None else argv)
+        state = prepare(args)
+    except (OSError, RuntimeError, ValueError, TypeError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr, flush=True)
+        return 2
+    train(args, state)
     return 0

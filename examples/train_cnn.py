@@ -37,7 +37,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import accuracy, flag, load_state, parse_args, split  # noqa: E402
+from _common import (  # noqa: E402
+    accuracy,
+    agreed_state,
+    check_micro_batches,
+    load_state,
+    parse_args,
+    run_distributed,
+    split,
+)
 
 import minicell as mc  # noqa: E402
 from minicell import communication as comm  # noqa: E402
@@ -46,6 +54,7 @@ from minicell.dataset import NumpySlicesDataset  # noqa: E402
 from minicell.testing import fingerprint  # noqa: E402
 
 PROG = "train_cnn.py"
+DESCRIPTION = "Train a small CNN with BatchNorm on oriented bars (minicell)."
 DEFAULTS = {"seed": 0, "samples": 500, "size": 16, "width": 8, "batch": 32, "micro_batch": 8}
 EPOCHS = 4
 CLASSES = 4
@@ -97,27 +106,15 @@ class TrainingState(mc.Cell):
                      .create_tuple_iterator())
 
 
-def check_config(config: dict, world_size: int) -> None:
-    """Raise ValueError for settings the data cannot be cut into for ``world_size`` ranks."""
-    batch, micro = config["batch"], config["micro_batch"]
-    if batch % micro:
-        raise ValueError(f"--batch {batch} is not a multiple of --micro-batch {micro}")
-    if world_size > batch // micro:
-        raise ValueError(f"{world_size} ranks but a batch of {batch} has only {batch // micro} micro-batches of "
-                         f"{micro}: use at most {batch // micro} ranks or a smaller --micro-batch")
+def check_config(state: TrainingState) -> None:
+    """ValueError for settings the data cannot be cut into for this world."""
+    config = {f: int(v) for f, v in zip(DEFAULTS, state.config.asnumpy())}
+    check_micro_batches(config["batch"], config["micro_batch"], comm.get_group_size())
 
 
 def prepare(args: argparse.Namespace) -> TrainingState:
     """Every rank validates the same way, then all agree (one collective) before training starts."""
-    state, error = None, None
-    try:
-        state = load_state(args, DEFAULTS, TrainingState, PROG)
-        check_config({f: int(v) for f, v in zip(DEFAULTS, state.config.asnumpy())}, comm.get_group_size())
-    except (OSError, ValueError, TypeError) as failure:
-        error = str(failure)
-    comm.agree(" ".join(f"{flag(k)} {v}" for k, v in sorted(vars(args).items())), error)
-    assert state is not None
-    return state
+    return agreed_state(args, lambda: load_state(args, DEFAULTS, TrainingState, PROG), check_config)
 
 
 def train(args: argparse.Namespace, state: TrainingState) -> str:
@@ -149,16 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     # One thread for minicell's pool: this model's products are small, so threads cost more than
     # they give (the bits do not depend on it: the step runs with single-threaded BLAS).
     mc.set_num_threads(1)
-    comm.init()
-    args = parse_args(PROG, "Train a small CNN with BatchNorm on oriented bars (minicell).", DEFAULTS, EPOCHS,
-                      sys.argv[1:] if argv is None else argv)
-    try:
-        state = prepare(args)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    train(args, state)
-    return 0
+    return run_distributed(PROG, lambda flags: parse_args(PROG, DESCRIPTION, DEFAULTS, EPOCHS, flags), prepare, train,
+                           argv)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ from minicell.initializer import Normal
 from minicell.testing import fingerprint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import OneLineParser, flag  # noqa: E402
+from _common import OneLineParser, agreed_state, check_micro_batches, flag, run_distributed  # noqa: E402
 
 PROG = "train_gpt.py"
 CONFIG_FIELDS = ("seed", "block", "width", "layers", "heads", "dropout_pct", "tied", "batch", "micro_batch",
@@ -336,30 +336,20 @@ def load_state(args: argparse.Namespace) -> TrainingState:
 
 
 def check_config(config: dict, world_size: int) -> None:
-    batch, micro = config["batch"], config["micro_batch"]
     if config["width"] % config["heads"]:
         raise ValueError(f"--width {config['width']} is not a multiple of --heads {config['heads']}")
-    if batch % micro or config["windows"] % batch:
-        raise ValueError(f"--batch {batch} must be a multiple of --micro-batch {micro} and divide --windows "
-                         f"{config['windows']}")
-    if world_size > batch // micro:
-        raise ValueError(f"{world_size} ranks but a batch of {batch} has only {batch // micro} micro-batches of "
-                         f"{micro}: use at most {batch // micro} ranks or a smaller --micro-batch")
+    if config["windows"] % config["batch"]:
+        raise ValueError(f"--batch {config['batch']} does not divide --windows {config['windows']}")
+    check_micro_batches(config["batch"], config["micro_batch"], world_size)
 
 
 def prepare(args: argparse.Namespace) -> TrainingState:
     """Every rank validates the same way, then all agree (one collective) before training starts."""
-    state, error = None, None
-    try:
-        state = load_state(args)
+    def check(state: TrainingState) -> None:
         check_config(dict(zip(CONFIG_FIELDS, (int(v) for v in state.config.asnumpy()))), comm.get_group_size())
         for prompt in args.prompt:
             encode(prompt, state.vocab)
-    except (OSError, ValueError, TypeError) as failure:
-        error = str(failure)
-    comm.agree(" ".join(f"{flag(k)} {v}" for k, v in sorted(vars(args).items())), error)
-    assert state is not None
-    return state
+    return agreed_state(args, lambda: load_state(args), check)
 
 
 def train(args: argparse.Namespace, state: TrainingState) -> str:
@@ -406,15 +396,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    comm.init()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        state = prepare(args)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    train(args, state)
-    return 0
+    return run_distributed(PROG, parse_args, prepare, train, argv)
 
 
 if __name__ == "__main__":

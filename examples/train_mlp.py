@@ -49,7 +49,7 @@ from minicell.testing import fingerprint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as common  # noqa: E402
-from _common import accuracy, flag, split  # noqa: E402
+from _common import accuracy, split  # noqa: E402
 
 PROG = "train_mlp.py"
 CONFIG_FIELDS = ("seed", "points", "hidden", "batch", "micro_batch")
@@ -125,28 +125,15 @@ def load_state(args: argparse.Namespace) -> TrainingState:
                              PROG, upgrade)
 
 
-def check_world(config: dict, world_size: int) -> None:
-    """Raise ValueError when the batch cannot be cut into micro-batches for ``world_size`` ranks."""
-    batch, micro = config["batch"], config["micro_batch"]
-    if batch % micro:
-        raise ValueError(f"--batch {batch} is not a multiple of --micro-batch {micro}")
-    if world_size > batch // micro:
-        raise ValueError(f"{world_size} ranks but a batch of {batch} has only {batch // micro} micro-batches of "
-                         f"{micro}: use at most {batch // micro} ranks or a smaller --micro-batch")
+def check_world(state: TrainingState) -> None:
+    """ValueError when the batch cannot be cut into micro-batches for this world."""
+    config = {f: int(v) for f, v in zip(CONFIG_FIELDS, state.config.asnumpy())}
+    common.check_micro_batches(config["batch"], config["micro_batch"], comm.get_group_size())
 
 
 def prepare(args: argparse.Namespace) -> TrainingState:
     """Every rank validates the same way, then all agree (one collective) before training starts."""
-    state, error = None, None
-    try:
-        state = load_state(args)
-        check_world({f: int(v) for f, v in zip(CONFIG_FIELDS, state.config.asnumpy())}, comm.get_group_size())
-    except (OSError, ValueError, TypeError) as failure:
-        error = str(failure)
-    settings = " ".join(f"{flag(k)} {v}" for k, v in sorted(vars(args).items()))
-    comm.agree(settings, error)
-    assert state is not None
-    return state
+    return common.agreed_state(args, lambda: load_state(args), check_world)
 
 
 def train(args: argparse.Namespace, state: TrainingState) -> str:
@@ -191,19 +178,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        comm.init()
-    except (RuntimeError, ValueError, TypeError) as error:  # a launcher without MPI, a bad timeout
-        print(f"train_mlp.py: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        state = prepare(args)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"train_mlp.py: error: {error}", file=sys.stderr, flush=True)
-        return 2
-    train(args, state)
-    return 0
+    return common.run_distributed(PROG, parse_args, prepare, train, argv)
 
 
 if __name__ == "__main__":
