@@ -105,10 +105,13 @@ def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -
 
 
 def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> None:
-    """Call ``body(i)`` for every ``i`` in ``range(count)``, whole tasks spread over the pool.
+    """Call ``body(i)`` for every ``i`` in ``range(count)``, whole tasks spread over the threads.
 
     Serial with one thread, with ``spread=False`` (work too small to pay for a hand-off) and
-    inside a pool task; otherwise the caller runs the first task while the pool runs the others.
+    inside a pool task. Otherwise thread ``t`` of ``T`` (the caller is thread 0) runs tasks
+    ``t, t + T, t + 2T, ...``: no more threads run at once than the thread count, and equal tasks
+    finish together (4 segments on 2 threads take 2 task times, not 3 threads fighting for 2
+    cores and then a straggler).
     """
     threads = min(_state["threads"], count)
     if threads <= 1 or not spread or getattr(_local, "in_pool", False):
@@ -116,15 +119,15 @@ def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> N
             body(i)
         return
 
-    def task(i: int) -> None:
+    def share(first: int) -> None:
         _local.in_pool = True
-        body(i)
+        for i in range(first, count, threads):
+            body(i)
 
     pool = shared_pool("segments", _state["threads"])
-    futures = [pool.submit(task, i) for i in range(1, count)]
-    _local.in_pool = True
+    futures = [pool.submit(share, t) for t in range(1, threads)]
     try:
-        body(0)
+        share(0)
     finally:
         _local.in_pool = False
     for future in futures:
