@@ -99,7 +99,11 @@ def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -
 
     pool = shared_pool("parallel", _state["threads"])
     futures = [pool.submit(task, lo, hi) for lo, hi in bounds[1:]]
-    body(*bounds[0])
+    _local.in_pool = True  # the caller's own piece runs nested loops serially too: its nested tasks
+    try:  # would otherwise queue behind the pool's busy workers and wait for them
+        body(*bounds[0])
+    finally:
+        _local.in_pool = False
     for future in futures:
         future.result()
 

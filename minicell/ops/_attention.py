@@ -9,18 +9,26 @@ of the whole batch's masks. The mask is never stored; the backward recomputes it
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from minicell.ops._dropout import _masked_scale as masked_scale
+from minicell.ops._dropout import _masked_scale_many as masked_scale_many
 from minicell.primitives import attention as _attention
 from minicell.tensor import Tensor, record, unwrap
 
 
-def _dropper(p: float, seed: int, offset: int, start: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Dropout's mask-and-scale at ``(seed, offset, start)``: linear, so it is its own transpose."""
-    return lambda x: masked_scale(x, seed, offset, p, start)
+class _Dropper:
+    """Dropout's mask-and-scale at ``(seed, offset, start)``: linear, so it is its own transpose.
+    ``many(a, b)`` drops same-shaped arrays under the one mask, computing it once."""
+
+    def __init__(self, p: float, seed: int, offset: int, start: int) -> None:
+        self.p, self.seed, self.offset, self.start = p, seed, offset, start
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return masked_scale(x, self.seed, self.offset, self.p, self.start)
+
+    def many(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        return masked_scale_many(arrays, self.seed, self.offset, self.p, self.start)
 
 
 def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: np.ndarray | None, scale: float,
@@ -32,7 +40,7 @@ def dot_product_attention(q: Tensor, k: Tensor, v: Tensor, bias: np.ndarray | No
     None; ``dropout_p == 0`` applies no dropout (and ``seed``, ``offset`` are unused). ``weights``
     are the dropped-out probabilities ``(B, H, L, S)``, differentiable with respect to q and k.
     """
-    drop = _dropper(dropout_p, seed, offset, start) if dropout_p > 0 else None
+    drop = _Dropper(dropout_p, seed, offset, start) if dropout_p > 0 else None
     out, weights, backward, weights_backward = _attention.attention(unwrap(q), unwrap(k), unwrap(v), bias,
                                                                     scale, drop)
     return record(out, (q, k, v), backward), record(weights, (q, k, v), weights_backward)

@@ -22,7 +22,13 @@ import numpy as np
 from minicell._checks import Shown, check_bool, fail_type, fail_value
 from minicell._runtime.reservations import first_row, indexing, reserve_step, sample_indexed
 from minicell.generator import resolve
-from minicell.random.discrete import check_probability, masked_scale_into, prepare_keep_mask, scale_kept
+from minicell.random.discrete import (
+    check_probability,
+    masked_scale_into,
+    masked_scale_many_into,
+    prepare_keep_mask,
+    scale_kept,
+)
 from minicell.random.distributions import check_extent
 from minicell.tensor import Tensor, record, unwrap
 
@@ -48,6 +54,15 @@ def _masked_scale(x: np.ndarray, seed: int, offset: int, p: float, start: int) -
     out = np.empty_like(flat)
     masked_scale_into(flat, out, seed, offset, p, start)
     return out.reshape(x.shape)
+
+
+def _masked_scale_many(arrays: tuple[np.ndarray, ...], seed: int, offset: int, p: float,
+                       start: int) -> tuple[np.ndarray, ...]:
+    """``_masked_scale`` of same-shaped arrays under one mask, computed once."""
+    flats = [np.ascontiguousarray(x).reshape(-1) for x in arrays]
+    outs = [np.empty_like(flat) for flat in flats]
+    masked_scale_many_into(list(zip(flats, outs)), seed, offset, p, start)
+    return tuple(out.reshape(x.shape) for out, x in zip(outs, arrays))
 
 
 def dropout_with_state(x: Any, p: float, seed: int, offset: int, start: int = 0) -> Tensor:

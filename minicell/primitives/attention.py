@@ -10,6 +10,8 @@ Forward, for ``q`` of shape ``(..., L, D)``, ``k`` ``(..., S, D)``, ``v`` ``(...
 ``drop`` is any *linear elementwise* map (dropout: ``x * keep * scale`` with a counter-based
 mask), so its transpose is itself: the backward applies the same ``drop`` to the gradient, and
 nothing but ``P`` (and the inputs) is kept between forward and backward; ``Pd`` is recomputed.
+A ``drop`` with a method ``many(a, b)`` (the same map on two arrays) lets the backward recompute
+``Pd`` and drop ``dO @ v^T`` in one pass over the mask.
 Backward (``dO`` the gradient of ``out``)::
 
     dv = Pd^T @ dO;   dP = drop(dO @ v^T);   dS = P * dP - P * rowsum(P * dP);
@@ -53,8 +55,8 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
     dropped = probs if drop is None else drop(probs)
     out = np.matmul(dropped, v)
 
-    def through_softmax(d_dropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        dp = d_dropped if drop is None else drop(d_dropped)
+    def through_softmax(d_dropped: np.ndarray, dropped_already: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        dp = d_dropped if drop is None or dropped_already else drop(d_dropped)
         ds = dp * probs  # a fresh array: d_dropped is never modified
         ds -= probs * ds.sum(axis=-1, keepdims=True)
         ds *= dtype.type(scale)
@@ -62,10 +64,18 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | No
 
     def backward(grad_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         g = np.asarray(grad_out, dtype=dtype)
+        d_dropped = np.matmul(g, np.swapaxes(v, -1, -2))
+        many = getattr(drop, "many", None)
+        if many is not None:  # Pd and drop(dO @ v^T) under one pass over the mask
+            kept, dp = many(probs, d_dropped)
+            dv = np.matmul(np.swapaxes(kept, -1, -2), g)
+            del kept
+            dq, dk = through_softmax(dp, dropped_already=True)
+            return dq, dk, dv
         kept = probs if drop is None else drop(probs)
         dv = np.matmul(np.swapaxes(kept, -1, -2), g)
         del kept
-        dq, dk = through_softmax(np.matmul(g, np.swapaxes(v, -1, -2)))
+        dq, dk = through_softmax(d_dropped)
         return dq, dk, dv
 
     def weights_backward(grad_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:

@@ -5,6 +5,7 @@ pure function of ``(seed, offset, element index)``; ``permutation`` also of ``n`
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -268,24 +269,34 @@ def masked_scale_into(x: np.ndarray, out: np.ndarray, seed: int, offset: int, p:
     The mask is recomputed chunk by chunk and never materialized at full size: this is both
     dropout's forward and (applied to the gradient) its backward.
     """
+    masked_scale_many_into([(x, out)], seed, offset, p, start)
+
+
+def masked_scale_many_into(pairs: Sequence[tuple[np.ndarray, np.ndarray]], seed: int, offset: int, p: float,
+                           start: int) -> None:
+    """``masked_scale_into`` of several ``(x, out)`` pairs of one length under ONE mask, each chunk
+    of the mask computed once (attention's backward drops the probabilities and their gradient
+    alike: one Philox pass instead of two)."""
     t = drop_threshold(p)
     if t >= 65536:
-        out[...] = 0
+        for _, out in pairs:
+            out[...] = 0
         return
     if t == 0:  # every lane >= 0: all kept, scale 1
-        np.copyto(out, x)
+        for x, out in pairs:
+            np.copyto(out, x)
         return
-    scale = keep_scale(p, scale_dtype(x.dtype))
-    work = _product_dtype(x.dtype)
     threshold = np.uint16(t)
+    scaled = [(x, out, keep_scale(p, scale_dtype(x.dtype)), _product_dtype(x.dtype)) for x, out in pairs]
 
     def body(lo: int, hi: int) -> None:
         drop = scratch("dropout.drop", (CHUNK_ELEMENTS,), np.bool_)
         for a, b in _chunks(lo, hi, CHUNK_ELEMENTS):
             mask = drop[: b - a]
             np.less(_lanes(seed, offset, start + a, b - a), threshold, out=mask)
-            with np.errstate(over="ignore"):  # float16 overflow to inf is the documented result
-                np.multiply(x[a:b], scale, out=out[a:b], dtype=work, casting="same_kind")
-            np.copyto(out[a:b], 0, where=mask)
+            for x, out, scale, work in scaled:
+                with np.errstate(over="ignore"):  # float16 overflow to inf is the documented result
+                    np.multiply(x[a:b], scale, out=out[a:b], dtype=work, casting="same_kind")
+                np.copyto(out[a:b], 0, where=mask)
 
-    run_parallel(x.shape[0], body)
+    run_parallel(pairs[0][0].shape[0], body)
