@@ -7,11 +7,15 @@ that once to float64. So the norm of all gradients computed in one place, and th
 their slices computed on W ranks and merged (``global_square_sum``: one Allgather of 67 int64 per
 rank), are the same correctly rounded float64, bit for bit.
 
-Squares: a float32 ``x`` squared in float64 is exact (48 bits). A float64 ``x`` is squared as
-Dekker's exact product ``x*x = p + e`` (Veltkamp's split, Dekker 1971), exact unless ``x*x``
-leaves float64's normal range (above 2**1023 the sum is inf; below 2**-1022 ``e`` may round).
-The squares are summed by exact extraction levels (``_add_levels``), each level's exact float64
-sum going into the limbs.
+Squares: a float32 (or float16) ``x`` squared in float64 is exact (at most 48 significant bits).
+Those squares are summed by exponent bins (``_add_binned``): ``x*x = m * 2**(e - 53)`` with the
+integer ``m < 2**53`` split as ``m = h * 2**26 + l`` (``h < 2**27``, ``l < 2**26``), and
+``np.bincount`` adds the ``h`` and the ``l`` of each exponent ``e`` in float64, exactly (integers
+below ``2**53`` while a bin holds at most ``2**26`` values); the few hundred bin sums, scaled by
+their powers of two (exact), go into the limbs. A float64 ``x`` is squared as Dekker's exact
+product ``x*x = p + e`` (Veltkamp's split, Dekker 1971), exact unless ``x*x`` leaves float64's
+normal range (above 2**1023 the sum is inf; below 2**-1022 ``e`` may round); those are summed by
+exact extraction levels (``_add_levels``), each level's exact float64 sum going into the limbs.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ import numpy as np
 import minicell._exact.superaccumulator as sa
 
 COLUMNS = 1 << 12  # values per limb block when extraction cannot be used
+BIN_CHUNK = 1 << 15  # squares per pass of the binned sum (its temporaries stay in cache)
+BIN_VALUES = 1 << 26  # squares per call of the binned sum: a bin's sum of 27-bit integers stays below 2**53
 _F64 = sa.FORMATS[np.dtype(np.float64)]
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for float64
 
@@ -76,12 +82,53 @@ def _add_levels(acc: np.ndarray, values: np.ndarray, flags: np.ndarray) -> None:
         _normalize(acc)
 
 
+def _add_values(acc: np.ndarray, values: np.ndarray) -> None:
+    """Add the finite float64 ``values`` (a few hundred) exactly into the limb row ``acc``."""
+    values = values[values != 0]
+    if values.size:
+        limbs = sa.new_accumulator(values.size, _F64)
+        sa.accumulate(limbs, values, _F64)
+        acc += limbs.sum(axis=0)
+        _normalize(acc)
+
+
+def _add_binned(acc: np.ndarray, x: np.ndarray, flags: np.ndarray) -> None:
+    """Add ``sum x**2`` of the float32 or float16 ``x`` (1-D) exactly into ``acc`` (see the module
+    docstring: squares exact in float64, summed by exponent bins with ``np.bincount``).
+
+    The bits of a nonzero square ``s`` are read directly: biased exponent ``b`` (bits 52..62; never
+    0, as float32 squares are normal float64s) and integer significand ``m = 2**52 | fraction``, so
+    ``s = m * 2**(b - 1075)``. Zeros fall in bin 0 and are left out; inf and NaN in bin 2047."""
+    high_sums = np.zeros(2048)
+    low_sums = np.zeros(2048)
+    for lo in range(0, x.size, BIN_CHUNK):
+        squares = x[lo:lo + BIN_CHUNK].astype(np.float64)
+        np.multiply(squares, squares, out=squares)
+        bits = squares.view(np.uint64)
+        fields = (bits >> np.uint64(52)).astype(np.intp)
+        bits &= np.uint64((1 << 52) - 1)
+        bits |= np.uint64(1 << 52)                   # the significand m, an integer below 2**53
+        high_sums += np.bincount(fields, weights=(bits >> np.uint64(26)).astype(np.float64), minlength=2048)
+        low_sums += np.bincount(fields, weights=(bits & np.uint64((1 << 26) - 1)).astype(np.float64),
+                                minlength=2048)
+    if high_sums[2047]:  # an inf or a NaN among the squares
+        flags[0] |= bool(np.isnan(x).any())
+        flags[1] |= bool(np.isinf(x).any())
+    units = np.arange(1, 2047) - 1075                # bins 1..2046: s = m * 2**(b - 1075)
+    _add_values(acc, np.concatenate([np.ldexp(high_sums[1:2047], units + 26), np.ldexp(low_sums[1:2047], units)]))
+
+
 def square_limbs(arrays: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """``(limbs, flags)``: the exact ``sum x**2`` as 67 int64 limbs, and ``[any NaN, any inf]``."""
     acc = sa.new_accumulator(1, _F64)[0]
     flags = np.zeros(2, bool)
     for a in arrays:
-        for values in _squares(np.asarray(getattr(a, "_data", a))):
+        x = np.asarray(getattr(a, "_data", a)).reshape(-1)
+        if x.dtype.kind == "f" and x.dtype.itemsize <= 4:
+            for lo in range(0, x.size, BIN_VALUES):
+                _add_binned(acc, x[lo:lo + BIN_VALUES], flags)
+            continue
+        for values in _squares(x):
             _add_levels(acc, values, flags)
     return acc, flags
 
