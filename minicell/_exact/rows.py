@@ -39,6 +39,9 @@ class WeightedRows:
 
     def write(self, i: int, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
         """Elements ``[lo, hi)`` of row ``i`` into ``out`` (length ``hi - lo``)."""
+        if lo == 0 and hi == self.width and len(self.sources[i]) > 1:  # a whole small row: two calls
+            np.concatenate(self.sources[i], out=out)
+            return np.multiply(out, self.weights[i], out=out)
         for k, array in enumerate(self.sources[i]):
             a, b = max(lo, self.bounds[k]), min(hi, self.bounds[k + 1])
             if a < b:

@@ -15,6 +15,7 @@ on the first step the parameters' digests are compared (``check_same_parameters`
 from __future__ import annotations
 
 import hashlib
+import math
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -44,7 +45,7 @@ def reduce_weighted(contributions: Sequence[Sequence[np.ndarray]], weights: Sequ
     out: list[np.ndarray] = [np.empty(0)] * len(shapes)
     for dtype in sorted(set(np.dtype(d) for d in dtypes), key=str):
         positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
-        sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
+        sizes = [math.prod(shapes[j]) for j in positions]
         bounds = np.cumsum([0, *sizes])
         # the weighted pieces are made chunk by chunk (world of one) or written into the send buffer
         rows = _exact_sum.WeightedRows([[contribution[j] for j in positions] for contribution in contributions],
@@ -91,7 +92,7 @@ def reduce_weighted_sliced(contributions: Sequence[Sequence[np.ndarray]], weight
     out = SlicedSums()
     for dtype in sorted(set(np.dtype(d) for d in dtypes), key=str):
         positions = [j for j, d in enumerate(dtypes) if np.dtype(d) == dtype]
-        sizes = [int(np.prod(shapes[j], dtype=np.int64)) for j in positions]
+        sizes = [math.prod(shapes[j]) for j in positions]
         rows = _exact_sum.WeightedRows([[contribution[j] for j in positions] for contribution in contributions],
                                        weights, dtype, sizes)
         part, bounds = _exact_sum.reproducible_weighted_slice(rows, world, counts)
