@@ -41,7 +41,8 @@ class WeightedRows:
         """Elements ``[lo, hi)`` of row ``i`` into ``out`` (length ``hi - lo``)."""
         if lo == 0 and hi == self.width and len(self.sources[i]) > 1:  # a whole small row: two calls
             np.concatenate(self.sources[i], out=out)
-            return np.multiply(out, self.weights[i], out=out)
+            np.multiply(out, self.weights[i], out=out)
+            return out
         for k, array in enumerate(self.sources[i]):
             a, b = max(lo, self.bounds[k]), min(hi, self.bounds[k + 1])
             if a < b:
