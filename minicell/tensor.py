@@ -23,6 +23,7 @@ from minicell._autograd.graph import backprop, seed_gradient
 from minicell._checks import Shown, checked_cast, fail_type, fail_value
 from minicell.primitives import activation as A
 from minicell.primitives import math as M
+from minicell.primitives import matmul as MM
 from minicell.primitives import reduce as R
 from minicell.primitives import shape as S
 
@@ -185,7 +186,7 @@ class Tensor(ArrayValue):
         return self.matmul(other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return apply(M.matmul, np.asarray(unwrap(other)), self, needs=grads_needed(other, self))
+        return apply(MM.matmul, np.asarray(unwrap(other)), self, needs=grads_needed(other, self))
 
     def __neg__(self) -> Tensor:
         return apply(M.neg, self)
@@ -222,7 +223,7 @@ class Tensor(ArrayValue):
 
     # ----- elementwise methods -----------------------------------------------------------------
     def matmul(self, other: Any) -> Tensor:
-        return apply(M.matmul, self, np.asarray(unwrap(other)) if not isinstance(other, Tensor) else other,
+        return apply(MM.matmul, self, np.asarray(unwrap(other)) if not isinstance(other, Tensor) else other,
                      needs=grads_needed(self, other))
 
     def abs(self) -> Tensor:

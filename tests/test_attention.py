@@ -10,7 +10,7 @@ import minicell as mc
 from minicell import nn
 from minicell.ops._attention import dot_product_attention
 from minicell.random import keep_mask
-from minicell.random.discrete import keep_scale
+from minicell.random.dropout_scale import keep_scale
 from tests.gradcheck import assert_grads_match
 
 

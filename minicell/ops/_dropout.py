@@ -22,14 +22,9 @@ import numpy as np
 from minicell._checks import Shown, check_bool, fail_type, fail_value
 from minicell._runtime.reservations import first_row, indexing, reserve_step, sample_indexed
 from minicell.generator import resolve
-from minicell.random.discrete import (
-    check_probability,
-    masked_scale_into,
-    masked_scale_many_into,
-    prepare_keep_mask,
-    scale_kept,
-)
+from minicell.random.discrete import check_probability, prepare_keep_mask
 from minicell.random.distributions import check_extent
+from minicell.random.dropout_scale import masked_scale_into, masked_scale_many_into, scale_kept
 from minicell.tensor import Tensor, record, unwrap
 
 # first_row, reserve_step and sample_indexed live in minicell._runtime.reservations; re-exported

@@ -1,13 +1,15 @@
 """The functional facade of the elementwise and matrix primitives (``minicell.ops.add`` ...).
 
 Each function accepts Tensors, arrays or Python scalars and runs the array-level primitive of
-``minicell/primitives/math.py`` through ``apply``, which records it for autograd.
+``minicell/primitives/math.py`` (``matmul.py`` for the product) through ``apply``, which records it
+for autograd.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from minicell.primitives import math as M
+from minicell.primitives import matmul as MM
 from minicell.tensor import Tensor, apply, as_tensor, grads_needed, unwrap
 
 
@@ -68,5 +70,5 @@ def clip(a: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (Num
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules (1-D vectors, 2-D, batched with broadcasting)."""
-    return apply(M.matmul, as_tensor("matmul", "input", a), as_tensor("matmul", "other", b), needs=grads_needed(a, b))
+    return apply(MM.matmul, as_tensor("matmul", "input", a), as_tensor("matmul", "other", b), needs=grads_needed(a, b))
 
