@@ -29,6 +29,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import median_time  # noqa: E402
 
 import minicell as mc  # noqa: E402
 from minicell import nn  # noqa: E402
@@ -57,16 +59,6 @@ def step_of(model: mc.Cell, micro: int | None) -> Callable[[mc.Tensor, mc.Tensor
     return nn.TrainOneStepCell(nn.WithLossCell(model, nn.CrossEntropyLoss()), optimizer, micro_batch_size=micro)
 
 
-def median(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 def report(label: str, plain: float, deterministic: float, target: float) -> None:
     ratio = deterministic / plain
     verdict = "OK" if ratio <= target else "ABOVE TARGET"
@@ -82,8 +74,8 @@ def compare_steps(label: str, make: Callable[[], mc.Cell], shape: tuple[int, ...
     plain, deterministic = step_of(make(), None), step_of(make(), micro)
     t_plain, t_det = [], []
     for _ in range(3):  # interleaved
-        t_plain.append(median(lambda: plain(x, y), repeat))
-        t_det.append(median(lambda: deterministic(x, y), repeat))
+        t_plain.append(median_time(lambda: plain(x, y), repeat))
+        t_det.append(median_time(lambda: deterministic(x, y), repeat))
     report(label, min(t_plain), min(t_det), target)
 
 

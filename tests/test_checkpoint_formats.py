@@ -318,7 +318,7 @@ def _save_forever(path, format, pipe):
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-@pytest.mark.parametrize("format", ["safetensors", "ckpt"])
+@pytest.mark.parametrize("format", ["npz", "safetensors", "ckpt"])
 def test_savers_killed_at_random_moments_leave_a_readable_file_in_every_format(tmp_path, format):
     import signal
     import time

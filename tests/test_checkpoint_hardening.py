@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import signal
 import struct
 import time
 import warnings
@@ -457,41 +456,4 @@ def test_temporary_name_follows_the_scheme(tmp_path):
     assert re.fullmatch(rf"\.m\.ckpt\.{_atomic.host_tag()}\.{os.getpid()}\.[0-9a-f]{{16}}\.minicell-tmp", name)
 
 
-def _save_forever(path, pipe):
-    big = np.arange(300_000, dtype=np.float64)
-    i = 0
-    while True:
-        i += 1
-        mc.save_checkpoint({"counter": np.array(i), "big": big + i}, path)
-        os.write(pipe, b"s")
-
-
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_savers_killed_at_random_moments_never_leave_an_unreadable_file_and_the_next_save_cleans_up(tmp_path):
-    path = tmp_path / "live.ckpt"
-    rng = np.random.default_rng(0)
-    leftovers = 0
-    for _ in range(25):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(read_end)
-                _save_forever(str(path), write_end)
-            finally:
-                os._exit(1)
-        os.close(write_end)
-        try:
-            assert os.read(read_end, 1) == b"s"  # one save finished; kill during a later one
-            time.sleep(float(rng.uniform(0, 0.02)))
-        finally:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read_end)
-        loaded = mc.load_checkpoint(path)
-        assert (loaded["big"].asnumpy() == np.arange(300_000) + int(loaded["counter"])).all()
-        leftovers += sum(name.endswith(".minicell-tmp") for name in os.listdir(tmp_path))
-    assert leftovers > 0, "no kill landed during a save: the test tested nothing"
-    mc.save_checkpoint({"counter": np.array(0), "big": np.zeros(3)}, path)
-    assert os.listdir(tmp_path) == ["live.ckpt"]
+# Savers killed at random moments, in every format: tests/test_checkpoint_formats.py.
