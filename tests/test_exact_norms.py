@@ -72,6 +72,10 @@ def test_inf_and_nan_are_flagged():
     assert np.isnan(rounded([np.array([np.inf, np.nan], np.float32)]))
     assert np.isnan(rounded([np.array([2.0], np.float64), np.array([np.nan], np.float32)]))
     assert rounded([np.zeros(5, np.float32), np.array([], np.float32)]) == 0.0
+    with np.errstate(invalid="ignore"):
+        negative_nan = np.float32(0) / np.float32(0)  # x86 gives a NaN with the sign bit set
+    assert np.isnan(rounded([np.array([negative_nan, -negative_nan, 1.0], np.float32)]))
+    assert np.isnan(rounded([np.array([negative_nan], np.float16)]))
 
 
 def test_slices_merged_across_ranks_give_the_whole_sum():

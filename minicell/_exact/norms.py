@@ -105,6 +105,7 @@ def _add_binned(acc: np.ndarray, x: np.ndarray, flags: np.ndarray) -> None:
         squares = x[lo:lo + BIN_CHUNK].astype(np.float64)
         np.multiply(squares, squares, out=squares)
         bits = squares.view(np.uint64)
+        bits &= np.uint64((1 << 63) - 1)             # squares are >= 0, but x86's NaN keeps a sign bit
         fields = (bits >> np.uint64(52)).astype(np.intp)
         bits &= np.uint64((1 << 52) - 1)
         bits |= np.uint64(1 << 52)                   # the significand m, an integer below 2**53

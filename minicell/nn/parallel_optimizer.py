@@ -225,7 +225,7 @@ def apply_update(train_step: Any, grads: tuple, world: Any) -> None:
         sharded.step(grads, world, clip_norm)
         return
     if clip_norm is not None:
-        arrays = [np.asarray(getattr(g, "_data", g)) for g in grads]
+        arrays = train_step.optimizer._grad_arrays(grads)  # the optimizer's checks first (finite, shapes)
         limbs_norm = math.sqrt(global_square_sum(arrays, _SingleWorld))
         scale = clip_scale(limbs_norm, clip_norm)
         grads = tuple(clipped(g, scale) for g in arrays)

@@ -112,11 +112,25 @@ class TrainOneStepCell(Cell):
 
     def construct(self, *inputs: Any) -> Tensor:
         world = _world.current()
-        if self.micro_batch_size is None and world.size == 1:
-            loss, grads = self._grad_fn(*inputs)
-            apply_update(self, grads, world)  # clipped, sharded or not (nn.parallel_optimizer)
-            return loss.detach()
-        return self._micro_batched(world, inputs)
+        before = self._state_before()
+        try:  # a failed step (a refused op, non-finite gradients, ...) leaves every state as it was
+            if self.micro_batch_size is None and world.size == 1:
+                loss, grads = self._grad_fn(*inputs)
+                apply_update(self, grads, world)  # clipped, sharded or not (nn.parallel_optimizer)
+                return loss.detach()
+            return self._micro_batched(world, inputs, before)
+        except BaseException:
+            self._restore(before)
+            raise
+
+    def _state_before(self) -> list[tuple[Any, np.ndarray]]:
+        """Copies of the state a forward changes: the network's untrainable Parameters (generator
+        seeds and offsets, BatchNorm's moving statistics) and the default generator's state. The
+        optimizer changes nothing before it has checked every gradient."""
+        params = list(self.network.untrainable_params())
+        params += [p for g in _generator._default for p in (g._seed_param, g._offset_param)
+                   if all(p is not q for q in params)]
+        return [(p, p._data.copy()) for p in params]
 
     def _global_rows(self, world: Any, rows: int) -> tuple[int, int, int, list[int]]:
         """``(global rows, micro-batch size, this rank's first global row, rows per rank)``."""
@@ -137,19 +151,14 @@ class TrainOneStepCell(Cell):
                              Shown(f"ranks holding {counts} rows of a global batch of {total}"))
         return total, unit, sum(counts[:world.rank]), counts
 
-    def _micro_batched(self, world: Any, inputs: tuple) -> Tensor:
+    def _micro_batched(self, world: Any, inputs: tuple, before: list[tuple[Any, np.ndarray]]) -> Tensor:
         rows = rows_of(inputs)
         total, unit, first, counts = self._global_rows(world, rows)
         if total == 0:
             raise fail_value("TrainOneStepCell", "inputs", "a non-empty global batch", Shown("0 rows"))
         params = self._parameters()
         untrainable = list(self.network.untrainable_params())
-        before = [(p, p._data.copy()) for p in untrainable]
-        try:  # a refused op (or any error) leaves the network and its generators as they were
-            contributions, stats = one_pass(self.network, params, inputs, first, unit) if rows else ([], [])
-        except BaseException:
-            self._restore(before)
-            raise
+        contributions, stats = one_pass(self.network, params, inputs, first, unit) if rows else ([], [])
         self._refuse_state_changes(before)
         weights = [(min(lo + unit, rows) - lo) / total for lo in range(0, rows, unit)]
         shapes = [tuple(p.shape) for p in params] + [()]
@@ -171,7 +180,6 @@ class TrainOneStepCell(Cell):
         changed = [p.name for p, saved in before
                    if p.dtype.kind == "f" and not np.array_equal(p._data, saved, equal_nan=True)]
         if changed:
-            self._restore(before)
             raise fail_value("TrainOneStepCell", "network", "a network whose forward changes no state other than "
                              "generator offsets and training BatchNorm's statistics when micro-batched (or use "
                              "micro_batch_size=None in a world of one)", Shown(f"one that changes {changed[:3]}"))
@@ -182,11 +190,17 @@ class TrainOneStepCell(Cell):
             np.copyto(p._data, saved)
 
     def _sync_generators(self, world: Any) -> None:
-        """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets."""
-        gens = [cell for _, cell in self.cells_and_names() if isinstance(cell, Generator)]
-        gens = list({id(g): g for g in gens + list(_generator._default)}.values())
-        offsets = np.array([int(g.get_state()[1]) for g in gens], np.uint64)
+        """Ranks that ran no micro-batch reserved nothing: take the others' (higher) offsets.
+
+        The network's generators are the same on every rank; the default generator is created on
+        first use, so it may exist on some ranks only: its slot is always sent (0 where it does
+        not exist), so every rank sends as many offsets."""
+        gens = list({id(c): c for _, c in self.cells_and_names() if isinstance(c, Generator)}.values())
+        default = next((g for g in _generator._default if all(g is not h for h in gens)), None)
+        offsets = np.array([int(g.get_state()[1]) for g in gens] + [0 if default is None else
+                                                                      int(default.get_state()[1])], np.uint64)
         world.allreduce(offsets, "max")
-        for g, offset in zip(gens, offsets):
-            seed, _ = g.get_state()
-            g.set_state(seed, int(offset))
+        for g, offset in zip([*gens, default], offsets):
+            if g is not None:
+                seed, _ = g.get_state()
+                g.set_state(seed, int(offset))
