@@ -75,6 +75,8 @@ SAFETENSORS = {
         {"names": ["v"], "requires_grad": [True]})}, "w": entry()}, b"\0" * 8), "names other tensors"),
     "minicell metadata flags not bools": (safetensors_file({"__metadata__": {"minicell": json.dumps(
         {"names": ["w"], "requires_grad": [1]})}, "w": entry()}, b"\0" * 8), "other than true and false"),
+    "minicell metadata names not strings": (safetensors_file({"__metadata__": {"minicell": json.dumps(
+        {"names": [["w"]], "requires_grad": [True]})}, "w": entry()}, b"\0" * 8), "'names' holds values other than"),
 }
 
 

@@ -106,6 +106,8 @@ MALFORMED = {
         "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", b"\0" * 16)})), "claims shape"),
     "negative dimension": (zipped(members(**{W: raw_npy(
         "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", b"")})), "invalid"),
+    "bool dimension": (zipped(members(**{W: raw_npy(
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (True, 2), }", b"\0" * 16)})), "invalid shape"),
     "pickled object array": (zipped(members(**{W: raw_npy(
         "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", b"\x80\x04N.")})), "dtype '|O'"),
     "string dtype": (zipped(members(**{W: npy(np.array(["ab"]))})), "dtype '<U2'"),
@@ -247,8 +249,9 @@ def test_load_checkpoint_argument_errors(tmp_path):
     cases = [
         (dict(ckpt_file_name=5), TypeError, "'ckpt_file_name' must be a str or an os.PathLike of a str, but got 5."),
         (dict(ckpt_file_name=b"g.ckpt"), TypeError, "'ckpt_file_name' must be a str or an os.PathLike"),
-        (dict(ckpt_file_name=""), ValueError, "'ckpt_file_name' must be a file path without '\\\\0', but got ''."),
-        (dict(ckpt_file_name="a\0b"), ValueError, "'ckpt_file_name' must be a file path without"),
+        (dict(ckpt_file_name=""), ValueError, "'ckpt_file_name' must be a non-empty file path without '\\\\0' that "
+                                             "does not end in a path separator, but got ''."),
+        (dict(ckpt_file_name="a\0b"), ValueError, "'ckpt_file_name' must be a non-empty file path without"),
         (dict(ckpt_file_name=tmp_path / "g", net=5), TypeError, "'net' must be a Cell or None, but got 5."),
         (dict(ckpt_file_name=tmp_path / "g", strict_load="yes"), TypeError, "'strict_load' must be a bool"),
         (dict(ckpt_file_name=tmp_path / "missing"), FileNotFoundError, "'ckpt_file_name' must be an existing "
@@ -326,9 +329,12 @@ def test_bad_saves_write_nothing(tmp_path, save_obj, error, message):
     (5, TypeError, "'ckpt_file_name' must be a str or an os.PathLike of a str, but got 5."),
     (None, TypeError, "'ckpt_file_name' must be a str or an os.PathLike of a str, but got None."),
     (b"x.ckpt", TypeError, "'ckpt_file_name' must be a str or an os.PathLike of a str"),
-    ("", ValueError, "'ckpt_file_name' must be a file path without '\\\\0', but got ''."),
-    ("a\0b", ValueError, "'ckpt_file_name' must be a file path without '\\\\0', but got 'a\\\\x00b'."),
-    ("{tmp}/sub/", ValueError, "'ckpt_file_name' must be a file path"),
+    ("", ValueError, "'ckpt_file_name' must be a non-empty file path without '\\\\0' that does not end in a path "
+                     "separator, but got ''."),
+    ("a\0b", ValueError, "'ckpt_file_name' must be a non-empty file path without '\\\\0' that does not end in a "
+                        "path separator, but got 'a\\\\x00b'."),
+    ("{tmp}/sub/", ValueError, "'ckpt_file_name' must be a non-empty file path without '\\\\0' that does not end "
+                               "in a path separator, but got '"),
     ("{tmp}/missing/m", FileNotFoundError, "'ckpt_file_name' must be a file in an existing folder, but got "
                                            "'.*/missing/m.ckpt', whose folder '.*/missing' does not exist."),
     ("{tmp}/sub", ValueError, "'ckpt_file_name' must be a file path, but got '.*/sub.ckpt', which is a folder."),

@@ -112,10 +112,22 @@ def test_a_layout_that_does_not_fit_is_refused_not_mis_assigned():
     assert np.array_equal(net.fc.weight.asnumpy(), before)
 
 
+class GammaAndWeight(nn.Cell):
+    """A Cell whose Parameter names collide once mapped to PyTorch's (gamma -> weight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma = mc.Parameter(np.ones(1, np.float32))
+        self.weight = mc.Parameter(np.ones(1, np.float32))
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: mc.serialization.to_torch_names({"a.gamma": np.zeros(1), "a.weight": np.zeros(1)}), ValueError,
      "For 'to_torch_names', 'params' must be names that map to distinct PyTorch names, but got 'a.weight' and "
-     "'a.gamma' would both be named 'a.weight'."),
+     "'a.gamma', which would both be named 'a.weight'."),
+    (lambda: mc.serialization.from_torch_names({"foo": np.ones(1)}, GammaAndWeight()), ValueError,
+     "For 'from_torch_names', 'net' must be a Cell whose Parameter names map to distinct PyTorch names, but got "
+     "'weight' and 'gamma', which would both be named 'weight'."),
     (lambda: mc.serialization.to_torch_names(5), TypeError,
      "For 'to_torch_names', 'params' must be a Cell, a dict or a list of dicts, but got 5."),
     (lambda: mc.serialization.to_torch_names({"a": "text"}), TypeError, "For 'to_torch_names', 'params['a']' must be"),

@@ -27,6 +27,7 @@ import os
 import struct
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Collection, Iterable
 from typing import IO, BinaryIO, cast
 
@@ -64,7 +65,8 @@ def write_npz(handle: BinaryIO, members: Iterable[tuple[str, np.ndarray]]) -> No
 def _check_layout(infos: list[zipfile.ZipInfo], archive_size: int) -> None:
     names = [info.filename for info in infos]
     if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(names)
+        twice = sorted(n for n, count in counts.items() if count > 1)
         raise MalformedArchive(f"the zip member {twice[0]!r} appears more than once")
     for info in infos:
         if not info.filename.endswith(SUFFIX) or info.is_dir():
@@ -108,7 +110,7 @@ def _read_header(stream: IO[bytes], member: str) -> tuple[tuple[int, ...], bool,
         shape, fortran_order, dtype = reader(io.BytesIO(length_field + header), max_header_size=MAX_HEADER_BYTES)
     except (ValueError, SyntaxError, TypeError) as error:
         raise MalformedArchive(f"the member {member!r} has an invalid .npy header ({error})") from None
-    if len(shape) > MAX_DIMS or any(d < 0 for d in shape):
+    if len(shape) > MAX_DIMS or any(type(d) is not int or d < 0 for d in shape):
         raise MalformedArchive(f"the member {member!r} has an invalid shape {shape}")
     return tuple(shape), bool(fortran_order), dtype, len(prefix) + len(length_field) + length
 

@@ -15,6 +15,7 @@ or repeated name, flags that are not booleans, names and arrays that do not matc
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,7 @@ def _metadata(arrays: dict[str, np.ndarray]) -> tuple[list[str], list[bool]]:
         if problem is not None:
             raise MalformedArchive(f"its metadata has the parameter name {quoted(name)}: {problem}")
     if len(set(names)) != len(names):
-        twice = next(n for i, n in enumerate(names) if n in names[:i])
+        twice = next(name for name, count in Counter(names).items() if count > 1)
         raise MalformedArchive(f"its metadata lists the name {quoted(twice)} twice")
     if not all(type(g) is bool for g in grads):
         raise MalformedArchive("its metadata 'requires_grad' holds values other than true and false")

@@ -166,6 +166,8 @@ def _minicell_metadata(metadata: Any, names: list[str]) -> tuple[list[str], list
         raise MalformedArchive("its minicell metadata 'names' and 'requires_grad' are not lists of one length")
     if not all(type(g) is bool for g in grads):
         raise MalformedArchive("its minicell metadata 'requires_grad' holds values other than true and false")
+    if not all(isinstance(name, str) for name in saved):
+        raise MalformedArchive("its minicell metadata 'names' holds values other than strings")
     if len(saved) != len(names) or set(saved) != set(names):
         raise MalformedArchive("its minicell metadata names other tensors than the header")
     return saved, grads

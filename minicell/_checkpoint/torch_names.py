@@ -79,7 +79,7 @@ def _renamed(pairs: Iterable[tuple[str, str, np.ndarray]]) -> OrderedDict[str, n
     source: dict[str, str] = {}
     for old, new, array in pairs:
         if new in result:
-            raise NameClash(f"{old!r} and {source[new]!r} would both be named {new!r}")
+            raise NameClash(f"{old!r} and {source[new]!r}, which would both be named {new!r}")
         result[new], source[new] = array, old
     return result
 
@@ -88,8 +88,15 @@ def to_torch(items: Items) -> tuple[OrderedDict[str, np.ndarray], list[str]]:
     """``(torch name -> array, names dropped)`` for minicell ``(name, array)`` items."""
     names = {name for name, _ in items}
     dropped = [name for name, array in items if has_no_torch_name(name, array, names)]
-    kept = [(name, torch_name(name), array) for name, array in items if name not in set(dropped)]
+    left_out = set(dropped)
+    kept = [(name, torch_name(name), array) for name, array in items if name not in left_out]
     return _renamed(kept), dropped
+
+
+def torch_names_of(targets: Sequence[str]) -> OrderedDict[str, np.ndarray]:
+    """The PyTorch names of a network's Parameter names (keys, in order); ``NameClash`` when two
+    of them would get one PyTorch name."""
+    return _renamed((t, torch_name(t), np.empty(0)) for t in targets)
 
 
 def from_torch(items: Items, targets: Sequence[str] | None) -> tuple[OrderedDict[str, np.ndarray], list[str]]:
@@ -98,9 +105,10 @@ def from_torch(items: Items, targets: Sequence[str] | None) -> tuple[OrderedDict
     ``targets``: the names of the network's Parameters, to resolve PyTorch's ambiguous names.
     """
     dropped = [name for name, _ in items if _split(name)[1] == "num_batches_tracked"]
-    kept = [(name, array) for name, array in items if name not in set(dropped)]
+    left_out = set(dropped)
+    kept = [(name, array) for name, array in items if name not in left_out]
     if targets is not None:
-        back = _renamed((t, torch_name(t), np.empty(0)) for t in targets)  # checks the net's names too
+        back = torch_names_of(targets)
         inverse = {torch: target for torch, target in zip(back, targets)}
         return _renamed((name, inverse.get(name, name), array) for name, array in kept), dropped
     batch_norms = {_split(name)[0] for name, _ in kept if _split(name)[1] == "running_mean"}

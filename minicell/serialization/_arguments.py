@@ -83,7 +83,8 @@ def file_name(path: Any, who: str) -> str:
     if not isinstance(text, str):
         raise fail_type(who, "ckpt_file_name", "a str or an os.PathLike of a str", path)
     if not text or "\0" in text or text.endswith(("/", os.sep)):
-        raise fail_value(who, "ckpt_file_name", "a file path without '\\0'", Shown(quoted(text)))
+        raise fail_value(who, "ckpt_file_name", "a non-empty file path without '\\0' that does not end in a "
+                         "path separator", Shown(quoted(text)))
     return text
 
 

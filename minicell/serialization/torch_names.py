@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from minicell._checkpoint.npz_checkpoint import quoted
-from minicell._checkpoint.torch_names import NameClash, from_torch, to_torch
+from minicell._checkpoint.torch_names import NameClash, from_torch, to_torch, torch_names_of
 from minicell._checks import Shown, fail_type, fail_value
 from minicell.cell import Cell
 from minicell.serialization._arguments import checked_array, named_items
@@ -64,6 +64,12 @@ def from_torch_names(params: Any, net: Cell | None = None) -> tuple[OrderedDict[
     if net is not None and not isinstance(net, Cell):
         raise fail_type("from_torch_names", "net", "a Cell or None", net)
     targets = None if net is None else [path if p.name is None else p.name for path, p in net.parameters_and_names()]
+    if targets is not None:
+        try:
+            torch_names_of(targets)
+        except NameClash as error:
+            raise fail_value("from_torch_names", "net", "a Cell whose Parameter names map to distinct PyTorch names",
+                             Shown(str(error))) from None
     try:
         return from_torch(_arrays("from_torch_names", params), targets)
     except NameClash as error:
