@@ -42,7 +42,7 @@ from __future__ import annotations
 import binascii
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, cast
 
 import numpy as np
@@ -140,10 +140,19 @@ def _parse(data: bytes) -> Any:
     if not message.IsInitialized():
         missing = ", ".join(message.FindInitializationErrors()[:3])
         raise MalformedArchive(f"it is not a MindSpore Checkpoint protobuf: required fields are missing ({missing})")
-    for part in [message, *message.value, *(v.tensor for v in message.value if v.HasField("tensor"))]:
+    for part in _parts(message):  # one wrapper at a time: a file of a million tiny values holds no list of them
         if len(unknown_fields.UnknownFieldSet(part)):
             raise MalformedArchive("it is not a MindSpore Checkpoint protobuf: it holds fields of another schema")
     return message
+
+
+def _parts(message: Any) -> Iterator[Any]:
+    """The message, each of its values and each value's tensor, one after the other."""
+    yield message
+    for value in message.value:
+        yield value
+        if value.HasField("tensor"):
+            yield value.tensor
 
 
 def _group(message: Any) -> list[tuple[str, list[Any]]]:
@@ -161,6 +170,7 @@ def _group(message: Any) -> list[tuple[str, list[Any]]]:
                                    f"which minicell does not read")
         if which != "tensor":
             raise MalformedArchive(f"the value {quoted(tag)} holds no tensor")
+        _check_type(tag, value.tensor.tensor_type)  # at once: garbage is refused before it is grouped
         if groups and groups[-1][0] == tag:
             groups[-1][1].append(value.tensor)
             continue
@@ -171,6 +181,12 @@ def _group(message: Any) -> list[tuple[str, list[Any]]]:
     return groups
 
 
+def _check_type(tag: str, type_name: str) -> None:
+    if type_name not in MINDSPORE_DTYPES:
+        raise MalformedArchive(f"the value {quoted(tag)} has tensor_type {type_name[:40]!r}, which minicell "
+                               f"does not read (it reads {', '.join(MINDSPORE_DTYPES)})")
+
+
 def _array(tag: str, pieces: list[Any]) -> np.ndarray:
     """The array of one tag, its size checked against its dims before it is allocated."""
     first = pieces[0]
@@ -178,9 +194,7 @@ def _array(tag: str, pieces: list[Any]) -> np.ndarray:
     for piece in pieces[1:]:
         if piece.tensor_type != type_name or list(piece.dims) != dims:
             raise MalformedArchive(f"the slices of {quoted(tag)} disagree on dims or tensor_type")
-    if type_name not in MINDSPORE_DTYPES:
-        raise MalformedArchive(f"the value {quoted(tag)} has tensor_type {type_name[:40]!r}, which minicell "
-                               f"does not read (it reads {', '.join(MINDSPORE_DTYPES)})")
+    _check_type(tag, type_name)
     dtype = MINDSPORE_DTYPES[type_name]
     if len(dims) > MAX_DIMS or any(d < 0 for d in dims):
         raise MalformedArchive(f"the value {quoted(tag)} has invalid dims {dims[:MAX_DIMS + 1]}")
@@ -195,11 +209,10 @@ def _array(tag: str, pieces: list[Any]) -> np.ndarray:
                                f"but holds {held} bytes")
     flat = np.empty(held, dtype=np.uint8)
     start = 0
-    while contents:
-        content = contents.pop(0)
+    for k, content in enumerate(contents):
         flat[start:start + len(content)] = np.frombuffer(content, dtype=np.uint8)
         start += len(content)
-        del content
+        contents[k] = b""  # each piece freed once copied
     array = flat.view(dtype.newbyteorder("<")).reshape(shape)
     if dtype == np.bool_ and array.size and flat.max() > 1:
         raise MalformedArchive(f"the bool value {quoted(tag)} holds bytes other than 0 and 1")
