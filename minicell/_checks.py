@@ -104,10 +104,9 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
     if bad:
         if low is None and high is None:
             raise fail_value(owner, arg, "a finite float", number)
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        bracket = "]" if closed_high else ")"
-        raise fail_value(owner, arg, f"a float in [{lo}, {hi}{bracket}", number)
+        left = "(-inf" if low is None else f"[{low:g}"  # inf is never accepted: an open bound there
+        right = "inf)" if high is None else f"{high:g}" + ("]" if closed_high else ")")
+        raise fail_value(owner, arg, f"a float in {left}, {right}", number)
     return number
 
 

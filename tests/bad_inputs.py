@@ -38,7 +38,9 @@ def real_error(who: str, arg: str, value: Any, low: str = "0", high: str = "inf"
         return TypeError, house(who, arg, "a real number", got_of(value))
     if isinstance(value, int) and abs(value) >= 1 << 1024:
         return ValueError, house(who, arg, "a finite float", got_of(value))
-    return ValueError, house(who, arg, f"a float in [{low}, {high}{bracket}", got_of(float(value)))
+    left = "(-inf" if low == "-inf" else f"[{low}"  # an infinite bound is never reached: open
+    right = "inf)" if high == "inf" else f"{high}{bracket}"
+    return ValueError, house(who, arg, f"a float in {left}, {right}", got_of(float(value)))
 
 
 def int_error(who: str, arg: str, value: Any, low: str = "-inf", high: str = "inf") -> tuple[type, str]:

@@ -54,7 +54,7 @@ def test_norm_is_reproducible_and_independent_of_the_source_layout():
                                         r"index 0\."),
     (([np.ones(2)],), TypeError, r"but got ndarray at index 0\."),
     (([mc.Tensor([1.0])], 0.0), ValueError, r"'clip_norm' must be a finite float > 0, but got 0.0"),
-    (([mc.Tensor([1.0])], 1.0, -1.0), ValueError, r"'use_norm' must be a float in \[0, inf\], but got -1.0"),
+    (([mc.Tensor([1.0])], 1.0, -1.0), ValueError, r"'use_norm' must be a float in \[0, inf\), but got -1.0"),
 ])
 def test_bad_arguments(args, error, match):
     with pytest.raises(error, match=match):

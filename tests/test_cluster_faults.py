@@ -124,9 +124,9 @@ def test_a_launcher_without_mpi_or_without_mpi4py_is_a_clear_error():
                          capture_output=True, text=True, timeout=120, env=slurm)
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "train_mlp.py: error: For 'init', 'MPI's world' must be the 2 ranks Slurm started (SLURM_NTASKS=2); "
-        "otherwise this MPI does not speak that launcher's protocol (use its mpirun, or srun --mpi=pmix with an MPI "
-        "built with PMIx), or the variable is stale, but got a world of 1.")
+        "train_mlp.py: error: For 'init', 'world size' must be 2, the ranks Slurm started (SLURM_NTASKS=2; a "
+        "different size means this MPI does not speak that launcher's protocol: use its mpirun, or srun --mpi=pmix "
+        "with an MPI built with PMIx; or the variable is stale), but got 1.")
     code = "import sys; sys.modules['mpi4py'] = None; import minicell.communication as c; c.init()"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=slurm)
     assert out.returncode != 0
@@ -148,8 +148,11 @@ def test_launchers_are_recognised_by_their_variables(monkeypatch):
 
 
 @pytest.mark.parametrize("timeout,env,error,match", [
-    (0, None, ValueError, "For 'init', 'timeout' must be None or a number of seconds > 0, but got 0.0."),
-    ("5", None, TypeError, "For 'init', 'timeout' must be a real number, but got '5'."),
+    (0, None, ValueError, "For 'init', 'timeout' must be None or a finite number of seconds > 0, but got 0."),
+    (-1.5, None, ValueError, "For 'init', 'timeout' must be None or a finite number of seconds > 0, but got -1.5."),
+    (float("inf"), None, ValueError, "For 'init', 'timeout' must be None or a finite number of seconds > 0, "
+                                     "but got inf."),
+    ("5", None, TypeError, "For 'init', 'timeout' must be None or a number of seconds > 0, but got '5'."),
     (None, "soon", ValueError, "For 'init', 'MINICELL_COLLECTIVE_TIMEOUT' must be a number of seconds > 0, "
                                "but got 'soon'."),
 ])

@@ -155,8 +155,8 @@ def test_reproducible_sum_over_real_mpi_ranks_and_divergence_check(tmp_path):
     code, out, err, _ = launch(3, script)
     assert code == 0, err
     assert "same True True 3" in out and out.count("replicas ok") == 3
-    assert out.count("after release: For 'init', 'communication' must be never released in this process (it cannot "
-                     "start again), but got communication that release() ended.") == 3
+    assert out.count("after release: For 'init', 'the call' must be made before release() (MPI cannot start again "
+                     "in a process that finalized it), but got a call after release().") == 3
     code, out, err, _ = launch(2, script, "--diverge")
     assert code != 0 and "but got diverged replicas" in err  # ended, not hung (the timeout is a safety net)
 

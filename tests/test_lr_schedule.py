@@ -49,7 +49,7 @@ def test_exponential_decay_known_answers(step):
 
 @pytest.mark.parametrize("make, error, match", [
     (lambda: nn.CosineDecayLR(-0.1, 0.1, 4), ValueError, r"For 'CosineDecayLR', 'min_lr' must be a float in \[0, "
-                                                         r"inf\]"),
+                                                         r"inf\)"),
     (lambda: nn.CosineDecayLR(0.2, 0.1, 4), ValueError, r"'max_lr' must be greater than 'min_lr' \(0.2\), but got 0.1"),
     (lambda: nn.CosineDecayLR(0.0, 0.0, 4), ValueError, r"'max_lr' must be a float > 0, but got 0.0"),
     (lambda: nn.CosineDecayLR(0.0, 0.1, 0), ValueError, r"'decay_steps' must be an int in \[1, inf\), but got 0"),

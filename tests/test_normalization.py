@@ -139,7 +139,7 @@ V = mc.Tensor(np.zeros(3, np.float32))
     (lambda: ops.batch_norm(X, V, V, V, V, training=1), TypeError, r"'training' must be a bool, but got 1"),
     (lambda: nn.LayerNorm(4), TypeError,
          r"For 'LayerNorm', 'normalized_shape' must be a tuple or list of positive ints, but got 4"),
-    (lambda: nn.LayerNorm((2,), epsilon=-1.0), ValueError, r"For 'LayerNorm', 'epsilon' must be a float in \[0, inf\]"),
+    (lambda: nn.LayerNorm((2,), epsilon=-1.0), ValueError, r"For 'LayerNorm', 'epsilon' must be a float in \[0, inf\)"),
     (lambda: nn.LayerNorm((3,))(X), ValueError,
          r"^For 'LayerNorm', 'x' must be a Tensor whose shape from axis -1 is the parameters' shape \[3\], "
      r"but got shape \[2, 3, 2, 2\]\.$"),

@@ -90,12 +90,12 @@ def test_optimizer_state_names_in_a_training_cell_and_mindspore_idiom():
 
 
 @pytest.mark.parametrize("make,error,who,arg,expected,got", [
-    (lambda ps: nn.SGD(ps, -0.1), ValueError, "SGD", "learning_rate", "a float in [0, inf]", "-0.1"),
-    (lambda ps: nn.SGD(ps, 0.1, momentum=-1.0), ValueError, "SGD", "momentum", "a float in [0, inf]", "-1.0"),
+    (lambda ps: nn.SGD(ps, -0.1), ValueError, "SGD", "learning_rate", "a float in [0, inf)", "-0.1"),
+    (lambda ps: nn.SGD(ps, 0.1, momentum=-1.0), ValueError, "SGD", "momentum", "a float in [0, inf)", "-1.0"),
     (lambda ps: nn.SGD(ps, 0.1, nesterov=True), ValueError, "SGD", "momentum", "> 0 with Nesterov momentum", "0.0"),
     (lambda ps: nn.Adam(ps, beta1=1.0), ValueError, "Adam", "beta1", "a float in [0, 1)", "1.0"),
     (lambda ps: nn.Adam(ps, eps=0.0), ValueError, "Adam", "eps", "a float > 0", "0.0"),
-    (lambda ps: nn.Adam(ps, weight_decay=-1.0), ValueError, "Adam", "weight_decay", "a float in [0, inf]", "-1.0"),
+    (lambda ps: nn.Adam(ps, weight_decay=-1.0), ValueError, "Adam", "weight_decay", "a float in [0, inf)", "-1.0"),
     (lambda ps: nn.Momentum(ps, 0.1, 0.0), ValueError, "Momentum", "momentum",
      "a float > 0 (use SGD for plain gradient descent)", "0.0"),
     (lambda ps: nn.SGD([], 0.1), ValueError, "SGD", "params", "a non-empty iterable of Parameters", "an empty one"),
@@ -106,8 +106,8 @@ def test_optimizer_state_names_in_a_training_cell_and_mindspore_idiom():
     (lambda ps: nn.SGD([mc.Parameter(1.0, requires_grad=False, name="f")], 0.1), ValueError, "SGD", "params",
      "trainable float Parameters", "'f' (dtype float32, requires_grad=False) at index 0"),
     (lambda ps: nn.Adam(ps, learning_rate="fast"), TypeError, "Adam", "learning_rate", "a real number", "'fast'"),
-    (lambda ps: nn.SGD(ps, float("inf")), ValueError, "SGD", "learning_rate", "a float in [0, inf]", "inf"),
-    (lambda ps: nn.Adam(ps, eps=float("inf")), ValueError, "Adam", "eps", "a float in [0, inf]", "inf"),
+    (lambda ps: nn.SGD(ps, float("inf")), ValueError, "SGD", "learning_rate", "a float in [0, inf)", "inf"),
+    (lambda ps: nn.Adam(ps, eps=float("inf")), ValueError, "Adam", "eps", "a float in [0, inf)", "inf"),
 ])
 def test_bad_hyper_parameters(make, error, who, arg, expected, got):
     with pytest.raises(error, match=house(who, arg, expected, got)):

@@ -13,11 +13,14 @@ Anywhere else the process is a world of size 1 and MPI is never touched.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from typing import Any
 
+import numpy as np
+
 import minicell._runtime.world as _world
-from minicell._checks import Shown, check_real, fail, fail_value
+from minicell._checks import Shown, fail, fail_type, fail_value
 from minicell._runtime.memory import keep_freed_memory
 from minicell._runtime.parallel import set_num_threads
 
@@ -59,10 +62,15 @@ def collective_timeout(timeout: Any) -> float:
         if not (0 < timeout < math.inf):
             raise fail_value("init", TIMEOUT_VARIABLE, "a number of seconds > 0", Shown(repr(text)))
         return timeout
-    timeout = check_real("init", "timeout", timeout, 0.0)
-    if timeout <= 0:
-        raise fail_value("init", "timeout", "None or a number of seconds > 0", timeout)
-    return timeout
+    if isinstance(timeout, (bool, np.bool_, np.timedelta64)) or not isinstance(timeout, numbers.Real):
+        raise fail_type("init", "timeout", "None or a number of seconds > 0", timeout)
+    try:
+        seconds = float(timeout)
+    except OverflowError:  # an int beyond float's range
+        seconds = math.inf
+    if not (0 < seconds < math.inf):
+        raise fail_value("init", "timeout", "None or a finite number of seconds > 0", timeout)
+    return seconds
 
 
 def init(backend_name: str | None = None, timeout: float | None = None) -> None:
@@ -83,8 +91,8 @@ def init(backend_name: str | None = None, timeout: float | None = None) -> None:
     if _world.installed() is not None:
         return
     if _state["released"]:
-        raise fail(RuntimeError, "init", "communication", "never released in this process (it cannot start again)",
-                   Shown("communication that release() ended"))
+        raise fail(RuntimeError, "init", "the call", "made before release() (MPI cannot start again in a process "
+                   "that finalized it)", Shown("a call after release()"))
     found = _world.launcher()
     if found is None:
         _world.install(_world.SingleProcess())
@@ -98,9 +106,9 @@ def init(backend_name: str | None = None, timeout: float | None = None) -> None:
                    Shown(f"{type(error).__name__}: {error}")) from None
     world = MPIWorld(timeout=seconds)
     if size is not None and world.size != size:
-        raise fail(RuntimeError, "init", "MPI's world", f"the {size} ranks {name} started ({variable}={size}); "
-                   "otherwise this MPI does not speak that launcher's protocol (use its mpirun, or srun --mpi=pmix "
-                   "with an MPI built with PMIx), or the variable is stale", Shown(f"a world of {world.size}"))
+        raise fail(RuntimeError, "init", "world size", f"{size}, the ranks {name} started ({variable}={size}; a "
+                   "different size means this MPI does not speak that launcher's protocol: use its mpirun, or srun "
+                   "--mpi=pmix with an MPI built with PMIx; or the variable is stale)", world.size)
     install_abort_hook(world)
     install_exit_hook(world)
     set_num_threads(_threads_per_rank())
