@@ -4,13 +4,14 @@ from __future__ import annotations
 import os
 import select
 import sys
+import threading
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
 import minicell as mc
-from minicell._runtime import blas, fork, pools
+from minicell._runtime import blas, fork, parallel, pools
 from minicell._runtime.parallel import run_parallel
 
 
@@ -86,3 +87,39 @@ def test_a_forked_child_runs_the_handlers_and_gets_working_pools():
         mc.set_num_threads(previous)
     assert report == b"\x00" and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert ran == []  # the handler ran in the child only
+
+
+def test_a_failing_piece_or_task_is_raised_only_after_every_other_has_ended():
+    """The caller's piece fails at once while the pool's piece is still running: the call returns
+    only after that piece ended (nothing runs on after a failed call), and raises the error a serial
+    loop would have met first."""
+    previous = mc.get_num_threads()
+    mc.set_num_threads(2)
+    try:
+        started, ended = threading.Event(), threading.Event()
+
+        def piece(lo, hi):
+            if lo == 0:
+                assert started.wait(60)  # a safety net: the other piece starts at once
+                raise ValueError("piece 0")
+            started.set()
+            threading.Event().wait(0.05)  # likely still running when piece 0 fails; the assertion
+            # below holds however the threads are scheduled (the call waits for this piece)
+            ended.set()
+            raise ValueError("piece 1")
+
+        with pytest.raises(ValueError, match="^piece 0$"):
+            parallel.run_parallel(2 * parallel.MIN_PER_THREAD, piece)
+        assert ended.is_set()
+
+        ran = []
+
+        def task(i):
+            ran.append(i)
+            if i in (1, 2):
+                raise KeyError(i)
+        with pytest.raises(KeyError) as caught:
+            parallel.run_tasks(4, task)
+        assert caught.value.args == (1,) and sorted(ran) == [0, 1, 2]  # task 3 follows 1 on its thread
+    finally:
+        mc.set_num_threads(previous)

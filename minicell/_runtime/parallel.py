@@ -99,13 +99,22 @@ def run_parallel(count: int, body: Callable[[int, int], None], align: int = 1) -
 
     pool = shared_pool("parallel", _state["threads"])
     futures = [pool.submit(task, lo, hi) for lo, hi in bounds[1:]]
+    own: BaseException | None = None
     _local.in_pool = True  # the caller's own piece runs nested loops serially too: its nested tasks
     try:  # would otherwise queue behind the pool's busy workers and wait for them
         body(*bounds[0])
+    except BaseException as error:  # raised below, once every piece has ended
+        own = error
     finally:
         _local.in_pool = False
-    for future in futures:
-        future.result()
+    _raise_first([own] + [future.exception() for future in futures])  # exception() waits for each piece
+
+
+def _raise_first(errors: list[BaseException | None]) -> None:
+    """Raise the first error in piece order (what a serial loop would have met first), if any."""
+    first = next((error for error in errors if error is not None), None)
+    if first is not None:
+        raise first
 
 
 def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> None:
@@ -123,10 +132,16 @@ def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> N
             body(i)
         return
 
+    failures: list[tuple[int, BaseException]] = []
+
     def share(first: int) -> None:
         _local.in_pool = True
         for i in range(first, count, threads):
-            body(i)
+            try:
+                body(i)
+            except BaseException as error:  # raised below, once every share has ended
+                failures.append((i, error))
+                return
 
     pool = shared_pool("segments", _state["threads"])
     futures = [pool.submit(share, t) for t in range(1, threads)]
@@ -135,4 +150,6 @@ def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> N
     finally:
         _local.in_pool = False
     for future in futures:
-        future.result()
+        future.result()  # waits; share() itself never raises
+    if failures:
+        raise min(failures, key=lambda failure: failure[0])[1]  # the task a serial loop would have failed at
