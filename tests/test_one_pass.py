@@ -213,6 +213,32 @@ def test_row_mixing_ops_are_refused_in_a_micro_batched_step(op, needle):
     assert all(np.array_equal(a, p.asnumpy()) for a, p in zip(before, net.get_parameters()))
 
 
+@pytest.mark.parametrize("draw", [
+    lambda h, g: h + ops.randn(*h.shape, generator=g),
+    lambda h, g: h * ops.bernoulli(0.5, h.shape, generator=g),
+    lambda h, g: h + ops.uniform((h.shape[0], 1), generator=g),
+    lambda h, g: h[ops.randperm(h.shape[0], generator=g)],
+])
+def test_random_ops_drawing_one_value_per_row_are_refused_and_reserve_nothing(draw):
+    """Plain random ops index their values from 0 on every rank: per-row draws would depend on the
+    world size. They are refused before reserving; a draw of another shape is fine."""
+    gen = mc.Generator().manual_seed(5)
+    net = SumsOverTheBatch(lambda h: draw(h, gen)).set_train()
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.CrossEntropyLoss()), nn.SGD(net.trainable_params(), 0.1),
+                               micro_batch_size=4)
+    before = [p.asnumpy() for p in net.get_parameters()]
+    for rows in (8, 4):  # two micro-batches, and one
+        with pytest.raises(ValueError, match=r"'size' must be a shape whose axis 0 is not the batch's .*, but got "
+                                             rf"shape \[{rows}(, \d+)?\] for a batch of {rows} rows"):
+            step(*data(rows, (4,), 2))
+    assert int(gen.get_state()[1]) == 0
+    assert all(np.array_equal(a, p.asnumpy()) for a, p in zip(before, net.get_parameters()))
+    weight_noise = SumsOverTheBatch(lambda h: h + ops.randn(1, 2, generator=gen)).set_train()
+    nn.TrainOneStepCell(nn.WithLossCell(weight_noise, nn.CrossEntropyLoss()),
+                        nn.SGD(weight_noise.trainable_params(), 0.1), micro_batch_size=4)(*data(8, (4,), 2))
+    assert int(gen.get_state()[1]) == 1
+
+
 def test_other_state_changing_forwards_are_still_refused():
     class Counts(mc.Cell):
         def __init__(self):
