@@ -21,6 +21,7 @@ from minicell._array import DTYPE_NAMES, ArrayValue, array_of, to_dtype
 from minicell._autograd.grad_mode import is_grad_enabled
 from minicell._autograd.graph import backprop, seed_gradient
 from minicell._checks import Shown, checked_cast, fail_type, fail_value
+from minicell._runtime import segments
 from minicell.primitives import activation as A
 from minicell.primitives import math as M
 from minicell.primitives import matmul as MM
@@ -46,6 +47,20 @@ def needs_grad(x: Any) -> bool:
     return isinstance(x, Tensor) and x._requires_grad
 
 
+def _of_parameters_only(plan: segments.Plan, operands: tuple) -> bool:
+    """Whether an op's operands are parameters or values computed from them only (and scalars), in a
+    one-pass step: then its result is no batch and no per-segment value, whatever its shape."""
+    found = False
+    for x in operands:
+        if isinstance(x, Tensor):
+            if id(x._data) not in plan.fixed:
+                return False
+            found = True
+        elif isinstance(x, np.ndarray) and x.ndim > 0:
+            return False
+    return found
+
+
 def record(out: np.ndarray, operands: tuple, backward: Backward) -> Tensor:
     """Wrap ``out`` as a Tensor and, if any operand needs a gradient, attach the graph node.
 
@@ -53,6 +68,9 @@ def record(out: np.ndarray, operands: tuple, backward: Backward) -> Tensor:
     are not Tensors (Python scalars, ndarrays) get None or anything, it is ignored.
     """
     result = Tensor._wrap(np.asarray(out))
+    plan = segments.current()
+    if plan is not None and _of_parameters_only(plan, operands):
+        plan.fix(result._data)
     if is_grad_enabled() and any(needs_grad(x) for x in operands) and result._data.dtype.kind == "f":
         result._requires_grad = True
         result._parents = operands

@@ -213,6 +213,29 @@ def test_row_mixing_ops_are_refused_in_a_micro_batched_step(op, needle):
     assert all(np.array_equal(a, p.asnumpy()) for a, p in zip(before, net.get_parameters()))
 
 
+class WeightDecayInTheLoss(mc.Cell):
+    """A loss plus a term of the weights only, whose shapes can equal the segment count."""
+
+    def __init__(self, outputs: int) -> None:
+        super().__init__()
+        self.fc = nn.Dense(6, outputs, generator=mc.Generator().manual_seed(0))
+
+    def construct(self, x, y):
+        h = self.fc(x)
+        return ops.mean((h - y) * (h - y)) + 0.01 * ops.sum(self.fc.weight * self.fc.weight)
+
+
+@pytest.mark.parametrize("rows, size, outputs", [(6, 2, 3), (8, 2, 4), (6, 1, 6), (8, 2, 8), (6, 2, 4)])
+def test_values_of_the_parameters_alone_are_never_taken_for_segments_or_rows(rows, size, outputs):
+    """fc.weight * fc.weight has shape (outputs, 6): with outputs = the number of segments (or of
+    rows) its shape alone would make it look per-segment (or batched); it is marked as a value of the
+    parameters, so the one pass still equals the loop of lone micro-batches."""
+    rng = np.random.default_rng(rows * 10 + outputs)
+    x = mc.Tensor(rng.standard_normal((rows, 6)).astype(np.float32))
+    y = mc.Tensor(rng.standard_normal((rows, outputs)).astype(np.float32))
+    assert_one_pass_exact(WeightDecayInTheLoss(outputs).set_train(), (x, y), size)
+
+
 @pytest.mark.parametrize("draw", [
     lambda h, g: h + ops.randn(*h.shape, generator=g),
     lambda h, g: h * ops.bernoulli(0.5, h.shape, generator=g),

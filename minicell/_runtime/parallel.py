@@ -56,8 +56,12 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for minicell's pools and NumPy's BLAS (1 disables threading).
 
-    Results never change with the thread count. Safe while other threads draw: a pool being
-    replaced finishes the work already handed to it.
+    minicell's own loops never change a result with the thread count. BLAS can: OpenBLAS splits
+    a product differently for 1 and 2 threads, so a micro-batched training step (and every
+    world size) runs its products with single-threaded BLAS; the plain step
+    (``TrainOneStepCell(micro_batch_size=None)``) uses all BLAS threads for speed, and its bits may
+    change with ``n``. Safe while other threads draw: a pool being replaced finishes the work
+    already handed to it.
     """
     n = check_int("set_num_threads", "n", n, 1, MAX_THREADS + 1)
     with _lock:

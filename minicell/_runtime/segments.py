@@ -45,10 +45,17 @@ class Plan:
 
     def __init__(self, rows: int, size: int, fixed: Sequence[np.ndarray] = ()) -> None:
         self.rows, self.size = int(rows), int(size)
-        self.fixed = {id(a) for a in fixed}  # the network's parameter arrays: never batched
+        self.fixed = {id(a) for a in fixed}  # the network's parameter arrays, and values of them only
+        self._kept: list[np.ndarray] = list(fixed)  # alive for the step, so their ids are not reused
         self.bounds = [(lo, min(lo + self.size, self.rows)) for lo in range(0, self.rows, self.size)]
         self.n = len(self.bounds)
         self.stats: list[Any] = []
+
+    def fix(self, array: np.ndarray) -> None:
+        """Mark ``array`` as computed from the parameters (and constants) only: never batched or
+        per-segment, whatever its shape (a weight-decay term of shape (n, k) is not n segments)."""
+        self.fixed.add(id(array))
+        self._kept.append(array)
 
     def slices(self, array: np.ndarray) -> list[np.ndarray]:
         """The segments' rows of a batched array (views)."""

@@ -1,6 +1,8 @@
 """``clip_by_global_norm`` (MindSpore's ``mindspore.ops.clip_by_global_norm``), differentiable.
 
-See ``minicell.primitives.global_norm`` for the formula and the reproducible float64 norm.
+See ``minicell.primitives.global_norm`` for the formula: the norm is the square root of the
+correctly rounded exact sum of squares (``minicell._exact.norms``), so it is the same however the
+arrays are cut into slices (the sharded optimizer's).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def clip_by_global_norm(x: Any, clip_norm: float = 1.0, use_norm: Any = None) ->
     Args:
         x: a tuple or list of floating-point Tensors (for example gradients).
         clip_norm: the largest global norm allowed, > 0.
-        use_norm: None (compute the global norm of ``x``, in float64), or a given global norm
+        use_norm: None (compute the global norm of ``x``, exactly, see above), or a given global norm
             (a real >= 0, treated as a constant: MindSpore accepts only None).
 
     Returns:

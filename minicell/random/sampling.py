@@ -221,8 +221,8 @@ def prepare_categorical(who: str, logits: Any, temperature: Any = 1.0, top_k: An
             z[z < kth] = -np.inf
         if temperature == 0:
             return cast(np.ndarray, np.argmax(z, axis=1).astype(np.int64).reshape(shape))
-        with np.errstate(under="ignore"):
-            w = np.exp((z - z.max(axis=1, keepdims=True)) / temperature)
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):  # computing cannot fail: an
+            w = np.exp((z - z.max(axis=1, keepdims=True)) / temperature)  # overflow gives -inf, weight 0
         u = row_uniforms(seed, offset, np.arange(start, start + z.shape[0], dtype=np.uint64), 1)
         return cast(np.ndarray, _inverse_cdf(w, u)[:, 0].reshape(shape))
     return compute
