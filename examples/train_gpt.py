@@ -66,6 +66,7 @@ DEFAULTS = {"seed": 0, "block": 64, "width": 64, "layers": 2, "heads": 4, "dropo
             "batch": 32, "micro_batch": 8, "windows": 8192, "steps": 1000, "warmup": 50}
 MAX_LR, MIN_LR, WEIGHT_DECAY, CLIP_NORM = 5e-3, 5e-4, 0.01, 1.0
 HELD_OUT = 0.1  # the last tenth of the text
+ROW_LIMIT = 2 ** 33  # sampling rows: ops.sample_logits takes batch_start + rows <= 2**33
 
 
 # ----- the text --------------------------------------------------------------------------------------
@@ -199,6 +200,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--save-every, --sample and --prompt-row must be at least 0, --top-k at least 1")
     if not (args.temperature >= 0 and math.isfinite(args.temperature)):
         parser.error(f"--temperature must be a finite float >= 0, got {args.temperature}")
+    if args.prompt_row + len(args.prompt or [""]) > ROW_LIMIT:  # checked now, not after training
+        parser.error(f"--prompt-row plus the number of prompts must be at most {ROW_LIMIT}, got {args.prompt_row}")
     args.prompt = args.prompt or ["The "]
     return args
 
@@ -219,11 +222,15 @@ def load_state(args: argparse.Namespace) -> TrainingState:
     if "config" not in saved or saved["config"].asnumpy().shape != (len(CONFIG_FIELDS),):
         raise ValueError(f"'{args.resume}' is not a {PROG} checkpoint")
     config = dict(zip(CONFIG_FIELDS, (int(v) for v in saved["config"].asnumpy())))
-    given = {f: v for f, v in config_of(args).items() if getattr(args, f, None) is not None or
-             (f == "steps" and args.epochs is not None)}
+    given = {f: v for f, v in config_of(args).items() if getattr(args, f, None) is not None}
     for field, value in given.items():
         if value != config[field]:
             raise ValueError(f"{flag(field)} {value} differs from the checkpoint's {config[field]}")
+    if args.epochs is not None:  # epochs of the checkpoint's own windows and batch
+        per_epoch = config["windows"] // config["batch"]
+        if args.epochs * per_epoch != config["steps"]:
+            raise ValueError(f"--epochs {args.epochs} ({args.epochs * per_epoch} steps of {per_epoch} per epoch) "
+                             f"differs from the checkpoint's {config['steps']} steps")
     state = TrainingState(config)
     mc.load_param_into_net(state, saved, strict_load=True)
     return state
