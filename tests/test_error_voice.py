@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,11 +34,20 @@ PACKAGE = ROOT / "minicell"
 # The one module that writes error text.
 VOICE = "minicell/_checks.py"
 
-# Exception classes whose text is a report, not a complaint about an argument (see the docstring).
+# Exception classes whose text is a report, not a complaint about an argument (see the docstring),
+# and the only folder where they may be raised with text.
 REPORT_CLASSES = frozenset({"AssertionError"})
+REPORT_HOME = "minicell/testing/"
 
-# Private carriers of the <what came> part, re-raised through fail(...) by the public function.
+# Private carriers of the <what came> part, re-raised through fail(...) by the public function,
+# and the only folder where they may be made with text.
 REASON_CLASSES = frozenset({"MalformedArchive", "MissingPackage", "NameClash"})
+REASON_HOME = "minicell/_checkpoint/"
+
+# What a `raise` may call with arguments: the voice's helpers and the small local helpers that
+# return one of them (each checked by test_local_raisers_use_the_voice).
+RAISERS = frozenset({"fail", "fail_type", "fail_value", "refuse", "missing_package", "_bad", "_mismatch"})
+HAND_TYPED = re.compile(r"^\s*For\s*['\"{]")
 
 # (file, enclosing function) -> why the message is not a user's mistake. Keep this list short.
 INTERNAL_INVARIANTS: dict[tuple[str, str], str] = {
@@ -51,16 +61,21 @@ INTERNAL_INVARIANTS: dict[tuple[str, str], str] = {
 
 
 def exception_names() -> set[str]:
-    """Names of the builtin exception classes and of every exception class the package defines."""
+    """Names of the builtin exception classes and of every exception class the package defines,
+    subclasses of subclasses too (repeated until no new name appears, whatever the file order)."""
     names = {name for name, value in vars(builtins).items()
              if isinstance(value, type) and issubclass(value, BaseException)}
-    for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ClassDef) and any(
-                    isinstance(base, ast.Name) and (base.id in names or base.id.endswith(("Error", "Exception")))
-                    for base in node.bases):
-                names.add(node.name)
-    return names
+    classes = [node for path in sorted(PACKAGE.rglob("*.py"))
+               for node in ast.walk(ast.parse(path.read_text(), str(path))) if isinstance(node, ast.ClassDef)]
+    while True:
+        found = {node.name for node in classes if any(
+            isinstance(base, (ast.Name, ast.Attribute)) and
+            ((base.id if isinstance(base, ast.Name) else base.attr) in names or
+             (base.id if isinstance(base, ast.Name) else base.attr).endswith(("Error", "Exception")))
+            for base in node.bases)}
+        if found <= names:
+            return names
+        names |= found
 
 
 def called_name(call: ast.Call) -> str | None:
@@ -95,14 +110,18 @@ def hand_written_messages(path: Path, exceptions: set[str], root: Path = ROOT) -
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or called_name(node) not in exceptions:
             continue
-        if called_name(node) in REPORT_CLASSES | REASON_CLASSES or not (node.args or node.keywords):
+        if not (node.args or node.keywords):
+            continue
+        if called_name(node) in REPORT_CLASSES and relative.startswith(REPORT_HOME):
+            continue
+        if called_name(node) in REASON_CLASSES and relative.startswith(REASON_HOME):
             continue
         if (relative, owner[node]) in INTERNAL_INVARIANTS or (relative, "*") in INTERNAL_INVARIANTS:
             continue
         line = ast.get_source_segment(source, node) or ""
         offenders.append(f"{relative}:{node.lineno}  {line.splitlines()[0][:100]}")
     for node in ast.walk(tree):  # the wording typed by hand, to be raised later from a variable
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("For '") \
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and HAND_TYPED.match(node.value) \
                 and (relative, owner[node]) not in INTERNAL_INVARIANTS and (relative, "*") not in INTERNAL_INVARIANTS:
             offenders.append(f"{relative}:{node.lineno}  the house wording typed by hand: {node.value[:60]!r}")
     return sorted(offenders, key=lambda text: int(text.split(":")[1].split()[0]))
@@ -123,6 +142,50 @@ def test_no_module_writes_its_own_error_message():
     assert not offenders, ("These exceptions are given a message written by hand; make them with "
                            "minicell._checks.fail(cls, who, arg, expected, got) instead:\n  "
                            + "\n  ".join(offenders))
+
+
+def raises_through_other_calls(path: Path, root: Path = ROOT) -> list[str]:
+    """``file:line`` of every ``raise f(...)`` with arguments where ``f`` is neither a raiser of the
+    voice nor an allowed class (a third-party class, an alias, ``type(error)(...)``, ...)."""
+    relative = path.relative_to(root).as_posix()
+    source = path.read_text()
+    tree = ast.parse(source, relative)
+    owner = enclosing_functions(tree)
+    offenders = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+            continue
+        call, name = node.exc, called_name(node.exc)
+        if not (call.args or call.keywords) or name in RAISERS:
+            continue
+        if name in REPORT_CLASSES and relative.startswith(REPORT_HOME):
+            continue
+        if name in REASON_CLASSES and relative.startswith(REASON_HOME):
+            continue
+        if (relative, owner[node]) in INTERNAL_INVARIANTS:
+            continue
+        line = ast.get_source_segment(source, node) or ""
+        offenders.append(f"{relative}:{node.lineno}  {line.splitlines()[0][:100]}")
+    return offenders
+
+
+def test_every_raise_with_a_message_goes_through_the_voice():
+    offenders = [line for path in package_files() for line in raises_through_other_calls(path)]
+    assert not offenders, "These raises make their exception another way than the voice's helpers:\n  " + \
+        "\n  ".join(offenders)
+
+
+def test_local_raisers_use_the_voice():
+    """Each small local raiser in RAISERS returns what one of the voice's functions made."""
+    voice = {"fail", "fail_type", "fail_value"}
+    for path in package_files():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef) and node.name in RAISERS - voice:
+                relative = path.relative_to(ROOT).as_posix()
+                allowed = voice | (REPORT_CLASSES if relative.startswith(REPORT_HOME) else set())
+                returned = [r.value for r in ast.walk(node) if isinstance(r, ast.Return)]
+                assert returned and all(isinstance(v, ast.Call) and called_name(v) in allowed for v in returned), \
+                    f"{path}: {node.name} must return fail(...), fail_type(...) or fail_value(...)"
 
 
 def test_every_reason_carrier_is_caught_in_the_package():
@@ -155,4 +218,23 @@ def test_the_check_sees_every_kind_of_hand_written_message(tmp_path):
         "    if x == 11: message = f\"For '{x}', ...\"\n"
         "    raise NotImplementedError()\n")
     found = hand_written_messages(module, exception_names(), tmp_path)
-    assert [line.split("  ")[0] for line in found] == [f"sample.py:{n}" for n in (*range(3, 10), 13)]
+    # 12: an AssertionError report is allowed in minicell/testing/ only
+    assert [line.split("  ")[0] for line in found] == [f"sample.py:{n}" for n in (*range(3, 10), 12, 13)]
+
+
+def test_the_raise_check_sees_messages_made_another_way(tmp_path):
+    """Third-party classes, aliases and computed classes called with text are caught at the raise."""
+    module = tmp_path / "sample.py"
+    module.write_text(
+        "import numpy as np, zipfile\n"
+        "from minicell._checks import fail_value\n"
+        "Err = ValueError\n"
+        "def f(x, error):\n"
+        "    if x == 1: raise np.exceptions.AxisError('bad axis')\n"
+        "    if x == 2: raise zipfile.BadZipFile('bad zip')\n"
+        "    if x == 3: raise Err('aliased')\n"
+        "    if x == 4: raise type(error)('computed')\n"
+        "    if x == 5: raise fail_value('f', 'x', 'good', x)\n"
+        "    raise KeyError\n")
+    found = raises_through_other_calls(module, tmp_path)
+    assert [line.split("  ")[0] for line in found] == [f"sample.py:{n}" for n in (5, 6, 7, 8)]
