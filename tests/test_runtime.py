@@ -39,6 +39,27 @@ def test_single_threaded_blas_limits_inside_and_restores_on_leaving():
 
 
 @pytest.mark.skipif(not blas_threads(), reason="threadpoolctl finds no BLAS library to limit")
+def test_overlapping_single_threaded_sections_keep_one_thread_until_the_last_closes():
+    """Two steps on two threads: the first to close must not give BLAS its threads back while the
+    other still runs; a set_num_threads made meanwhile takes effect when the last closes."""
+    previous = mc.get_num_threads()
+    try:
+        mc.set_num_threads(1)
+        first = blas.single_threaded_blas()
+        second = blas.single_threaded_blas()
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert set(blas_threads()) == {1}
+        mc.set_num_threads(2)
+        assert set(blas_threads()) == {1}
+        second.__exit__(None, None, None)
+        assert set(blas_threads()) == {2}
+    finally:
+        mc.set_num_threads(previous)
+
+
+@pytest.mark.skipif(not blas_threads(), reason="threadpoolctl finds no BLAS library to limit")
 def test_set_num_threads_limits_blas_too():
     previous = mc.get_num_threads()
     try:

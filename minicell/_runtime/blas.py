@@ -22,34 +22,60 @@ from threadpoolctl import ThreadpoolController
 from minicell._runtime.fork import on_fork_in_child
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"controller": None, "limit": None}
+# controller; the process-wide limit; how many single-threaded sections are open, their limiter;
+# a process-wide limit asked for while sections were open (applied when the last one closes)
+_state: dict[str, Any] = {"controller": None, "limit": None, "sections": 0, "single": None, "pending": None}
 
 
 @on_fork_in_child
 def _reset_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
-    _state["controller"] = None
+    _state.update(controller=None, sections=0, single=None, pending=None)
 
 
 def _controller() -> Any:
-    with _lock:
-        if _state["controller"] is None:
-            _state["controller"] = ThreadpoolController()
-        return _state["controller"]
+    """The one ``ThreadpoolController`` (call with ``_lock`` held)."""
+    if _state["controller"] is None:
+        _state["controller"] = ThreadpoolController()
+    return _state["controller"]
+
+
+def _apply_limit(n: int) -> None:
+    if _state["limit"] is not None:
+        _state["limit"].restore_original_limits()
+    _state["limit"] = _controller().limit(limits=n, user_api="blas")
 
 
 def limit_blas_threads(n: int) -> None:
-    """Let BLAS use at most ``n`` threads from now on (replacing the limit set before)."""
-    controller = _controller()
+    """Let BLAS use at most ``n`` threads from now on (replacing the limit set before). Asked for
+    while a single-threaded section is open on some thread, it takes effect when the last closes."""
     with _lock:
-        if _state["limit"] is not None:
-            _state["limit"].restore_original_limits()
-        _state["limit"] = controller.limit(limits=n, user_api="blas")
+        if _state["sections"]:
+            _state["pending"] = n
+        else:
+            _apply_limit(n)
 
 
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """BLAS limited to one thread inside; the limit before is restored on leaving."""
-    with _controller().limit(limits=1, user_api="blas"):
+    """BLAS limited to one thread inside, on every thread, until the last open section closes.
+
+    Sections may overlap on several threads (two training steps at once): the limit is taken by
+    the first to open and given back by the last to close, so no section runs with more threads
+    because another one closed first."""
+    with _lock:
+        if _state["sections"] == 0:
+            _state["single"] = _controller().limit(limits=1, user_api="blas")
+        _state["sections"] += 1
+    try:
         yield
+    finally:
+        with _lock:
+            _state["sections"] -= 1
+            if _state["sections"] == 0:
+                _state["single"].restore_original_limits()
+                _state["single"] = None
+                if _state["pending"] is not None:
+                    _apply_limit(_state["pending"])
+                    _state["pending"] = None
