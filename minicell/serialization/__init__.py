@@ -20,7 +20,8 @@ when those formats are used.
 
 Everything is checked before the temporary file is written, and again when reading, where
 nothing in the file is trusted: every malformed file is a ``ValueError`` naming it and what is
-wrong, decided before anything larger than the file is allocated. Saving into a folder that
+wrong, decided before any array larger than the file is allocated (a ``.ckpt`` is one protobuf
+message, parsed whole by the ``protobuf`` package first, as MindSpore parses it). Saving into a folder that
 does not exist is a ``FileNotFoundError``, like loading a file that does not exist. Files are
 written atomically; temporary files left by killed savers are removed by the next save to the
 same path (``minicell._checkpoint.atomic``).
