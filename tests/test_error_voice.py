@@ -100,21 +100,28 @@ def enclosing_functions(tree: ast.AST) -> dict[ast.AST, str]:
     return owner
 
 
-def hand_written_messages(path: Path, exceptions: set[str], root: Path = ROOT) -> list[str]:
-    """``file:line  source`` of every exception class called with text of its own in ``path``."""
+def parsed(path: Path, root: Path) -> tuple[str, str, ast.AST, dict[ast.AST, str]]:
+    """``(relative path, source, tree, enclosing function of each node)`` of a module."""
     relative = path.relative_to(root).as_posix()
     source = path.read_text()
     tree = ast.parse(source, relative)
-    owner = enclosing_functions(tree)
+    return relative, source, tree, enclosing_functions(tree)
+
+
+def allowed_here(name: str | None, relative: str) -> bool:
+    """A report class in minicell/testing/, a reason carrier in minicell/_checkpoint/."""
+    return ((name in REPORT_CLASSES and relative.startswith(REPORT_HOME))
+            or (name in REASON_CLASSES and relative.startswith(REASON_HOME)))
+
+
+def hand_written_messages(path: Path, exceptions: set[str], root: Path = ROOT) -> list[str]:
+    """``file:line  source`` of every exception class called with text of its own in ``path``."""
+    relative, source, tree, owner = parsed(path, root)
     offenders = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or called_name(node) not in exceptions:
             continue
-        if not (node.args or node.keywords):
-            continue
-        if called_name(node) in REPORT_CLASSES and relative.startswith(REPORT_HOME):
-            continue
-        if called_name(node) in REASON_CLASSES and relative.startswith(REASON_HOME):
+        if not (node.args or node.keywords) or allowed_here(called_name(node), relative):
             continue
         if (relative, owner[node]) in INTERNAL_INVARIANTS or (relative, "*") in INTERNAL_INVARIANTS:
             continue
@@ -147,20 +154,13 @@ def test_no_module_writes_its_own_error_message():
 def raises_through_other_calls(path: Path, root: Path = ROOT) -> list[str]:
     """``file:line`` of every ``raise f(...)`` with arguments where ``f`` is neither a raiser of the
     voice nor an allowed class (a third-party class, an alias, ``type(error)(...)``, ...)."""
-    relative = path.relative_to(root).as_posix()
-    source = path.read_text()
-    tree = ast.parse(source, relative)
-    owner = enclosing_functions(tree)
+    relative, source, tree, owner = parsed(path, root)
     offenders = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
             continue
         call, name = node.exc, called_name(node.exc)
-        if not (call.args or call.keywords) or name in RAISERS:
-            continue
-        if name in REPORT_CLASSES and relative.startswith(REPORT_HOME):
-            continue
-        if name in REASON_CLASSES and relative.startswith(REASON_HOME):
+        if not (call.args or call.keywords) or name in RAISERS or allowed_here(name, relative):
             continue
         if (relative, owner[node]) in INTERNAL_INVARIANTS:
             continue
