@@ -8,7 +8,7 @@ their slices computed on W ranks and merged (``global_square_sum``: one Allgathe
 rank), are the same correctly rounded float64, bit for bit.
 
 Squares: a float32 (or float16) ``x`` squared in float64 is exact (at most 48 significant bits).
-Those squares are summed by exponent bins (``_add_binned``): ``x*x = m * 2**(e - 53)`` with the
+Those squares are summed by exponent bins (``_Bins``): ``x*x = m * 2**(e - 53)`` with the
 integer ``m < 2**53`` split as ``m = h * 2**26 + l`` (``h < 2**27``, ``l < 2**26``), and
 ``np.bincount`` adds the ``h`` and the ``l`` of each exponent ``e`` in float64, exactly (integers
 below ``2**53`` while a bin holds at most ``2**26`` values); the few hundred bin sums, scaled by
@@ -28,7 +28,7 @@ import minicell._exact.superaccumulator as sa
 
 COLUMNS = 1 << 12  # values per limb block when extraction cannot be used
 BIN_CHUNK = 1 << 15  # squares per pass of the binned sum (its temporaries stay in cache)
-BIN_VALUES = 1 << 26  # squares per call of the binned sum: a bin's sum of 27-bit integers stays below 2**53
+BIN_VALUES = 1 << 26  # squares per flush of the bins: a bin's sum of 27-bit integers stays below 2**53
 _F64 = sa.FORMATS[np.dtype(np.float64)]
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for float64
 
@@ -92,45 +92,62 @@ def _add_values(acc: np.ndarray, values: np.ndarray) -> None:
         _normalize(acc)
 
 
-def _add_binned(acc: np.ndarray, x: np.ndarray, flags: np.ndarray) -> None:
-    """Add ``sum x**2`` of the float32 or float16 ``x`` (1-D) exactly into ``acc`` (see the module
-    docstring: squares exact in float64, summed by exponent bins with ``np.bincount``).
+class _Bins:
+    """Exponent bins of float32 / float16 squares (see the module docstring): for each biased
+    exponent ``b`` of the float64 square, the exact float64 sums of the high and the low 26-bit
+    halves of the integer significands. Shared by every array of a call, flushed into the limbs
+    once (or whenever 2**26 more values would make a bin sum inexact).
 
     The bits of a nonzero square ``s`` are read directly: biased exponent ``b`` (bits 52..62; never
     0, as float32 squares are normal float64s) and integer significand ``m = 2**52 | fraction``, so
     ``s = m * 2**(b - 1075)``. Zeros fall in bin 0 and are left out; inf and NaN in bin 2047."""
-    high_sums = np.zeros(2048)
-    low_sums = np.zeros(2048)
-    for lo in range(0, x.size, BIN_CHUNK):
-        squares = x[lo:lo + BIN_CHUNK].astype(np.float64)
-        np.multiply(squares, squares, out=squares)
-        bits = squares.view(np.uint64)
-        bits &= np.uint64((1 << 63) - 1)             # squares are >= 0, but x86's NaN keeps a sign bit
-        fields = (bits >> np.uint64(52)).astype(np.intp)
-        bits &= np.uint64((1 << 52) - 1)
-        bits |= np.uint64(1 << 52)                   # the significand m, an integer below 2**53
-        high_sums += np.bincount(fields, weights=(bits >> np.uint64(26)).astype(np.float64), minlength=2048)
-        low_sums += np.bincount(fields, weights=(bits & np.uint64((1 << 26) - 1)).astype(np.float64),
-                                minlength=2048)
-    if high_sums[2047]:  # an inf or a NaN among the squares
-        flags[0] |= bool(np.isnan(x).any())
-        flags[1] |= bool(np.isinf(x).any())
-    units = np.arange(1, 2047) - 1075                # bins 1..2046: s = m * 2**(b - 1075)
-    _add_values(acc, np.concatenate([np.ldexp(high_sums[1:2047], units + 26), np.ldexp(low_sums[1:2047], units)]))
+
+    def __init__(self) -> None:
+        self.high, self.low, self.count = np.zeros(2048), np.zeros(2048), 0
+
+    def add(self, acc: np.ndarray, x: np.ndarray, flags: np.ndarray) -> None:
+        """Add ``sum x**2`` of the float32 or float16 ``x`` (1-D)."""
+        for lo in range(0, x.size, BIN_CHUNK):
+            part = x[lo:lo + BIN_CHUNK]
+            if self.count + part.size > BIN_VALUES:
+                self.flush(acc)
+            self.count += part.size
+            squares = part.astype(np.float64)
+            np.multiply(squares, squares, out=squares)
+            bits = squares.view(np.uint64)
+            bits &= np.uint64((1 << 63) - 1)          # squares are >= 0, but x86's NaN keeps a sign bit
+            fields = (bits >> np.uint64(52)).astype(np.intp)
+            bits &= np.uint64((1 << 52) - 1)
+            bits |= np.uint64(1 << 52)                # the significand m, an integer below 2**53
+            self.high += np.bincount(fields, weights=(bits >> np.uint64(26)).astype(np.float64), minlength=2048)
+            self.low += np.bincount(fields, weights=(bits & np.uint64((1 << 26) - 1)).astype(np.float64),
+                                    minlength=2048)
+            if self.high[2047]:  # an inf or a NaN among the squares
+                flags[0] |= bool(np.isnan(part).any())
+                flags[1] |= bool(np.isinf(part).any())
+                self.high[2047] = self.low[2047] = 0.0
+
+    def flush(self, acc: np.ndarray) -> None:
+        """Add the bins exactly into the limb row ``acc`` and empty them."""
+        units = np.arange(1, 2047) - 1075             # bins 1..2046: s = m * 2**(b - 1075)
+        _add_values(acc, np.concatenate([np.ldexp(self.high[1:2047], units + 26),
+                                         np.ldexp(self.low[1:2047], units)]))
+        self.high[:], self.low[:], self.count = 0.0, 0.0, 0
 
 
 def square_limbs(arrays: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """``(limbs, flags)``: the exact ``sum x**2`` as 67 int64 limbs, and ``[any NaN, any inf]``."""
     acc = sa.new_accumulator(1, _F64)[0]
     flags = np.zeros(2, bool)
+    bins = _Bins()
     for a in arrays:
         x = np.asarray(getattr(a, "_data", a)).reshape(-1)
         if x.dtype.kind == "f" and x.dtype.itemsize <= 4:
-            for lo in range(0, x.size, BIN_VALUES):
-                _add_binned(acc, x[lo:lo + BIN_VALUES], flags)
+            bins.add(acc, x, flags)
             continue
         for values in _squares(x):
             _add_levels(acc, values, flags)
+    bins.flush(acc)
     return acc, flags
 
 
