@@ -1,4 +1,5 @@
-"""Pieces the training examples share: flags, config-carrying training state, accuracy, the loop.
+"""Pieces the examples share: flags, config-carrying training state, accuracy, the checks and
+the agreement before training, the end of a run (its fingerprint), one-line errors.
 
 A training example keeps everything a resumed run needs in one Cell (each example's ``TrainingState``):
 its integer config, an epoch counter, the model, the optimizer state and every Generator, all as
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -103,32 +103,18 @@ def split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarr
     return x[train], y[train], x[test], y[test]
 
 
-def fit(state: Any, args: argparse.Namespace, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-        batches: Callable[[np.ndarray], list[np.ndarray]]) -> str:
-    """Train ``state.train_step`` (``state``: a TrainingState Cell) from ``state.epoch`` up to
-    ``--epochs``, shuffling with ``state.shuffle_generator``; checkpoint after every epoch; print
-    progress and the fingerprint."""
-    x_train, y_train, x_test, y_test = data
-    start = int(state.epoch.asnumpy())
-    if start >= args.epochs:
-        print(f"checkpoint is at epoch {start}, nothing to do for --epochs {args.epochs}")
-    for epoch in range(start + 1, args.epochs + 1):
-        t0 = time.perf_counter()
-        state.model.set_train(True)
-        order = mc.randperm(len(x_train), generator=state.shuffle_generator).asnumpy()
-        losses = [float(state.train_step(mc.Tensor(x_train[idx]), mc.Tensor(y_train[idx]))) for idx in batches(order)]
-        state.epoch.set_data(np.array(epoch))
-        if args.checkpoint:
-            mc.save_checkpoint(state, args.checkpoint)
-        test_acc = accuracy(state.model, x_test, y_test)
-        print(f"epoch {epoch}/{args.epochs}  loss {np.mean(losses):.4f}  test_acc {100 * test_acc:.1f}%  "
-              f"{time.perf_counter() - t0:.1f}s", flush=True)
+def report_fingerprint(state: Any, rank: int, world_size: int) -> str:
+    """The end of a run: every rank's parameters compared (the job fails loudly if they differ),
+    then ``fingerprint`` of the whole training state, printed by rank 0."""
+    if world_size > 1:
+        comm.check_replicas(state)
     digest = fingerprint(state)
-    print(f"fingerprint {digest}")
+    if rank == 0:
+        print(f"fingerprint {digest}", flush=True)
     return digest
 
 
-def run_main(prog: str, train: Callable[[list[str]], str], argv: list[str] | None) -> int:
+def run_main(prog: str, train: Callable[[list[str]], object], argv: list[str] | None) -> int:
     """Run ``train``; a bad file or value is one line on stderr and exit status 2."""
     try:
         train(sys.argv[1:] if argv is None else argv)

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_cnn  # noqa: E402
-from _common import split  # noqa: E402
+from _common import run_main, split  # noqa: E402
 
 import minicell as mc  # noqa: E402
 
@@ -92,12 +92,7 @@ def export(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        export(sys.argv[1:] if argv is None else argv)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_main(PROG, export, argv)
 
 
 if __name__ == "__main__":

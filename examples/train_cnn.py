@@ -43,6 +43,7 @@ from _common import (  # noqa: E402
     check_micro_batches,
     load_state,
     parse_args,
+    report_fingerprint,
     run_distributed,
     split,
 )
@@ -51,7 +52,6 @@ import minicell as mc  # noqa: E402
 from minicell import communication as comm  # noqa: E402
 from minicell import nn, ops  # noqa: E402
 from minicell.dataset import NumpySlicesDataset  # noqa: E402
-from minicell.testing import fingerprint  # noqa: E402
 
 PROG = "train_cnn.py"
 DESCRIPTION = "Train a small CNN with BatchNorm on oriented bars (minicell)."
@@ -134,12 +134,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
         test_acc = accuracy(state.model, state.x_test, state.y_test)
         print(f"epoch {epoch + 1}/{epochs}  loss {np.mean(losses):.4f}  test_acc {100 * test_acc:.1f}%  "
               f"{time.perf_counter() - t0:.1f}s", flush=True)
-    if world_size > 1:
-        comm.check_replicas(state)  # every rank holds the same bits, or the job fails loudly
-    digest = fingerprint(state)
-    if rank == 0:
-        print(f"fingerprint {digest}", flush=True)
-    return digest
+    return report_fingerprint(state, rank, world_size)
 
 
 def main(argv: list[str] | None = None) -> int:

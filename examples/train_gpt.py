@@ -53,10 +53,16 @@ from minicell import nn, ops
 from minicell.dataset import NumpySlicesDataset
 from minicell.dataset.counters import Draw, below
 from minicell.dataset.transforms import Transform
-from minicell.testing import fingerprint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import OneLineParser, agreed_state, check_micro_batches, flag, run_distributed  # noqa: E402
+from _common import (  # noqa: E402
+    OneLineParser,
+    agreed_state,
+    check_micro_batches,
+    flag,
+    report_fingerprint,
+    run_distributed,
+)
 from _gpt_model import GPT, ClippedAdamW, NextCharLoss, WarmUpCosine  # noqa: E402
 
 PROG = "train_gpt.py"
@@ -281,10 +287,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
                 break
     if args.checkpoint and rank == 0:
         mc.save_checkpoint(state, args.checkpoint)
-    if world_size > 1:
-        comm.check_replicas(state)  # every rank holds the same bits, or the job fails loudly
-    digest = fingerprint(state)
-    if rank == 0:
+    if rank == 0:  # evaluation and sampling change no Parameter of the state
         print(f"held-out loss {held_out_loss(state.model, state.held_out, config['block']):.4f} nats/char "
               f"(training {time.perf_counter() - t0:.0f}s)", flush=True)
         sampler = mc.Generator().manual_seed(config["seed"] + 4)
@@ -292,8 +295,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
                          args.prompt_row)
         for row, (prompt, text) in enumerate(zip(args.prompt, texts)):
             print(f"sample {args.prompt_row + row}: {prompt + text!r}", flush=True)
-        print(f"fingerprint {digest}", flush=True)
-    return digest
+    return report_fingerprint(state, rank, world_size)
 
 
 def main(argv: list[str] | None = None) -> int:

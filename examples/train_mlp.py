@@ -45,7 +45,6 @@ from minicell import communication as comm
 from minicell import nn, ops
 from minicell.dataset import NumpySlicesDataset
 from minicell.dataset.transforms import RandomNoise
-from minicell.testing import fingerprint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as common  # noqa: E402
@@ -95,11 +94,6 @@ class TrainingState(mc.Cell):
                      .map(RandomNoise(JITTER), "x")
                      .batch(config["batch"], micro_batch_size=config["micro_batch"])
                      .create_tuple_iterator())
-
-
-def fingerprint_of(state: TrainingState) -> str:
-    """``minicell.testing.fingerprint`` of the whole training state (names, dtypes, shapes, bytes)."""
-    return fingerprint(state)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -169,12 +163,7 @@ def train(args: argparse.Namespace, state: TrainingState) -> str:
         print(f"epoch {epoch + 1}/{args.epochs}  loss {np.mean(losses):.4f}  train_acc {100 * train_acc:.1f}%  "
               f"test_acc {100 * test_acc:.1f}%  {time.perf_counter() - t0:.1f}s", flush=True)
     nn.parallel_optimizer.consolidate(state.train_step)
-    if world_size > 1:
-        comm.check_replicas(state)  # every rank holds the same bits, or the job fails loudly
-    digest = fingerprint_of(state)
-    if rank == 0:
-        print(f"fingerprint {digest}", flush=True)
-    return digest
+    return common.report_fingerprint(state, rank, world_size)
 
 
 def main(argv: list[str] | None = None) -> int:

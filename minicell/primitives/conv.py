@@ -92,17 +92,15 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int
 def conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pads: tuple[int, int],
            dilation: int, group: int,
            needs: tuple[bool, bool, bool] = (True, True, True)) -> tuple[np.ndarray, Backward]:
-    """``conv2d`` on ``(N, C, 1, L)`` with a ``(O, C/group, 1, k)`` kernel: ``x`` ``(N, C, L)``."""
-    plan = segments.rows_plan(x)
-    if plan is not None:
-        def call(i: int) -> tuple[Any, ...]:
-            lo, hi = plan.bounds[i]
-            return conv1d(x[lo:hi], w, b, stride, pads, dilation, group, needs)
-        return segments.per_segment(plan, call, (True, False, False), plan.size * x[0].size * w.shape[0])
+    """``conv2d`` on ``(N, C, 1, L)`` with a ``(O, C/group, 1, k)`` kernel: ``x`` ``(N, C, L)``.
+
+    Inside a one-pass step ``conv2d`` cuts the batch into segments itself (the view keeps axis 0),
+    and ``dw`` may then come per segment, with a leading axis: the kernel's height axis is the
+    second from last either way."""
     out, backward2d = conv2d(x[:, :, None, :], w[:, :, None, :], b, (1, stride), ((0, 0), pads),
                              (1, dilation), group, needs)
 
     def backward(g: np.ndarray) -> tuple[Any, ...]:
         dx, dw, db = backward2d(g[:, :, None, :])
-        return (None if dx is None else dx[:, :, 0, :]), (None if dw is None else dw[:, :, 0, :]), db
+        return (None if dx is None else dx[:, :, 0, :]), (None if dw is None else dw[..., 0, :]), db
     return out[:, :, 0, :], backward
