@@ -85,8 +85,9 @@ def check_bool(owner: str, arg: str, value: Any) -> bool:
 
 
 def check_real(owner: str, arg: str, value: Any, low: float | None = None, high: float | None = None,
-               *, closed_high: bool = True) -> float:
-    """Validate a finite real number in ``[low, high]`` (``[low, high)`` if not closed_high).
+               *, closed_high: bool = True, closed_low: bool = True) -> float:
+    """Validate a finite real number in ``[low, high]`` (``(low`` if not closed_low, ``high)`` if
+    not closed_high).
 
     inf and NaN are always refused (an infinite learning rate or gain is never meant), and so
     are ints too large for a float.
@@ -98,13 +99,13 @@ def check_real(owner: str, arg: str, value: Any, low: float | None = None, high:
         number = float(value)
     except OverflowError:
         raise fail_value(owner, arg, "a finite float", value) from None
-    bad = not math.isfinite(number) or (low is not None and number < low)
+    bad = not math.isfinite(number) or (low is not None and (number < low if closed_low else number <= low))
     if high is not None:
         bad = bad or (number > high if closed_high else number >= high)
     if bad:
         if low is None and high is None:
             raise fail_value(owner, arg, "a finite float", number)
-        left = "(-inf" if low is None else f"[{low:g}"  # inf is never accepted: an open bound there
+        left = "(-inf" if low is None else ("[" if closed_low else "(") + f"{low:g}"  # inf: never reached
         right = "inf)" if high is None else f"{high:g}" + ("]" if closed_high else ")")
         raise fail_value(owner, arg, f"a float in {left}, {right}", number)
     return number

@@ -148,11 +148,10 @@ def test_launchers_are_recognised_by_their_variables(monkeypatch):
 
 
 @pytest.mark.parametrize("timeout,env,error,match", [
-    (0, None, ValueError, "For 'init', 'timeout' must be None or a finite number of seconds > 0, but got 0."),
-    (-1.5, None, ValueError, "For 'init', 'timeout' must be None or a finite number of seconds > 0, but got -1.5."),
-    (float("inf"), None, ValueError, "For 'init', 'timeout' must be None or a finite number of seconds > 0, "
-                                     "but got inf."),
-    ("5", None, TypeError, "For 'init', 'timeout' must be None or a number of seconds > 0, but got '5'."),
+    (0, None, ValueError, "For 'init', 'timeout' must be a float in (0, inf), but got 0.0."),
+    (-1.5, None, ValueError, "For 'init', 'timeout' must be a float in (0, inf), but got -1.5."),
+    (float("inf"), None, ValueError, "For 'init', 'timeout' must be a float in (0, inf), but got inf."),
+    ("5", None, TypeError, "For 'init', 'timeout' must be a real number, but got '5'."),
     (None, "soon", ValueError, "For 'init', 'MINICELL_COLLECTIVE_TIMEOUT' must be a number of seconds > 0, "
                                "but got 'soon'."),
 ])

@@ -136,7 +136,7 @@ def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> N
             body(i)
         return
 
-    failures: list[tuple[int, BaseException]] = []
+    errors: list[BaseException | None] = [None] * count
 
     def share(first: int) -> None:
         _local.in_pool = True
@@ -144,7 +144,7 @@ def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> N
             try:
                 body(i)
             except BaseException as error:  # raised below, once every share has ended
-                failures.append((i, error))
+                errors[i] = error
                 return
 
     pool = shared_pool("segments", _state["threads"])
@@ -155,5 +155,4 @@ def run_tasks(count: int, body: Callable[[int], None], spread: bool = True) -> N
         _local.in_pool = False
     for future in futures:
         future.result()  # waits; share() itself never raises
-    if failures:
-        raise min(failures, key=lambda failure: failure[0])[1]  # the task a serial loop would have failed at
+    _raise_first(errors)

@@ -13,14 +13,11 @@ Anywhere else the process is a world of size 1 and MPI is never touched.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from typing import Any
 
-import numpy as np
-
 import minicell._runtime.world as _world
-from minicell._checks import Shown, fail, fail_type, fail_value
+from minicell._checks import Shown, check_real, fail, fail_value
 from minicell._runtime.memory import keep_freed_memory
 from minicell._runtime.parallel import set_num_threads
 
@@ -62,15 +59,7 @@ def collective_timeout(timeout: Any) -> float:
         if not (0 < timeout < math.inf):
             raise fail_value("init", TIMEOUT_VARIABLE, "a number of seconds > 0", Shown(repr(text)))
         return timeout
-    if isinstance(timeout, (bool, np.bool_, np.timedelta64)) or not isinstance(timeout, numbers.Real):
-        raise fail_type("init", "timeout", "None or a number of seconds > 0", timeout)
-    try:
-        seconds = float(timeout)
-    except OverflowError:  # an int beyond float's range
-        seconds = math.inf
-    if not (0 < seconds < math.inf):
-        raise fail_value("init", "timeout", "None or a finite number of seconds > 0", timeout)
-    return seconds
+    return check_real("init", "timeout", timeout, 0.0, closed_low=False)
 
 
 def init(backend_name: str | None = None, timeout: float | None = None) -> None:

@@ -127,10 +127,9 @@ class TrainOneStepCell(Cell):
         """Copies of the state a forward changes: the network's untrainable Parameters (generator
         seeds and offsets, BatchNorm's moving statistics) and the default generator's state. The
         optimizer changes nothing before it has checked every gradient."""
-        params = list(self.network.untrainable_params())
-        params += [p for g in _generator._default for p in (g._seed_param, g._offset_param)
-                   if all(p is not q for q in params)]
-        return [(p, p._data.copy()) for p in params]
+        params = {id(p): p for p in self.network.untrainable_params()}
+        params.update((id(p), p) for g in _generator._default for p in (g._seed_param, g._offset_param))
+        return [(p, p._data.copy()) for p in params.values()]
 
     def _global_rows(self, world: Any, rows: int) -> tuple[int, int, int, list[int]]:
         """``(global rows, micro-batch size, this rank's first global row, rows per rank)``."""
