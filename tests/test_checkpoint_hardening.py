@@ -170,28 +170,29 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("case", list(MALFORMED))
-def test_every_malformed_file_is_a_value_error_naming_the_file_and_the_defect(tmp_path, case):
-    content, reason = MALFORMED[case]
+def assert_refused(tmp_path, content: bytes, reason: str, format: str | None = None) -> None:
+    """Loading ``content`` is a ValueError naming the file (and the format insisted on) and ``reason``;
+    the file is left as it was."""
     path = tmp_path / "bad.ckpt"
     path.write_bytes(content)
-    prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable checkpoint, "
+    insisted = "" if format is None else f" in the format '{format}'"
+    prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable checkpoint{insisted}, "
                        f"but got '{path}': ")
     with pytest.raises(ValueError, match=prefix + ".*" + f"({reason})"):
-        mc.load_checkpoint(path)
+        mc.load_checkpoint(path, format=format)
     assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_every_malformed_file_is_a_value_error_naming_the_file_and_the_defect(tmp_path, case):
+    assert_refused(tmp_path, *MALFORMED[case])
 
 
 @pytest.mark.parametrize("case", ["garbage", "empty", "truncated", "member not npy", "bad crc"])
 def test_malformed_files_read_as_npz_on_request_name_the_format(tmp_path, case):
     content, reason = MALFORMED[case]
-    path = tmp_path / "bad.ckpt"
-    path.write_bytes(content)
-    prefix = re.escape(f"For 'load_checkpoint', 'ckpt_file_name' must be a readable checkpoint in the format 'npz', "
-                       f"but got '{path}': ")
     expected = reason if case in ("member not npy", "bad crc") else "not a NumPy .npz"
-    with pytest.raises(ValueError, match=prefix + ".*" + f"({expected})"):
-        mc.load_checkpoint(path, format="npz")
+    assert_refused(tmp_path, content, expected, format="npz")
 
 
 def test_the_hand_built_good_file_loads(tmp_path):
